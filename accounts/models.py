@@ -1,0 +1,95 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+username_validator = RegexValidator(
+    r"^[A-Za-z0-9_.-]{3,30}$",
+    "Usernames have 3 to 30 letters, digits, dots, dashes or underscores.",
+    code="invalid_username",
+)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        # Logins are case-insensitive, like the uniqueness of usernames.
+        return self.get(username_key=str(username).lower())
+
+    def create_user(self, username, password=None, **extra):
+        user = self.model(username=username, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(username, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    class Gender(models.TextChoices):
+        MALE = "male"
+        FEMALE = "female"
+        OTHER = "other"
+
+    username = models.CharField(max_length=30, unique=True, validators=[username_validator])
+    # Lowercased copy of `username`: its unique index makes "Alice" and "alice" one account.
+    username_key = models.CharField(max_length=30, unique=True, editable=False)
+    full_name = models.CharField(max_length=100)
+    gender = models.CharField(max_length=6, choices=Gender.choices, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["username_key"]
+
+    def __str__(self):
+        return self.username
+
+    def save(self, *args, **kwargs):
+        self.username_key = self.username.lower()
+        super().save(*args, **kwargs)
+
+    def get_full_name(self):
+        return self.full_name
+
+    def get_short_name(self):
+        return self.full_name.split(" ")[0] if self.full_name else self.username
+
+    def validate_unique(self, exclude=None):
+        super().validate_unique(exclude)
+        clash = User.objects.filter(username_key=self.username.lower()).exclude(pk=self.pk)
+        if self.username and clash.exists():
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"username": "That username is taken."}, code="username_taken")
+
+
+class RevokedToken(models.Model):
+    """A refresh token that may no longer be used (logout or rotation), by its `jti`.
+
+    Rows can be deleted once `expires_at` has passed: the token is refused as expired anyway."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # The login session the token belonged to; sockets of a logged-out session are closed.
+    session_id = models.CharField(max_length=64, blank=True)
+    # True when revoked by logout (the session ended), False when replaced by a refresh.
+    logout = models.BooleanField(default=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["session_id"], name="revoked_by_session")]
+
+    def __str__(self):
+        return self.jti

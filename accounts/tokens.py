@@ -1,0 +1,51 @@
+"""JWTs: simplejwt's tokens plus rotation and revocation stored in MongoDB.
+
+Every login starts a *session* (`sid` claim, copied into each access token and kept across
+refreshes). Refreshing revokes the old refresh token and issues a new pair; logging out revokes
+the refresh token and ends the session, which lets the realtime layer close its sockets.
+(simplejwt's own token_blacklist app declares BigAutoField ids, which MongoDB cannot store.)"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import RevokedToken, User
+
+
+class ChatRefreshToken(RefreshToken):
+    def verify(self) -> None:
+        super().verify()
+        if RevokedToken.objects.filter(jti=self["jti"]).exists():
+            raise TokenError("Token is revoked")
+
+    def revoke(self, *, logout: bool) -> None:
+        RevokedToken.objects.get_or_create(
+            jti=self["jti"],
+            defaults={
+                "user_id": self["user_id"],
+                "session_id": self.get("sid", ""),
+                "logout": logout,
+                "expires_at": datetime.fromtimestamp(self["exp"], tz=UTC),
+            },
+        )
+
+
+def issue_for(user: User, *, session_id: str | None = None) -> dict[str, str]:
+    refresh = ChatRefreshToken.for_user(user)
+    refresh["sid"] = session_id or uuid.uuid4().hex
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def parse_refresh(raw: str) -> ChatRefreshToken:
+    """Raises TokenError if the token is forged, expired, of another type or revoked."""
+    return ChatRefreshToken(raw)
+
+
+def ended_sessions(session_ids: list[str]) -> set[str]:
+    """Which of these login sessions were logged out."""
+    ended = RevokedToken.objects.filter(session_id__in=session_ids, logout=True)
+    return set(ended.values_list("session_id", flat=True))

@@ -1,0 +1,137 @@
+"""The embedded MongoDB-compatible database used when `MONGODB_URI` is unset.
+
+SecantusDB runs as a separate process (`secantusd-py`); the product talks to it only over the
+MongoDB wire protocol. This module has no Django imports so `manage.py` can start the database
+before Django reads its settings.
+
+A running embedded server records itself in `<var>/embedded-db.json`; other `manage.py`
+commands started meanwhile (a second terminal running `createsuperuser`, say) reuse it instead
+of opening the same data directory twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+STARTUP_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _server_binary() -> str:
+    local = Path(sys.executable).with_name("secantusd-py")
+    if local.exists():
+        return str(local)
+    found = shutil.which("secantusd-py")
+    if not found:
+        raise RuntimeError("secantusd-py not found: install requirements.txt (SecantusDB).")
+    return found
+
+
+class EmbeddedDB:
+    """One `secantusd-py` process listening on a loopback port."""
+
+    def __init__(self, storage_path: str, port: int | None = None, log_path: str | None = None):
+        self.storage_path = storage_path
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def start(self) -> EmbeddedDB:
+        if self.storage_path != ":memory:":
+            Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        cmd = [
+            _server_binary(),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--storage-path", self.storage_path,
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        # Its own process group: Ctrl-C in the terminal reaches our server, which then stops
+        # the database in order instead of both dying at once.
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"secantusd-py exited with {self.process.returncode}")
+            if _port_open(self.port) and self._ping():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("secantusd-py did not start in time")
+
+    def _ping(self) -> bool:
+        import pymongo  # imported late: this module must stay cheap to import
+
+        client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=1000)
+        try:
+            client.admin.command("ping")
+            return True
+        except pymongo.errors.PyMongoError:
+            return False
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the server cleanly (SIGTERM lets WiredTiger checkpoint), killing it if stuck."""
+        if not self.process or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def running(var_dir: Path) -> Iterator[str]:
+    """Yield a URI for the embedded database under `var_dir`, starting it if needed."""
+    state_file = var_dir / "embedded-db.json"
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+        state = json.loads(state_file.read_text())
+        if _alive(state["pid"]) and _port_open(state["port"]):
+            yield f"mongodb://127.0.0.1:{state['port']}/?directConnection=true"
+            return
+    var_dir.mkdir(parents=True, exist_ok=True)
+    db = EmbeddedDB(str(var_dir / "db"), log_path=str(var_dir / "embedded-db.log")).start()
+    state_file.write_text(json.dumps({"pid": db.process.pid, "port": db.port}))
+    try:
+        yield db.uri
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            state_file.unlink()
+        db.stop()

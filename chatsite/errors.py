@@ -1,0 +1,139 @@
+"""One error shape for the whole REST API.
+
+Every error answers `{"error": "<human message>", "code": "<stable code>"}`, plus `"fields"`
+(field name → list of messages) for validation errors. `error` stays a string, as in the
+reference design, so its clients keep working; `code` is what programs should branch on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+logger = logging.getLogger(__name__)
+
+
+class ChatError(Exception):
+    """A failure the client can act on. Subclasses set `code` and `status`."""
+
+    code = "error"
+    status = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, *, fields: dict | None = None):
+        self.detail = detail or self.default_detail
+        self.fields = fields
+        super().__init__(self.detail)
+
+    def as_dict(self) -> dict:
+        payload = {"error": self.detail, "code": self.code}
+        if self.fields:
+            payload["fields"] = self.fields
+        return payload
+
+
+class ValidationFailed(ChatError):
+    code = "validation_error"
+    default_detail = "Some fields are invalid."
+
+
+class NotFound(ChatError):
+    code = "not_found"
+    status = status.HTTP_404_NOT_FOUND
+    default_detail = "Not found."
+
+
+class DatabaseUnavailable(ChatError):
+    code = "database_unavailable"
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; try again shortly."
+
+
+# DRF's own exception classes mapped to our stable codes.
+_DRF_CODES = {
+    exceptions.ParseError: "malformed_json",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "token_invalid",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ValidationError: "validation_error",
+}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_message(next(iter(detail.values())))
+    return str(detail)
+
+
+def _fields(detail) -> dict:
+    if not isinstance(detail, dict):
+        return {}
+    return {
+        name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+        for name, msgs in detail.items()
+    }
+
+
+def api_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every failure leaves in the documented shape, never a 500 page."""
+    if isinstance(exc, ChatError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)):
+        logger.warning("database unavailable: %s", exc)
+        error = DatabaseUnavailable()
+        return Response(error.as_dict(), status=error.status, headers={"Retry-After": "5"})
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, InvalidToken) or isinstance(exc, exceptions.AuthenticationFailed):
+        code = _token_error_code(exc)
+    payload = {"error": _first_message(exc.detail), "code": code}
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields(exc.detail)
+        if fields:
+            payload["fields"] = fields
+            non_field = fields.get("non_field_errors")
+            payload["error"] = non_field[0] if non_field else "Some fields are invalid."
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        payload["retryAfter"] = int(exc.wait + 0.999)
+    response.data = payload
+    return response
+
+
+def _token_error_code(exc) -> str:
+    codes = exc.get_codes()
+    if isinstance(codes, dict):
+        detail = exc.detail if isinstance(exc.detail, dict) else {}
+        messages = " ".join(str(m.get("message", "")) for m in detail.get("messages", []))
+        if "expired" in messages.lower():
+            return "token_expired"
+        codes = codes.get("code", "token_invalid")
+    if codes in {"user_inactive", "user_not_found"}:
+        return "user_inactive"
+    return "token_invalid"
+
+
+def json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    """The same shape for errors raised outside DRF (404/500 handlers, middleware)."""
+    return JsonResponse({"error": message, "code": code}, status=status_code)

@@ -1,0 +1,142 @@
+"""The test run's own servers, as a pytest plugin (enabled in pyproject.toml).
+
+- Before Django loads its settings, an in-memory SecantusDB starts on a free loopback port
+  (or `TEST_MONGODB_URI` names a running MongoDB to use instead).
+- `chat_server` starts the real chat server (`manage.py serve`) as a separate process on the
+  test database, for API and realtime tests that talk to it over HTTP and Socket.IO.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatsite.embedded_db import EmbeddedDB, free_port
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ARTIFACTS = BASE_DIR / "test-artifacts"
+_embedded: list[EmbeddedDB] = []
+
+# Generous limits so tests that are not about rate limiting never hit one.
+TEST_ENVIRONMENT = {
+    "DJANGO_ENV": "development",
+    "DEBUG": "false",
+    "LOGIN_RATE": "100000/minute",
+    "SIGNUP_RATE": "100000/minute",
+    "SEND_RATE": "100000/minute",
+    "REALTIME_EVENT_RATE": "100000/s",
+}
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    for name, value in TEST_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    if os.environ.get("TEST_MONGODB_URI"):
+        os.environ["MONGODB_URI"] = os.environ["TEST_MONGODB_URI"]
+    else:
+        ARTIFACTS.mkdir(exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        db = EmbeddedDB(":memory:", log_path=str(ARTIFACTS / f"secantusdb-{worker}.log")).start()
+        _embedded.append(db)
+        os.environ["MONGODB_URI"] = db.uri
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    while _embedded:
+        _embedded.pop().stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the cache; every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+class ChatServer:
+    """A `manage.py serve` process on a free port."""
+
+    def __init__(self, database_name: str, async_mode: str, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.async_mode = async_mode
+        self.log_path = ARTIFACTS / f"chat-server-{async_mode}-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "MONGODB_NAME": database_name,
+            "REALTIME_ASYNC_MODE": async_mode,
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ChatServer:
+        import requests
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), "serve", "--no-migrate",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=BASE_DIR,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"chat server exited; see {self.log_path}")
+            try:
+                requests.get(self.url + "/healthz", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"chat server did not start; see {self.log_path}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
+
+
+@pytest.fixture(scope="session", params=["eventlet", "gevent"])
+def chat_server(request, django_db_setup, django_db_blocker) -> Iterator[ChatServer]:
+    """The real chat server, once under eventlet and once under gevent."""
+    server = ChatServer(_database_name(), request.param).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chat_server_factory(django_db_setup):
+    """Start extra servers (e.g. two processes sharing Redis); all are stopped at the end."""
+    servers: list[ChatServer] = []
+
+    def start(async_mode: str = "eventlet", **extra_env) -> ChatServer:
+        server = ChatServer(_database_name(), async_mode, extra_env).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

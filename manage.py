@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Django's command-line utility, plus the chat server's entry point (`manage.py serve`)."""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+# Commands that never touch the database run without starting the embedded one.
+NO_DATABASE_COMMANDS = {"", "help", "collectstatic", "version"}
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "serve":
+        # Monkey-patching must happen before anything imports socket, threading or ssl.
+        from realtime.patching import patch_for_async_mode
+
+        patch_for_async_mode(os.environ.get("REALTIME_ASYNC_MODE", "eventlet"))
+
+    from chatsite import embedded_db
+
+    database = contextlib.nullcontext()
+    if not os.environ.get("MONGODB_URI") and command not in NO_DATABASE_COMMANDS:
+        database = embedded_db.running(BASE_DIR / "var")
+    with database as uri:
+        if uri:
+            os.environ["MONGODB_URI"] = uri
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Conversations, their messages and each member's read marker.
+
+Ordering is by `seq` (per conversation, gap-free, allocated inside the send transaction), never
+by time: MongoDB keeps milliseconds only. `version` (per conversation) numbers every change —
+new message, hide/unhide, read marker — so `/api/sync` can hand out exact, gap-free cursors.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_mongodb_backend.fields import ArrayField, ObjectIdField
+
+
+class Conversation(models.Model):
+    class Kind(models.TextChoices):
+        DIRECT = "direct"
+        GROUP = "group"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DIRECT)
+    # Member ids as an array: "conversations of user X" is one indexed query.
+    participants = ArrayField(ObjectIdField(), default=list)
+    # "<smaller id>:<larger id>" for direct conversations; its unique index makes
+    # find-or-create race-free. Null for groups.
+    direct_key = models.CharField(max_length=60, null=True, blank=True, editable=False)
+    title = models.CharField(max_length=100, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["direct_key"],
+                condition=Q(direct_key__gt=""),
+                name="conversation_direct_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["participants", "-last_message_at"], name="conversation_by_member"),
+            models.Index(fields=["-last_message_at"], name="conversation_by_activity"),
+        ]
+
+    def __str__(self):
+        return self.title or f"{self.kind} conversation {self.pk}"
+
+    @staticmethod
+    def direct_key_for(user_a_id, user_b_id) -> str:
+        return ":".join(sorted([str(user_a_id), str(user_b_id)]))
+
+
+class Message(models.Model):
+    # Indexed by the (conversation, seq) and (sender, created_at) indexes below.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The other participant of a direct conversation (the reference's receiverId).
+    receiver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    body = models.TextField()
+    seq = models.PositiveIntegerField()
+    version = models.PositiveIntegerField()
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["sender", "client_msg_id"],
+                condition=Q(client_msg_id__gt=""),
+                name="message_client_msg_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "version"], name="message_by_version"),
+            models.Index(fields=["-created_at"], name="message_by_date"),
+            models.Index(fields=["sender", "-created_at"], name="message_by_sender"),
+        ]
+        permissions = [("hide_message", "Can hide and unhide messages")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.body[:50]}"
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class ConversationMember(models.Model):
+    """A participant's read marker in one conversation."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_read_seq = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "user"], name="member_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.conversation_id} (read {self.last_read_seq})"
+
+
+class SyncCheckpoint(models.Model):
+    """What a client had seen at one `/api/sync` call: conversation id → version.
+
+    The opaque sync cursor is this document's id, so cursors stay short however many
+    conversations a user has."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    versions = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="checkpoint_by_date")]

@@ -1,0 +1,175 @@
+"""Every read of the messaging app. Each one checks that the caller is a participant: other
+users get 404, so conversation ids can't be probed."""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from django.db.models import Q
+
+from accounts.models import User
+from chatsite.errors import ValidationFailed
+from messaging import errors
+from messaging.models import Conversation, ConversationMember, Message, SyncCheckpoint
+
+SYNC_BATCH = 500
+
+
+def object_id(raw: object, error: type[Exception]) -> ObjectId:
+    try:
+        return ObjectId(raw) if isinstance(raw, str) else ObjectId(str(raw))
+    except (InvalidId, TypeError):
+        raise error() from None
+
+
+def parse_seq(raw: str | None, name: str) -> int | None:
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise ValidationFailed(f"{name} must be a whole number.", fields={name: ["invalid"]})
+    return int(raw)
+
+
+def user_get_active(*, user_id: object) -> User:
+    user = User.objects.filter(pk=object_id(user_id, errors.ReceiverNotFound), is_active=True)
+    found = user.first()
+    if found is None:
+        raise errors.ReceiverNotFound()
+    return found
+
+
+def conversation_get_for_user(*, user: User, conversation_id: object) -> Conversation:
+    pk = object_id(conversation_id, errors.ConversationNotFound)
+    conversation = Conversation.objects.filter(pk=pk, participants__contains=[user.pk]).first()
+    if conversation is None:
+        raise errors.ConversationNotFound()
+    return conversation
+
+
+def conversation_get_direct(*, user: User, other_id: object) -> Conversation | None:
+    other = object_id(other_id, errors.ReceiverNotFound)
+    key = Conversation.direct_key_for(user.pk, other)
+    return Conversation.objects.filter(direct_key=key).first()
+
+
+def message_page(
+    *, conversation: Conversation, before: int | None = None, after: int | None = None, limit: int
+) -> tuple[list[Message], bool]:
+    """Up to `limit` messages, oldest first: the latest ones, or those before/after a seq.
+    Returns them and whether more exist in the direction of travel."""
+    messages = Message.objects.filter(conversation=conversation)
+    if after is not None:
+        messages = messages.filter(seq__gt=after)
+        if before is not None:
+            messages = messages.filter(seq__lt=before)
+        page = list(messages.order_by("seq")[: limit + 1])
+        return page[:limit], len(page) > limit
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    page = list(messages.order_by("-seq")[: limit + 1])
+    has_more = len(page) > limit
+    return page[:limit][::-1], has_more
+
+
+def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int]]:
+    """The caller's conversations, most recent activity first, each with the other
+    participants, the last message and the caller's read marker; plus their versions (the
+    starting point of a sync cursor). Four queries, whatever the number of conversations."""
+    conversations = list(
+        Conversation.objects.filter(participants__contains=[user.pk]).order_by(
+            "-last_message_at", "-pk"
+        )
+    )
+    if not conversations:
+        return [], {}
+    ids = [c.pk for c in conversations]
+    markers = dict(
+        ConversationMember.objects.filter(user=user, conversation_id__in=ids).values_list(
+            "conversation_id", "last_read_seq"
+        )
+    )
+    last_keys = [Q(conversation_id=c.pk, seq=c.last_seq) for c in conversations if c.last_seq]
+    last_messages = (
+        {m.conversation_id: m for m in Message.objects.filter(reduce(or_, last_keys))}
+        if last_keys
+        else {}
+    )
+    other_ids = {p for c in conversations for p in c.participants if p != user.pk}
+    users = {u.pk: u for u in User.objects.filter(pk__in=other_ids)}
+    items = [
+        {
+            "conversation": c,
+            "others": [users[p] for p in c.participants if p in users],
+            "last_message": last_messages.get(c.pk),
+            "last_read_seq": markers.get(c.pk, 0),
+        }
+        for c in conversations
+    ]
+    versions = {str(c.pk): c.version for c in conversations}
+    return items, versions
+
+
+def checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
+    return str(SyncCheckpoint.objects.create(user=user, versions=versions).pk)
+
+
+def sync_changes(*, user: User, since: str | None, batch: int = SYNC_BATCH) -> dict:
+    """Everything that changed in the caller's conversations after the cursor `since`: new,
+    hidden and unhidden messages (their current state) and read markers.
+
+    Each conversation numbers its changes (`version`) inside the transactions that make them,
+    so "changes with a version above the one in the cursor" misses nothing and repeats nothing.
+    Without `since`, answers no changes and a cursor for "now". At most `batch` messages per
+    answer; `hasMore` says to call again with the new cursor."""
+    seen: dict[str, int] = {}
+    if since:
+        checkpoint = SyncCheckpoint.objects.filter(
+            pk=object_id(since, errors.CursorInvalid), user=user
+        ).first()
+        if checkpoint is None:
+            raise errors.CursorInvalid()
+        seen = {k: int(v) for k, v in checkpoint.versions.items()}
+
+    current = dict(
+        Conversation.objects.filter(participants__contains=[user.pk]).values_list("pk", "version")
+    )
+    changed = sorted(
+        (pk for pk, version in current.items() if version > seen.get(str(pk), 0)), key=str
+    )
+    result = {"messages": [], "reads": [], "hasMore": False}
+    if not since or not changed:
+        versions = {str(pk): version for pk, version in current.items()}
+        if since and versions == seen:
+            result["cursor"] = since
+        else:
+            result["cursor"] = checkpoint_create(user=user, versions=versions)
+        return result
+
+    ranges = {pk: (seen.get(str(pk), 0), current[pk]) for pk in changed}
+    window = reduce(
+        or_,
+        (Q(conversation_id=pk, version__gt=lo, version__lte=hi) for pk, (lo, hi) in ranges.items()),
+    )
+    messages = list(Message.objects.filter(window).order_by("conversation_id", "version")[: batch + 1])
+    new_versions = {str(pk): version for pk, version in current.items()}
+    if len(messages) > batch:
+        result["hasMore"] = True
+        messages = messages[:batch]
+        cut = messages[-1]
+        # The conversation where the batch ended is synced up to its last included version;
+        # the ones after it are left for the next call.
+        for pk in changed:
+            if str(pk) > str(cut.conversation_id):
+                new_versions[str(pk)] = seen.get(str(pk), 0)
+        new_versions[str(cut.conversation_id)] = cut.version
+    result["messages"] = messages
+    result["reads"] = [
+        marker
+        for marker in ConversationMember.objects.filter(window)
+        if marker.version <= new_versions[str(marker.conversation_id)]
+    ]
+    result["cursor"] = checkpoint_create(user=user, versions=new_versions)
+    return result

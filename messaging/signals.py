@@ -1,0 +1,10 @@
+"""What messaging announces; realtime listens (messaging never imports realtime).
+
+New messages need no signal of their own: realtime listens to Message's post_save."""
+
+from django.dispatch import Signal
+
+# conversation, user, seq, version — a member moved their read marker forward.
+messages_read = Signal()
+# message — hidden or unhidden by a moderator.
+message_visibility_changed = Signal()

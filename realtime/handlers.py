@@ -1,0 +1,218 @@
+"""Socket.IO event handlers. Each handler checks its input with the REST API's serializers and
+calls the same messaging services, so both paths answer the same error codes.
+
+Acks are `{"ok": true, ...}` or `{"ok": false, "error": {"code", "detail"}}`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+import socketio
+from django.conf import settings
+from django.db import close_old_connections
+from pymongo.errors import PyMongoError
+
+from accounts.models import User
+from chatsite.errors import ChatError, DatabaseUnavailable
+from chatsite.ratelimit import hit
+from messaging import selectors, services
+from messaging.serializers import MessageSerializer
+from realtime import auth, events
+from realtime.presence import Presence
+from realtime.rooms import user_room
+
+logger = logging.getLogger(__name__)
+
+
+def _error(code: str, detail: str) -> dict:
+    return {"ok": False, "error": {"code": code, "detail": detail}}
+
+
+class ChatNamespace:
+    """State and handlers of the default namespace in one serving process."""
+
+    def __init__(self, sio: socketio.Server, presence: Presence):
+        self.sio = sio
+        self.presence = presence
+        self.identities: dict[str, auth.Identity] = {}
+        self._legacy_broadcast_pending = False
+
+    # --- connection lifecycle --------------------------------------------------------------
+
+    def connect(self, sid: str, environ: dict, auth_payload: object = None) -> None:
+        close_old_connections()
+        try:
+            identity = auth.authenticate(environ, auth_payload)
+        except PyMongoError:
+            logger.warning("socket refused: database unavailable")
+            raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
+        self.identities[sid] = identity
+        self.sio.enter_room(sid, user_room(identity.user_id))
+        came_online = self.presence.add(identity.user_id)
+        self.sio.emit(events.GET_ONLINE_USERS, self.presence.online_users(), to=sid)
+        if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
+            self._schedule_legacy_broadcast()
+        elif came_online:
+            self.sio.emit(events.USER_ONLINE, {"userId": identity.user_id}, skip_sid=sid)
+
+    def disconnect(self, sid: str, *reason) -> None:
+        identity = self.identities.pop(sid, None)
+        if identity is None:
+            return
+        went_offline = self.presence.remove(identity.user_id)
+        if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
+            self._schedule_legacy_broadcast()
+        elif went_offline:
+            self.sio.emit(events.USER_OFFLINE, {"userId": identity.user_id})
+
+    def _schedule_legacy_broadcast(self) -> None:
+        """Old clients expect the full list on every change; send it at most once per
+        debounce interval, to everyone."""
+        if self._legacy_broadcast_pending:
+            return
+        self._legacy_broadcast_pending = True
+
+        def broadcast():
+            self.sio.sleep(settings.REALTIME["LEGACY_PRESENCE_DEBOUNCE_MS"] / 1000)
+            self._legacy_broadcast_pending = False
+            self.sio.emit(events.GET_ONLINE_USERS, self.presence.online_users())
+
+        self.sio.start_background_task(broadcast)
+
+    # --- client events ---------------------------------------------------------------------
+
+    def send_message(self, sid: str, data: object) -> dict:
+        identity = self.identities[sid]
+        if not isinstance(data, dict):
+            return _error("invalid_payload", "Send an object.")
+        wait = hit("send", f"user:{identity.user_id}", settings.CHAT["SEND_RATE"])
+        if wait:
+            return {**_error("rate_limited", "Too many messages."), "retryAfter": int(wait + 1)}
+        sender = User.objects.get(pk=identity.user_id)
+        target = {}
+        if data.get("conversationId") is not None:
+            target["conversation"] = selectors.conversation_get_for_user(
+                user=sender, conversation_id=data["conversationId"]
+            )
+        elif data.get("to") is not None:
+            target["receiver"] = selectors.user_get_active(user_id=data["to"])
+        else:
+            return _error("invalid_payload", "Give `to` (a user id) or `conversationId`.")
+        message = services.message_send(
+            sender=sender, body=data.get("message"), client_msg_id=data.get("clientMsgId"),
+            **target,
+        )  # fmt: skip
+        return {"ok": True, "message": MessageSerializer(message).data}
+
+    def typing(self, sid: str, data: object) -> dict:
+        identity = self.identities[sid]
+        if not isinstance(data, dict) or not isinstance(data.get("isTyping"), bool):
+            return _error("invalid_payload", "Send {conversationId, isTyping: true|false}.")
+        user = User(pk=identity.user_id)
+        conversation = selectors.conversation_get_for_user(
+            user=user, conversation_id=data.get("conversationId")
+        )
+        payload = {
+            "conversationId": str(conversation.pk),
+            "userId": identity.user_id,
+            "isTyping": data["isTyping"],
+        }
+        others = [user_room(p) for p in conversation.participants if str(p) != identity.user_id]
+        self.sio.emit(events.TYPING, payload, to=others)
+        return {"ok": True}
+
+    def mark_read(self, sid: str, data: object) -> dict:
+        identity = self.identities[sid]
+        if not isinstance(data, dict):
+            return _error("invalid_payload", "Send {conversationId, seq}.")
+        user = User.objects.get(pk=identity.user_id)
+        conversation = selectors.conversation_get_for_user(
+            user=user, conversation_id=data.get("conversationId")
+        )
+        seq = services.conversation_mark_read(
+            user=user, conversation=conversation, seq=data.get("seq")
+        )
+        return {"ok": True, "seq": seq}
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    def watch_sessions(self) -> None:
+        """Disconnect sockets whose token expired, whose user was deactivated or whose session
+        was logged out; keep this process's presence alive in Redis."""
+        interval = settings.REALTIME["AUTH_RECHECK_SECONDS"]
+        while True:
+            self.sio.sleep(interval)
+            try:
+                close_old_connections()
+                self.presence.refresh()
+                for sid in auth.sockets_to_disconnect(dict(self.identities), time.time()):
+                    self.end_session(sid)
+            except Exception:
+                logger.exception("session watch failed; retrying")
+
+    def end_session(self, sid: str, reason: str = "session_ended") -> None:
+        self.sio.emit(events.SESSION_ENDED, {"reason": reason}, to=sid)
+        self.sio.disconnect(sid)
+
+    def disconnect_user(self, user_id: str) -> None:
+        for sid, identity in list(self.identities.items()):
+            if identity.user_id == user_id:
+                self.end_session(sid, "deactivated")
+
+
+def _with_acks(handler):
+    """Turn exceptions into error acks: a bad event never kills the connection."""
+
+    @functools.wraps(handler)
+    def wrapper(sid, data=None, *extra):
+        close_old_connections()
+        try:
+            return handler(sid, data)
+        except ChatError as error:
+            return {"ok": False, "error": {"code": error.code, "detail": error.detail}}
+        except PyMongoError:
+            error = DatabaseUnavailable()
+            return {"ok": False, "error": {"code": error.code, "detail": error.detail}}
+        except Exception as exc:
+            if _is_database_down(exc):
+                error = DatabaseUnavailable()
+                return {"ok": False, "error": {"code": error.code, "detail": error.detail}}
+            logger.exception("socket event failed")
+            return _error("internal_error", "The event could not be processed.")
+        finally:
+            close_old_connections()
+
+    return wrapper
+
+
+def _is_database_down(exc: BaseException) -> bool:
+    return isinstance(exc.__cause__, PyMongoError)
+
+
+def _rate_limited(namespace: ChatNamespace, handler):
+    @functools.wraps(handler)
+    def wrapper(sid, data=None, *extra):
+        if sid not in namespace.identities:
+            return _error("unauthorized", "Not connected.")
+        if hit("event", sid, settings.REALTIME["EVENT_RATE"]):
+            return _error("rate_limited", "Too many events.")
+        return handler(sid, data)
+
+    return wrapper
+
+
+def register(sio: socketio.Server, presence: Presence) -> ChatNamespace:
+    namespace = ChatNamespace(sio, presence)
+    sio.on("connect", namespace.connect)
+    sio.on("disconnect", namespace.disconnect)
+    for name, handler in (
+        (events.SEND_MESSAGE, namespace.send_message),
+        (events.TYPING, namespace.typing),
+        (events.MARK_READ, namespace.mark_read),
+    ):
+        sio.on(name, _rate_limited(namespace, _with_acks(handler)))
+    return namespace
+
+

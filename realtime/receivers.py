@@ -1,0 +1,79 @@
+"""Realtime listens to what messaging and accounts announce, and emits after the commit.
+
+This is where a stored message is delivered: `Message` post_save (only for new rows, after the
+transaction commits) → `newMessage` to the rooms of the sender and the receiver(s). Whatever
+created the message — REST, the socket event, the admin, the shell — it is delivered once."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models.signals import post_save
+
+from accounts.signals import user_deactivated
+from messaging.models import Conversation, Message
+from messaging.serializers import MessageSerializer
+from messaging.signals import message_visibility_changed, messages_read
+from realtime import events, server
+from realtime.rooms import user_room
+
+logger = logging.getLogger(__name__)
+
+
+def _participant_rooms(message: Message) -> list[str]:
+    if message.receiver_id:
+        return [user_room(message.sender_id), user_room(message.receiver_id)]
+    participants = Conversation.objects.values_list("participants", flat=True).get(
+        pk=message.conversation_id
+    )
+    return [user_room(p) for p in participants]
+
+
+def _emit(event: str, payload: dict, rooms: list[str]) -> None:
+    # A delivery failure (Redis down, say) must not fail the write that caused it: the
+    # message is stored and clients catch up through /api/sync.
+    try:
+        server.get_server().emit(event, payload, to=rooms)
+    except Exception:
+        logger.exception("could not emit %s", event)
+
+
+def deliver_new_message(message: Message) -> None:
+    _emit(events.NEW_MESSAGE, MessageSerializer(message).data, _participant_rooms(message))
+
+
+def on_message_saved(sender, instance: Message, created: bool, **kwargs) -> None:
+    if created:
+        transaction.on_commit(lambda: deliver_new_message(instance), robust=True)
+
+
+def on_messages_read(sender, conversation: Conversation, user, seq: int, **kwargs) -> None:
+    payload = {"conversationId": str(conversation.pk), "userId": str(user.pk), "seq": seq}
+    _emit(events.MESSAGES_READ, payload, [user_room(p) for p in conversation.participants])
+
+
+def on_visibility_changed(sender, message: Message, **kwargs) -> None:
+    payload = {
+        "messageId": str(message.pk),
+        "conversationId": str(message.conversation_id),
+        "seq": message.seq,
+        "hidden": message.hidden_at is not None,
+        "message": MessageSerializer(message).data,
+    }
+    _emit(events.MESSAGE_HIDDEN, payload, _participant_rooms(message))
+
+
+def on_user_deactivated(sender, user, **kwargs) -> None:
+    namespace = server.current_namespace()
+    if namespace is not None:
+        namespace.disconnect_user(str(user.pk))
+    # Sockets on other processes are closed by their session watch (REALTIME_AUTH_RECHECK_SECONDS).
+    _emit(events.SESSION_ENDED, {"reason": "deactivated"}, [user_room(user.pk)])
+
+
+def connect() -> None:
+    post_save.connect(on_message_saved, sender=Message, dispatch_uid="realtime.new_message")
+    messages_read.connect(on_messages_read, dispatch_uid="realtime.messages_read")
+    message_visibility_changed.connect(on_visibility_changed, dispatch_uid="realtime.hidden")
+    user_deactivated.connect(on_user_deactivated, dispatch_uid="realtime.deactivated")

@@ -1,0 +1,6 @@
+"""Room names. Every socket of a user joins that user's room, so an emit to the room reaches
+each of their tabs and devices."""
+
+
+def user_room(user_id) -> str:
+    return f"user:{user_id}"

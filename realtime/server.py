@@ -1,0 +1,72 @@
+"""The one Socket.IO server of this process.
+
+`manage.py serve` configures it for its async mode and serves it with Django. Any other process
+(a separate web process, a management command, the shell) gets a server that can only emit:
+through Redis when `REDIS_URL` is set, so its events reach the serving processes' clients."""
+
+from __future__ import annotations
+
+import socketio
+from django.conf import settings
+
+_server: socketio.Server | None = None
+
+
+def origin_allowed(origin: str | None, environ: dict) -> bool:
+    """Browsers send Origin: allow our own origin and the CORS list. Clients that send none
+    (mobile apps, servers) are not subject to the same-origin policy and authenticate by token."""
+    if not origin:
+        return True
+    if origin in settings.CORS_ALLOWED_ORIGINS:
+        return True
+    scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http"))
+    if not settings.REALTIME["TRUST_X_FORWARDED_PROTO"]:
+        scheme = environ.get("wsgi.url_scheme", "http")
+    return origin == f"{scheme.split(',')[0].strip()}://{environ.get('HTTP_HOST', '')}"
+
+
+def _client_manager(write_only: bool):
+    if settings.REDIS_URL:
+        return socketio.RedisManager(
+            settings.REDIS_URL, channel="chat-socketio", write_only=write_only
+        )
+    return None
+
+
+def configure(async_mode: str) -> socketio.Server:
+    """Create the serving server (called once by `manage.py serve`)."""
+    global _server
+    options = settings.REALTIME
+    _server = socketio.Server(
+        async_mode=async_mode,
+        client_manager=_client_manager(write_only=False),
+        cors_allowed_origins=origin_allowed,
+        max_http_buffer_size=options["MAX_HTTP_BUFFER_SIZE"],
+        ping_interval=options["PING_INTERVAL"],
+        ping_timeout=options["PING_TIMEOUT"],
+        logger=False,
+        engineio_logger=False,
+    )
+    return _server
+
+
+def get_server() -> socketio.Server:
+    global _server
+    if _server is None:
+        _server = socketio.Server(
+            async_mode="threading", client_manager=_client_manager(write_only=True)
+        )
+    return _server
+
+
+_namespace = None
+
+
+def set_current_namespace(namespace) -> None:
+    global _namespace
+    _namespace = namespace
+
+
+def current_namespace():
+    """The serving process's handlers (None in processes that only emit)."""
+    return _namespace
