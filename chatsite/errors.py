@@ -71,6 +71,15 @@ _DRF_CODES = {
 }
 
 
+def _database_down(exc: BaseException | None) -> bool:
+    """The ORM wraps pymongo's errors; look through the chain for a connection failure."""
+    while exc is not None:
+        if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)):
+            return True
+        exc = exc.__cause__
+    return False
+
+
 def _first_message(detail) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
@@ -92,7 +101,7 @@ def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every failure leaves in the documented shape, never a 500 page."""
     if isinstance(exc, ChatError):
         return Response(exc.as_dict(), status=exc.status)
-    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)):
+    if _database_down(exc):
         logger.warning("database unavailable: %s", exc)
         error = DatabaseUnavailable()
         return Response(error.as_dict(), status=error.status, headers={"Retry-After": "5"})
