@@ -31,7 +31,7 @@ static: static/vendor/socket.io.min.js
 run: $(VENV)/.installed static
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev static
+test: $(VENV)/.installed-dev static browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).

@@ -1,0 +1,161 @@
+"""The demo chat page in headless Chromium (Debian's, driven by Playwright), against a real
+server process: two people sign up, chat both ways, and see presence, unread badges, typing,
+history after a reload and hostile text rendered as text. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from chatsite.testing import ARTIFACTS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+XSS = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
+SHOTS = ARTIFACTS / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(chat_server_factory):
+    return chat_server_factory("eventlet")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+class Person:
+    def __init__(self, browser, server, name: str, viewport=None):
+        self.username = f"{name}{uuid.uuid4().hex[:6]}"
+        self.full_name = f"{name.title()} Example"
+        self.context = browser.new_context(viewport=viewport or {"width": 1100, "height": 720})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.url = server.url
+
+    def sign_up(self) -> None:
+        page = self.page
+        page.goto(self.url + "/")
+        page.click("#show-signup")
+        form = page.locator("#signup-form")
+        form.locator("[name=fullName]").fill(self.full_name)
+        form.locator("[name=username]").fill(self.username)
+        form.locator("[name=password]").fill("correct-horse-9")
+        form.locator("[name=confirmPassword]").fill("correct-horse-9")
+        form.locator("button").click()
+        page.wait_for_selector("#app:not([hidden])")
+
+    def contact(self, other: Person):
+        return self.page.locator(".contact", has_text=other.full_name)
+
+    def open_chat(self, other: Person) -> None:
+        self.contact(other).click()
+        self.page.wait_for_selector(".peer-name", state="visible")
+
+    def say(self, text: str) -> None:
+        self.page.fill("#composer-input", text)
+        self.page.press("#composer-input", "Enter")
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_two_people_chat_in_the_browser(browser, server):
+    ann = Person(browser, server, "ann")
+    ben = Person(browser, server, "ben")
+    ann.sign_up()
+    ben.sign_up()
+    # Ann's sidebar was loaded before Ben existed: a reload shows him, online.
+    ann.page.reload()
+    ann.page.wait_for_selector("#app:not([hidden])")
+    ann.contact(ben).locator(".dot.online").wait_for(timeout=5000)
+
+    # Ann writes first; Ben has not opened the chat, so he gets an unread badge.
+    ann.open_chat(ben)
+    ann.say(XSS)
+    ann.page.locator(".message.mine", has_text="onerror").wait_for()
+    ben.page.reload()
+    ben.page.wait_for_selector("#app:not([hidden])")
+    ben.contact(ann).locator(".dot.online").wait_for(timeout=5000)
+    ann.say("second message")
+    expect(ben.contact(ann).locator(".badge")).to_have_text("2", timeout=5000)
+    ben.shot("sidebar-unread")
+
+    # Ben opens the chat: history in order, hostile text shown as text, badge gone.
+    ben.open_chat(ann)
+    ben.page.locator(".message", has_text="second message").wait_for()
+    texts = ben.page.locator(".message").all_inner_texts()
+    assert XSS in texts[0]
+    assert "second message" in texts[1]
+    assert ben.page.locator(".messages img").count() == 0
+    assert ben.contact(ann).locator(".badge").count() == 0
+
+    # Typing indicator, then a reply that arrives live on Ann's page.
+    ben.page.type("#composer-input", "hel")
+    ann.page.locator("#typing").wait_for(state="visible", timeout=5000)
+    ben.page.fill("#composer-input", "hello ann")
+    ben.page.press("#composer-input", "Enter")
+    ann.page.locator(".message:not(.mine)", has_text="hello ann").wait_for(timeout=5000)
+    # Ann's own messages show as read once Ben has opened the chat.
+    ann.page.locator(".message.mine .ticks.read").first.wait_for(timeout=5000)
+    ann.shot("chat-desktop")
+
+    # After a reload the history is still there, in order.
+    ann.page.reload()
+    ann.page.wait_for_selector("#app:not([hidden])")
+    ann.open_chat(ben)
+    ann.page.locator(".message", has_text="hello ann").wait_for()
+    texts = ann.page.locator(".message").all_inner_texts()
+    assert [XSS in texts[0], "second message" in texts[1], "hello ann" in texts[2]] == [True] * 3
+
+    assert not ann.dialogs and not ben.dialogs, "user text ran as script"
+    assert not ann.errors and not ben.errors
+
+
+def test_narrow_screen_and_security_headers(browser, server):
+    response = requests.get(server.url + "/", timeout=5)
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "<script>" not in response.text  # no inline script on the page
+
+    cat = Person(browser, server, "cat", viewport={"width": 390, "height": 780})
+    dan = Person(browser, server, "dan")
+    dan.sign_up()
+    cat.sign_up()
+    cat.open_chat(dan)
+    assert cat.page.locator(".sidebar").is_hidden()  # one pane at a time on a phone
+    cat.say("hi from a phone")
+    cat.page.locator(".message.mine", has_text="hi from a phone").wait_for()
+    cat.shot("chat-mobile")
+    cat.page.click("#back")
+    assert cat.page.locator(".sidebar").is_visible()
