@@ -17,6 +17,15 @@ class ChatUserChangeForm(UserChangeForm):
         model = User
         fields = "__all__"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        permissions = self.fields.get("user_permissions")
+        if permissions is not None:
+            # Permission's default order sorts on its content type's fields; SecantusDB then
+            # replaces the joined content type instead of merging into it ($addFields), so
+            # select_related() yields None. Sort on the permission's own fields instead.
+            permissions.queryset = permissions.queryset.order_by("content_type_id", "codename")
+
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
@@ -30,13 +39,17 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Profile", {"fields": ("full_name", "gender")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups",
-                                    "user_permissions")}),  # fmt: skip
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "full_name", "password1",
-                                                 "password2")}),  # fmt: skip
+        (
+            None,
+            {"classes": ("wide",), "fields": ("username", "full_name", "password1", "password2")},
+        ),
     )
     actions = ["deactivate"]
 

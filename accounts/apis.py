@@ -1,6 +1,9 @@
+import contextlib
+
 from django.contrib.auth import logout as session_logout
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,14 +15,16 @@ from accounts.serializers import (
     LogoutSerializer,
     MessageResultSerializer,
     RefreshSerializer,
-    TokenPairSerializer,
     SignupSerializer,
+    TokenPairSerializer,
     UserSerializer,
 )
 from accounts.throttles import LoginRateThrottle, SignupRateThrottle
 
+
 def _auth_result(user, tokens) -> dict:
     return {**UserSerializer(user).data, **tokens}
+
 
 class SignupApi(APIView):
     """Create an account and log it in: answers the user and a token pair."""
@@ -42,6 +47,7 @@ class SignupApi(APIView):
         tokens = services.tokens_issue(user=user)
         return Response(_auth_result(user, tokens), status=status.HTTP_201_CREATED)
 
+
 class LoginApi(APIView):
     """Exchange a username and password for a token pair."""
 
@@ -57,6 +63,7 @@ class LoginApi(APIView):
         tokens = services.tokens_issue(user=user)
         return Response(_auth_result(user, tokens))
 
+
 class RefreshApi(APIView):
     """Exchange a refresh token for a new access token and a new refresh token (the old
     refresh token is blacklisted)."""
@@ -70,10 +77,17 @@ class RefreshApi(APIView):
         serializer.is_valid(raise_exception=True)
         return Response(services.tokens_refresh(refresh=serializer.validated_data["refresh"]))
 
+
 class LogoutApi(APIView):
     """Revoke the given refresh token (and end the browser session, if any)."""
 
     permission_classes = [AllowAny]
+
+    def perform_authentication(self, request):
+        # The refresh token is the proof: an expired access token sent along (clients send
+        # theirs on every call) must not stop the logout.
+        with contextlib.suppress(AuthenticationFailed):
+            request.user  # noqa: B018
 
     @extend_schema(request=LogoutSerializer, responses={200: MessageResultSerializer})
     def post(self, request):
@@ -86,12 +100,14 @@ class LogoutApi(APIView):
             session_logout(request._request)
         return Response({"message": "Logged out successfully"})
 
+
 class MeApi(APIView):
     """The authenticated user."""
 
     @extend_schema(responses={200: UserSerializer})
     def get(self, request):
         return Response(UserSerializer(request.user).data)
+
 
 class UserListApi(APIView):
     """Active users other than the caller, for the sidebar (reference: GET /api/users)."""
@@ -108,4 +124,3 @@ class UserListApi(APIView):
         limit = selectors.parse_limit(request.query_params.get("limit"), default=500, maximum=1000)
         users = selectors.user_list_for_sidebar(user=request.user, search=search, limit=limit)
         return Response(UserSerializer(users, many=True).data)
-

@@ -67,8 +67,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def validate_unique(self, exclude=None):
         super().validate_unique(exclude)
+        # A username that already failed validation (the admin's add form) is None or excluded.
+        if not self.username or (exclude and "username" in exclude):
+            return
         clash = User.objects.filter(username_key=self.username.lower()).exclude(pk=self.pk)
-        if self.username and clash.exists():
+        if clash.exists():
             from django.core.exceptions import ValidationError
 
             raise ValidationError({"username": "That username is taken."}, code="username_taken")

@@ -137,7 +137,9 @@ def _token_error_code(exc) -> str:
         messages = " ".join(str(m.get("message", "")) for m in detail.get("messages", []))
         if "expired" in messages.lower():
             return "token_expired"
-        codes = codes.get("code", "token_invalid")
+        # simplejwt puts its own code in the detail ("user_inactive"); DRF's get_codes() only
+        # knows the class's generic "authentication_failed".
+        codes = str(detail.get("code", "token_invalid"))
     if codes in {"user_inactive", "user_not_found"}:
         return "user_inactive"
     return "token_invalid"

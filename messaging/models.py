@@ -38,7 +38,9 @@ class Conversation(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["participants", "-last_message_at"], name="conversation_by_member"),
+            models.Index(
+                fields=["participants", "-last_message_at"], name="conversation_by_member"
+            ),
             models.Index(fields=["-last_message_at"], name="conversation_by_activity"),
         ]
 
@@ -133,3 +135,6 @@ class SyncCheckpoint(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["created_at"], name="checkpoint_by_date")]
+
+    def __str__(self):
+        return f"sync checkpoint {self.pk} of {self.user_id}"

@@ -116,7 +116,7 @@ def checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
     return str(SyncCheckpoint.objects.create(user=user, versions=versions).pk)
 
 
-def sync_changes(*, user: User, since: str | None, batch: int = SYNC_BATCH) -> dict:
+def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> dict:
     """Everything that changed in the caller's conversations after the cursor `since`: new,
     hidden and unhidden messages (their current state) and read markers.
 
@@ -124,6 +124,8 @@ def sync_changes(*, user: User, since: str | None, batch: int = SYNC_BATCH) -> d
     so "changes with a version above the one in the cursor" misses nothing and repeats nothing.
     Without `since`, answers no changes and a cursor for "now". At most `batch` messages per
     answer; `hasMore` says to call again with the new cursor."""
+    # Read at call time (not bound as the default) so settings and tests can change it.
+    batch = batch or SYNC_BATCH
     seen: dict[str, int] = {}
     if since:
         checkpoint = SyncCheckpoint.objects.filter(
@@ -153,7 +155,9 @@ def sync_changes(*, user: User, since: str | None, batch: int = SYNC_BATCH) -> d
         or_,
         (Q(conversation_id=pk, version__gt=lo, version__lte=hi) for pk, (lo, hi) in ranges.items()),
     )
-    messages = list(Message.objects.filter(window).order_by("conversation_id", "version")[: batch + 1])
+    messages = list(
+        Message.objects.filter(window).order_by("conversation_id", "version")[: batch + 1]
+    )
     new_versions = {str(pk): version for pk, version in current.items()}
     if len(messages) > batch:
         result["hasMore"] = True

@@ -55,12 +55,14 @@ class SendMessageSerializer(serializers.Serializer):
     `message` is checked by the send service itself (type, blank, length) so the REST API and
     the socket event answer the same codes."""
 
-    message = serializers.JSONField()
+    # null is let through too: the service answers message_invalid, as the socket event does.
+    message = serializers.JSONField(allow_null=True)
     clientMsgId = serializers.JSONField(required=False, allow_null=True)
 
 
 class MarkReadSerializer(serializers.Serializer):
-    seq = serializers.JSONField()
+    # Checked by the service (seq_invalid), null included, as for the socket event.
+    seq = serializers.JSONField(allow_null=True)
 
 
 class MessagePageSerializer(serializers.Serializer):

@@ -214,5 +214,3 @@ def register(sio: socketio.Server, presence: Presence) -> ChatNamespace:
     ):
         sio.on(name, _rate_limited(namespace, _with_acks(handler)))
     return namespace
-
-

@@ -77,7 +77,9 @@ class Presence:
         if self.redis:
             try:
                 for node in self._live_nodes():
-                    online.update(k.decode() for k in self.redis.hkeys(f"chat:presence:node:{node}"))
+                    online.update(
+                        k.decode() for k in self.redis.hkeys(f"chat:presence:node:{node}")
+                    )
             except Exception:
                 logger.exception("presence: Redis unavailable")
         return sorted(online)

@@ -4,6 +4,12 @@ from rest_framework.test import APIClient
 from messaging.tests.factories import bearer, user_factory
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The real hasher costs ~0.3 s per user; these tests never log in with a password.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(db):
     return user_factory(username="alice", full_name="Alice Liddell")
@@ -21,7 +27,7 @@ def carol(db):
 
 @pytest.fixture
 def api():
-    """An API client; `api.login(user)` sets its Bearer token."""
+    """An API client; `api.login_as(user)` sets its Bearer token."""
 
     class Client(APIClient):
         def login_as(self, user):

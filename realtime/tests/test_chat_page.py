@@ -59,7 +59,9 @@ class Person:
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.page.on(
+            "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
+        )
         self.url = server.url
 
     def sign_up(self) -> None:
@@ -145,7 +147,10 @@ def test_two_people_chat_in_the_browser(browser, server):
 def test_narrow_screen_and_security_headers(browser, server):
     response = requests.get(server.url + "/", timeout=5)
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in policy
+        and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    )
     assert "<script>" not in response.text  # no inline script on the page
 
     cat = Person(browser, server, "cat", viewport={"width": 390, "height": 780})

@@ -88,6 +88,16 @@ def serve_gevent(app, host: str, port: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().__init__(sock, address, server, rfile)
 
+        def run_application(self):
+            try:
+                super().run_application()
+            finally:
+                # The WebSocket took the connection over; once it ends, the connection is
+                # done. Kept alive, pywsgi would read the client's close frame as an HTTP
+                # request and never complete the closing handshake (clients hang in close()).
+                if self._connection_upgrade_requested():
+                    self.close_connection = True
+
     wsgi = pywsgi.WSGIServer(listener, app, handler_class=NoDelayHandler, log=None)
     _stop_on_sigterm()
     wsgi.serve_forever()

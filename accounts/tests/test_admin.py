@@ -1,0 +1,193 @@
+"""The user admin on MongoDB: pages, permissions, the deactivate action, createsuperuser."""
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.management import call_command
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, user_factory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_user(db):
+    return User.objects.create_superuser("root", PASSWORD, full_name="Site Admin")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def user_pages(user):
+    return [
+        "/admin/",
+        "/admin/accounts/user/",
+        "/admin/accounts/user/?q=ali",
+        "/admin/accounts/user/?is_active__exact=1",
+        "/admin/accounts/user/?gender__exact=female&q=alice",
+        f"/admin/accounts/user/{user.pk}/change/",
+        "/admin/accounts/user/add/",
+    ]
+
+
+class TestPages:
+    def test_a_superuser_sees_every_page(self, admin_client, alice):
+        for url in user_pages(alice):
+            response = admin_client.get(url)
+            assert response.status_code == 200, url
+
+    def test_the_changelist_lists_users(self, admin_client, alice, bob):
+        response = admin_client.get("/admin/accounts/user/")
+
+        assert b"alice" in response.content
+        assert b"bob" in response.content
+
+    def test_search_filters_the_changelist(self, admin_client, alice, bob):
+        response = admin_client.get("/admin/accounts/user/", {"q": "Liddell"})
+
+        assert response.context["cl"].result_count == 1
+        assert list(response.context["cl"].result_list) == [alice]
+
+    def test_list_filter_filters_the_changelist(self, admin_client, alice, bob):
+        response = admin_client.get("/admin/accounts/user/", {"gender__exact": "male"})
+
+        assert list(response.context["cl"].result_list) == [bob]
+
+    def test_the_change_form_shows_the_user(self, admin_client, alice):
+        response = admin_client.get(f"/admin/accounts/user/{alice.pk}/change/")
+
+        assert response.context["original"] == alice
+        assert b"Alice Liddell" in response.content
+
+    def test_the_add_form_creates_a_user(self, admin_client):
+        response = admin_client.post(
+            "/admin/accounts/user/add/",
+            {
+                "username": "newbie",
+                "full_name": "New Bie",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            },
+        )
+
+        assert response.status_code == 302, response.content
+        user = User.objects.get(username="newbie")
+        assert user.check_password(PASSWORD)
+        assert user.username_key == "newbie"
+
+    def test_the_add_form_refuses_a_taken_username_in_another_case(self, admin_client, alice):
+        response = admin_client.post(
+            "/admin/accounts/user/add/",
+            {
+                "username": "ALICE",
+                "full_name": "Other Alice",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            },
+        )
+
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["username"]
+        assert User.objects.filter(username_key="alice").count() == 1
+
+    def test_anonymous_is_redirected_to_login(self, client, alice):
+        for url in user_pages(alice):
+            response = client.get(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith("/admin/login/"), url
+
+    def test_a_non_staff_user_gets_the_login_page(self, client, alice):
+        client.force_login(alice)
+
+        for url in user_pages(alice):
+            response = client.get(url)
+            assert response.status_code in {200, 302}, url
+            if response.status_code == 302:
+                assert response["Location"].startswith("/admin/login/"), url
+            else:
+                assert response.context["form"].__class__.__name__ == "AdminAuthenticationForm"
+                assert "cl" not in response.context
+            assert b"Alice Liddell" not in response.content
+
+
+class TestDeactivateAction:
+    def test_deactivates_and_logs(self, admin_client, admin_user, alice, bob):
+        response = admin_client.post(
+            "/admin/accounts/user/",
+            {"action": "deactivate", "_selected_action": [str(alice.pk)]},
+            follow=True,
+        )
+
+        assert response.status_code == 200
+        alice.refresh_from_db()
+        bob.refresh_from_db()
+        assert alice.is_active is False
+        assert bob.is_active is True
+        entry = LogEntry.objects.get(object_id=str(alice.pk))
+        assert entry.action_flag == CHANGE
+        assert entry.user_id == admin_user.pk
+        assert "Deactivated" in entry.get_change_message()
+        assert b"Deactivated 1 user(s)." in response.content
+
+    def test_a_deactivated_user_can_no_longer_log_in(self, admin_client, api, alice):
+        admin_client.post(
+            "/admin/accounts/user/",
+            {"action": "deactivate", "_selected_action": [str(alice.pk)]},
+        )
+
+        response = api.post(
+            "/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json"
+        )
+
+        assert response.status_code == 401
+
+
+class TestCreateSuperuser:
+    def test_noinput_with_the_password_in_the_environment(self, monkeypatch):
+        monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+
+        call_command(
+            "createsuperuser", "--noinput", "--username", "Boss", "--full_name", "The Boss"
+        )
+
+        user = User.objects.get(username="Boss")
+        assert user.is_superuser and user.is_staff and user.is_active
+        assert user.username_key == "boss"
+        assert user.full_name == "The Boss"
+        assert user.check_password(PASSWORD)
+
+    def test_the_superuser_can_use_the_admin(self, monkeypatch, client):
+        monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+        call_command("createsuperuser", "--noinput", "--username", "boss", "--full_name", "B")
+
+        assert client.login(username="BOSS", password=PASSWORD)
+        assert client.get("/admin/accounts/user/").status_code == 200
+
+
+def test_user_factory_users_are_not_staff(db):
+    user = user_factory()
+
+    assert not user.is_staff
+    assert not user.is_superuser
+
+
+def test_the_change_form_saves(admin_client, alice):
+    page = admin_client.get(f"/admin/accounts/user/{alice.pk}/change/")
+    form = page.context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if name in form.fields and value is not None and name != "password"
+    }
+    data.update(full_name="Alice Pleasance Liddell", groups=[], user_permissions=[])
+    data.update({"last_login_0": "", "last_login_1": ""})
+
+    response = admin_client.post(f"/admin/accounts/user/{alice.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    alice.refresh_from_db()
+    assert alice.full_name == "Alice Pleasance Liddell"
+    assert alice.username_key == "alice"

@@ -1,0 +1,409 @@
+// Load generator for bench/run.py: one scenario per process, a JSON config file in argv[2],
+// a JSON result on the last line of stdout. Talks to 127.0.0.1 only; every loop is bounded by a
+// duration, a count or a timeout. Modules come from bench/reference/node_modules.
+"use strict";
+
+const fs = require("fs");
+const http = require("http");
+const path = require("path");
+const { createRequire } = require("module");
+
+const requireRef = createRequire(path.join(__dirname, "..", "reference", "package.json"));
+const { io } = requireRef("socket.io-client");
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const base = new URL(config.base);
+if (!["127.0.0.1", "localhost"].includes(base.hostname)) throw new Error("loopback only");
+const users = config.usersFile ? JSON.parse(fs.readFileSync(config.usersFile, "utf8")) : [];
+const OURS = config.kind === "ours";
+const PRESENCE_EVENTS = new Set(["getOnlineUsers", "userOnline", "userOffline"]);
+const log = (...args) => process.stderr.write(args.join(" ") + "\n");
+
+// --- helpers ---------------------------------------------------------------------------------
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
+
+function percentiles(values) {
+  if (!values.length) return { n: 0, p50: null, p99: null, max: null, mean: null };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1], mean: sum / sorted.length };
+}
+
+function procStats(pid) {
+  if (!pid) return null;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+    return { rssKb, cpuSeconds: ticks / 100 };
+  } catch (error) {
+    return null;
+  }
+}
+
+function delta(before, after) {
+  if (!before || !after) return null;
+  return { rssKb: after.rssKb - before.rssKb, cpuSeconds: +(after.cpuSeconds - before.cpuSeconds).toFixed(2) };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: config.httpSockets || 64 });
+
+function request(method, urlPath, token, body) {
+  return new Promise((resolve) => {
+    const data = body ? JSON.stringify(body) : null;
+    const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+    if (data) {
+      headers["Content-Type"] = "application/json";
+      headers["Content-Length"] = Buffer.byteLength(data);
+    }
+    const req = http.request(
+      { host: base.hostname, port: base.port, method, path: urlPath, headers, agent, timeout: 30000 },
+      (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      }
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (error) => resolve({ status: 0, error: String(error.message || error) }));
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+let sendCounter = 0;
+const sentAt = new Map(); // tag → {start, receiverId}
+const delivered = []; // latencies of the current phase (ms)
+let deliveredCount = 0;
+
+function restSend(sender, receiver, tag) {
+  return request("POST", `/api/messages/send/${receiver.id}`, sender.token, { message: `bench ${tag}` });
+}
+
+// --- closed-loop REST sends (S1, S7 fill) ------------------------------------------------------
+async function closedLoop({ pairs, concurrency, durationS, count, record = true }) {
+  const latencies = [];
+  let ok = 0;
+  let errors = 0;
+  const statuses = {};
+  const started = now();
+  const deadline = started + (durationS ? durationS * 1000 : 3600e3);
+  let issued = 0;
+  async function worker(w) {
+    while (now() < deadline && (count === undefined || issued < count)) {
+      issued++;
+      const [sender, receiver] = pairs[w % pairs.length];
+      const t0 = now();
+      const res = await restSend(sender, receiver, `c${++sendCounter}`);
+      if (res.status === 201) {
+        ok++;
+        if (record) latencies.push(now() - t0);
+      } else {
+        errors++;
+        statuses[res.status] = (statuses[res.status] || 0) + 1;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const elapsed = (now() - started) / 1000;
+  return { ok, errors, statuses, elapsedS: +elapsed.toFixed(2), perSecond: +(ok / elapsed).toFixed(1), latencyMs: percentiles(latencies) };
+}
+
+// --- sockets -----------------------------------------------------------------------------------
+const presence = { frames: 0, bytes: 0, last: 0 };
+const disconnects = {}; // reason → count, for sockets that had connected
+
+function openSocket(user) {
+  return new Promise((resolve) => {
+    const options = { transports: ["websocket"], reconnection: false, forceNew: true, timeout: 30000 };
+    if (OURS) options.auth = { token: user.token };
+    else options.query = { userId: user.id };
+    const socket = io(config.base, options);
+    socket.userId = user.id;
+    socket.onAny((event, ...args) => {
+      if (PRESENCE_EVENTS.has(event)) {
+        presence.frames++;
+        presence.bytes += Buffer.byteLength(JSON.stringify([event, ...args])) + 1;
+        presence.last = now();
+      }
+    });
+    socket.on("disconnect", (reason) => {
+      if (reason !== "io client disconnect") disconnects[reason] = (disconnects[reason] || 0) + 1;
+    });
+    socket.on("newMessage", (message) => {
+      const body = message && message.message;
+      if (typeof body !== "string" || !body.startsWith("bench ")) return;
+      const tag = body.slice(6);
+      const entry = sentAt.get(tag);
+      if (entry && entry.receiverId === socket.userId) {
+        sentAt.delete(tag);
+        delivered.push(now() - entry.start);
+        deliveredCount++;
+      }
+    });
+    // socket.io-client's own timeout covers only the transport; a namespace CONNECT the server
+    // never answers would wait forever.
+    const timer = setTimeout(() => resolve({ socket, ok: false, error: "no CONNECT answer in 30 s" }), 30000);
+    socket.once("connect", () => { clearTimeout(timer); resolve({ socket, ok: true }); });
+    socket.once("connect_error", (error) => { clearTimeout(timer); resolve({ socket, ok: false, error: String(error.message || error) }); });
+  });
+}
+
+async function connectAll(list, concurrency, timeoutS) {
+  const sockets = [];
+  const failures = {};
+  let next = 0;
+  const started = now();
+  const deadline = started + timeoutS * 1000;
+  async function worker() {
+    while (next < list.length && now() < deadline) {
+      const user = list[next++];
+      const result = await openSocket(user);
+      if (result.ok) sockets.push(result.socket);
+      else {
+        failures[result.error] = (failures[result.error] || 0) + 1;
+        result.socket.close();
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+  const elapsed = (now() - started) / 1000;
+  const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+  return {
+    sockets,
+    summary: {
+      requested: list.length, connected: sockets.length, failed, notAttempted: list.length - next,
+      failures, elapsedS: +elapsed.toFixed(2), perSecond: +(sockets.length / elapsed).toFixed(1),
+    },
+  };
+}
+
+async function waitQuiet(quietMs, timeoutS) {
+  const deadline = now() + timeoutS * 1000;
+  presence.last = presence.last || now();
+  while (now() < deadline && now() - presence.last < quietMs) await sleep(100);
+  while (now() < deadline && now() - presence.last < quietMs) await sleep(100);
+  return now() < deadline;
+}
+
+async function drainDeliveries(graceS) {
+  const deadline = now() + graceS * 1000;
+  while (sentAt.size && now() < deadline) await sleep(50);
+}
+
+function resetPhase() {
+  sentAt.clear();
+  delivered.length = 0;
+  deliveredCount = 0;
+}
+
+// One send of a delivery phase: REST or the socket `sendMessage` event (ours only).
+async function phaseSend(via, sender, receiver, senderSocket) {
+  const tag = `d${++sendCounter}`;
+  sentAt.set(tag, { start: now(), receiverId: receiver.id });
+  const t0 = now();
+  if (via === "socket") {
+    try {
+      const ack = await senderSocket.timeout(30000).emitWithAck("sendMessage", { to: receiver.id, message: `bench ${tag}` });
+      if (ack && ack.ok) return { ok: true, ms: now() - t0 };
+      sentAt.delete(tag);
+      return { ok: false, status: (ack && ack.error && ack.error.code) || "bad_ack" };
+    } catch (error) {
+      sentAt.delete(tag);
+      return { ok: false, status: "ack_timeout" };
+    }
+  }
+  const res = await restSend(sender, receiver, tag);
+  if (res.status === 201) return { ok: true, ms: now() - t0 };
+  sentAt.delete(tag);
+  return { ok: false, status: res.status };
+}
+
+async function deliveryPhase(phase, pairs) {
+  resetPhase();
+  const before = procStats(config.serverPid);
+  const latencies = [];
+  const statuses = {};
+  let ok = 0;
+  let errors = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  const started = now();
+  const durationMs = phase.durationS * 1000;
+  const record = (result) => {
+    if (result.ok) {
+      ok++;
+      latencies.push(result.ms);
+    } else {
+      errors++;
+      statuses[result.status] = (statuses[result.status] || 0) + 1;
+    }
+  };
+  if (phase.type === "rate") {
+    // Open loop: sends start on schedule whether or not earlier ones finished.
+    const maxInFlight = phase.maxInFlight || 2000;
+    let issued = 0;
+    const pending = [];
+    while (now() - started < durationMs) {
+      const due = Math.floor(((now() - started) / 1000) * phase.rate);
+      while (issued < due) {
+        const [sender, receiver, socket] = pairs[issued % pairs.length];
+        issued++;
+        if (inFlight >= maxInFlight) {
+          skipped++;
+          continue;
+        }
+        inFlight++;
+        pending.push(phaseSend(phase.via, sender, receiver, socket).then((r) => { inFlight--; record(r); }));
+      }
+      await sleep(2);
+    }
+    await Promise.all(pending);
+  } else {
+    let i = 0;
+    async function worker() {
+      while (now() - started < durationMs) {
+        const [sender, receiver, socket] = pairs[i++ % pairs.length];
+        record(await phaseSend(phase.via, sender, receiver, socket));
+      }
+    }
+    await Promise.all(Array.from({ length: phase.concurrency }, worker));
+  }
+  const elapsed = (now() - started) / 1000;
+  await drainDeliveries(phase.graceS || 5);
+  const after = procStats(config.serverPid);
+  const usage = delta(before, after);
+  return {
+    name: phase.name, type: phase.type, via: phase.via, offeredRate: phase.rate || null,
+    ok, errors, statuses, skippedByGenerator: skipped, elapsedS: +elapsed.toFixed(2),
+    perSecond: +(ok / elapsed).toFixed(1), sendLatencyMs: percentiles(latencies),
+    deliveryMs: percentiles(delivered), delivered: deliveredCount, lost: sentAt.size,
+    serverCpuSeconds: usage && usage.cpuSeconds,
+    serverCpuMsPerMessage: usage && ok ? +((usage.cpuSeconds * 1000) / ok).toFixed(3) : null,
+  };
+}
+
+async function closeAll(sockets) {
+  for (const socket of sockets) socket.close();
+  await sleep(500);
+}
+
+// --- scenarios ---------------------------------------------------------------------------------
+const scenarios = {
+  // S1 / S7-like: closed loop REST sends, no sockets.
+  async rest() {
+    const pairs = config.pairs.map(([s, r]) => [users[s], users[r]]);
+    const before = procStats(config.serverPid);
+    const result = await closedLoop({ pairs, concurrency: config.concurrency, durationS: config.durationS });
+    const usage = delta(before, procStats(config.serverPid));
+    result.serverCpuSeconds = usage && usage.cpuSeconds;
+    result.serverCpuMsPerMessage = usage && result.ok ? +((usage.cpuSeconds * 1000) / result.ok).toFixed(3) : null;
+    return result;
+  },
+
+  // S2/S3/S4/S5: connect sockets, optionally send, hold, measure.
+  async sockets() {
+    const list = users.slice(0, config.connect);
+    const before = procStats(config.serverPid);
+    const { sockets, summary } = await connectAll(list, config.connectConcurrency || 100, config.connectTimeoutS || 120);
+    const afterConnect = procStats(config.serverPid);
+    const quiet = await waitQuiet(config.quietMs || 1500, config.settleTimeoutS || 60);
+    const settled = procStats(config.serverPid);
+    const result = {
+      connect: summary,
+      presence: { frames: presence.frames, bytes: presence.bytes, settled: quiet },
+      server: {
+        before, afterConnect, settled,
+        rssPerConnectionKb: sockets.length && before && settled ? +((settled.rssKb - before.rssKb) / sockets.length).toFixed(1) : null,
+        connectCpuSeconds: before && settled ? +(settled.cpuSeconds - before.cpuSeconds).toFixed(2) : null,
+      },
+      phases: [],
+    };
+    if (config.holdS) {
+      const h0 = procStats(config.serverPid);
+      await sleep(config.holdS * 1000);
+      const h1 = procStats(config.serverPid);
+      result.server.holdCpuSeconds = delta(h0, h1) && delta(h0, h1).cpuSeconds;
+      result.server.holdS = config.holdS;
+    }
+    // Pairs among connected users: the first half send to the second half.
+    const bySocket = new Map(sockets.map((s) => [s.userId, s]));
+    const connectedUsers = list.filter((u) => bySocket.has(u.id));
+    const half = Math.floor(connectedUsers.length / 2);
+    const pairs = [];
+    for (let i = 0; i < half; i++) {
+      pairs.push([connectedUsers[i], connectedUsers[half + i], bySocket.get(connectedUsers[i].id)]);
+    }
+    let flatRate = null;
+    for (const phase of config.phases || []) {
+      if (!pairs.length) break;
+      if (phase.type === "rate" && phase.fractionOfFlat) {
+        if (!flatRate) continue;
+        phase.rate = Math.max(1, Math.round(flatRate * phase.fractionOfFlat));
+      }
+      log(`[${config.kind}] phase ${phase.name} ${phase.rate ? phase.rate + "/s" : ""}`);
+      const outcome = await deliveryPhase(phase, pairs);
+      outcome.connectedAtEnd = sockets.filter((s) => s.connected).length;
+      outcome.disconnects = { ...disconnects };
+      if (phase.type === "flat" && phase.via === "rest") flatRate = outcome.perSecond;
+      result.phases.push(outcome);
+    }
+    result.disconnects = { ...disconnects };
+    await closeAll(sockets);
+    result.server.afterClose = procStats(config.serverPid);
+    return result;
+  },
+
+  // S7: one conversation grows; at each checkpoint time sends and the latest-page read.
+  async grow() {
+    const [sender, receiver] = [users[config.pair[0]], users[config.pair[1]]];
+    const pairs = [[sender, receiver]];
+    const checkpoints = [];
+    let total = 0;
+    for (const target of config.checkpoints) {
+      const fill = target - total - config.sampleSends;
+      if (fill > 0) await closedLoop({ pairs, concurrency: config.fillConcurrency || 8, count: fill, record: false });
+      total += Math.max(fill, 0);
+      const sends = [];
+      for (let i = 0; i < config.sampleSends; i++) {
+        const t0 = now();
+        const res = await restSend(sender, receiver, `g${++sendCounter}`);
+        if (res.status === 201) sends.push(now() - t0);
+        total++;
+      }
+      const reads = [];
+      let bytes = 0;
+      let items = 0;
+      for (let i = 0; i < config.sampleReads; i++) {
+        const t0 = now();
+        const res = await request("GET", `/api/messages/${receiver.id}`, sender.token);
+        reads.push(now() - t0);
+        bytes = res.body ? res.body.length : 0;
+        try { items = JSON.parse(res.body.toString()).length; } catch (error) { items = -1; }
+      }
+      checkpoints.push({ messages: total, sendMs: percentiles(sends), readMs: percentiles(reads), readBytes: bytes, readItems: items });
+      log(`[${config.kind}] grow ${total}`);
+    }
+    return { checkpoints };
+  },
+};
+
+const watchdog = setTimeout(() => {
+  console.log(JSON.stringify({ error: "watchdog timeout" }));
+  process.exit(2);
+}, (config.watchdogS || 900) * 1000);
+
+scenarios[config.scenario]()
+  .then((result) => {
+    console.log(JSON.stringify(result));
+    clearTimeout(watchdog);
+    process.exit(0);
+  })
+  .catch((error) => {
+    console.log(JSON.stringify({ error: String(error && error.stack || error) }));
+    process.exit(1);
+  });

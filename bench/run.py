@@ -1,0 +1,1138 @@
+# ruff: noqa: E501  (report tables are easier to read one row per line)
+"""Benchmark our chat server against the reference design (bench/reference), side by side.
+
+    .venv/bin/python bench/run.py [--quick] [--only S1,S4,...]
+
+Starts one SecantusDB, our server (`manage.py serve`) and the Node.js reference server on it
+(different database names), creates the users, runs each scenario against both servers with the
+Node.js load generator (bench/load/load.js), prints the figures and writes docs/benchmarks.md and
+docs/benchmarks-latency.png. Loopback only; every child process is stopped on exit. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import concurrent.futures
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from chatsite.embedded_db import EmbeddedDB, free_port  # noqa: E402
+
+REFERENCE = BENCH / "reference"
+LOAD = BENCH / "load" / "load.js"
+DOCS = ROOT / "docs"
+SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
+REFERENCE_SECRET = "reference-bench-secret-0123456789abcdefghij"
+PASSWORD = "bench-password-1"
+HIGH_RATES = {
+    "SEND_RATE": "10000000/minute",
+    "LOGIN_RATE": "10000000/minute",
+    "SIGNUP_RATE": "10000000/minute",
+    "REALTIME_EVENT_RATE": "10000000/s",
+}
+
+_children: list[subprocess.Popen] = []
+_dbs: list[EmbeddedDB] = []
+
+
+def log(*args) -> None:
+    print(*args, flush=True)
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def _stop_all() -> None:
+    for proc in reversed(_children):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in reversed(_children):
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _children.clear()
+    while _dbs:
+        _dbs.pop().stop()
+
+
+def _on_signal(signum, frame):
+    _stop_all()
+    sys.exit(130)
+
+
+def wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
+
+
+class Server:
+    def __init__(self, kind: str, label: str, cmd: list[str], env: dict, cwd: Path, logdir: Path):
+        self.kind, self.label = kind, label
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        self.env = {**os.environ, **env, "PORT": str(self.port)}
+        self.cwd = cwd
+        self.log_path = logdir / f"{label}.log"
+        self.proc: subprocess.Popen | None = None
+        self.users: list[dict] = []
+        self.users_file: Path | None = None
+
+    def start(self) -> Server:
+        log_file = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, cwd=self.cwd, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        _children.append(self.proc)
+        wait_http(self.base + "/healthz", self.proc, self.label)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def ours_server(db_uri: str, logdir: Path) -> Server:
+    env = {
+        "MONGODB_URI": db_uri,
+        "MONGODB_NAME": "bench_chat",
+        "DJANGO_ENV": "development",
+        "DEBUG": "false",
+        "SECRET_KEY": SECRET,
+        "JWT_ACCESS_LIFETIME_SECONDS": "7200",
+        "REALTIME_ASYNC_MODE": "eventlet",
+        "PYTHONUNBUFFERED": "1",
+        **HIGH_RATES,
+    }
+    env.pop("REDIS_URL", None)
+    cmd = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+    ]
+    return Server("ours", "ours", cmd, env, ROOT, logdir)
+
+
+def reference_server(db_uri: str, logdir: Path, label: str, **extra: str) -> Server:
+    env = {
+        "MONGODB_URI": db_uri,
+        "MONGODB_NAME": "bench_reference",
+        "JWT_SECRET": REFERENCE_SECRET,
+        "NODE_ENV": "production",
+        **extra,
+    }
+    return Server(
+        "reference", label, ["node", str(REFERENCE / "server.js")], env, REFERENCE, logdir
+    )
+
+
+def ensure_node_modules() -> None:
+    if not (REFERENCE / "node_modules" / "socket.io-client").exists():
+        log("installing bench/reference/node_modules (npm ci)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REFERENCE, check=True)
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def signup_via_api(server: Server, count: int, workers: int = 4) -> float:
+    """Create `count` users through POST /api/auth/signup; returns signups per second."""
+
+    def one(i: int) -> dict:
+        body = {
+            "fullName": f"Bench User {i}",
+            "username": f"bench{i}",
+            "password": PASSWORD,
+            "confirmPassword": PASSWORD,
+            "gender": "male" if i % 2 else "female",
+        }
+        res = requests.post(server.base + "/api/auth/signup", json=body, timeout=120)
+        res.raise_for_status()
+        data = res.json()
+        return {"id": data["_id"], "token": data.get("access") or data["token"]}
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        server.users = list(pool.map(one, range(count)))
+    return count / (time.monotonic() - started)
+
+
+def bulk_users_ours(server: Server, db_uri: str, start: int, total: int) -> None:
+    """The rest of our users, inserted with the ORM (same document shape as signup) with the
+    password hash of an API-created user, and tokens minted the way login mints them."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "chatsite.settings",
+            "MONGODB_URI": db_uri,
+            "MONGODB_NAME": "bench_chat",
+            "SECRET_KEY": SECRET,
+            "DEBUG": "false",
+            "JWT_ACCESS_LIFETIME_SECONDS": "7200",
+        }
+    )
+    import django
+
+    django.setup()
+    from accounts import tokens
+    from accounts.models import User
+
+    password = User.objects.get(username_key="bench0").password
+    batch = [
+        User(
+            username=f"bench{i}",
+            username_key=f"bench{i}",
+            full_name=f"Bench User {i}",
+            gender="male" if i % 2 else "female",
+            password=password,
+        )
+        for i in range(start, total)
+    ]
+    for chunk in range(0, len(batch), 1000):
+        User.objects.bulk_create(batch[chunk : chunk + 1000])
+    by_name = {u.username: u for u in User.objects.filter(username__startswith="bench")}
+    for i in range(start, total):
+        user = by_name[f"bench{i}"]
+        server.users.append({"id": str(user.pk), "token": tokens.issue_for(user)["access"]})
+
+
+def bulk_users_reference(server: Server, db_uri: str, start: int, total: int) -> list[dict]:
+    import jwt
+    import pymongo
+    from bson import ObjectId
+
+    client = pymongo.MongoClient(db_uri)
+    users = client["bench_reference"]["users"]
+    password = users.find_one({"username": "bench0"})["password"]
+    now = dt.datetime.now(dt.UTC)
+    docs = []
+    for i in range(start, total):
+        gender = "male" if i % 2 else "female"
+        docs.append(
+            {
+                "_id": ObjectId(),
+                "fullName": f"Bench User {i}",
+                "username": f"bench{i}",
+                "password": password,
+                "gender": gender,
+                "profilePic": "",
+                "createdAt": now,
+                "updatedAt": now,
+                "__v": 0,
+            }
+        )
+    for chunk in range(0, len(docs), 1000):
+        users.insert_many(docs[chunk : chunk + 1000])
+    exp = int(time.time()) + 15 * 86400
+    for doc in docs:
+        token = jwt.encode(
+            {"userId": str(doc["_id"]), "iat": int(time.time()), "exp": exp},
+            REFERENCE_SECRET,
+            algorithm="HS256",
+        )
+        server.users.append({"id": str(doc["_id"]), "token": token})
+    every = list(users.find({}, {"password": 0}))
+    client.close()
+    for doc in every:
+        doc["_id"] = str(doc["_id"])
+        doc["password"] = password
+        for key in ("createdAt", "updatedAt"):
+            doc[key] = doc[key].isoformat() if doc.get(key) else None
+    return every
+
+
+def write_users(server: Server, workdir: Path) -> None:
+    server.users_file = workdir / f"users-{server.label}.json"
+    server.users_file.write_text(json.dumps(server.users))
+
+
+# --- load generator ----------------------------------------------------------------------------
+
+
+def run_load(server: Server, scenario: str, workdir: Path, watchdog: int = 600, **config) -> dict:
+    config = {
+        "scenario": scenario,
+        "base": server.base,
+        "kind": server.kind,
+        "serverPid": server.pid,
+        "usersFile": str(server.users_file),
+        "watchdogS": watchdog,
+        **config,
+    }
+    path = workdir / f"load-{server.label}-{scenario}-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        ["node", "--max-old-space-size=8192", str(LOAD), str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    _children.append(proc)
+    try:
+        out, _ = proc.communicate(timeout=watchdog + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    _children.remove(proc)
+    lines = [line for line in (out or "").splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {"error": f"no result (exit {proc.returncode})"}
+    if "error" in result:
+        log(f"  ! {server.label} {scenario}: {result['error'][:500]}")
+    return result
+
+
+def opcounters(db_uri: str) -> dict:
+    import pymongo
+
+    client = pymongo.MongoClient(db_uri)
+    try:
+        return dict(client.admin.command("serverStatus")["opcounters"])
+    finally:
+        client.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ops_delta(before: dict, after: dict, sends: int) -> dict:
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    delta["total"] = sum(v for k, v in delta.items())
+    return {k: round(v / sends, 2) for k, v in delta.items()} if sends else {}
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def ratio(ours, ref) -> str:
+    if not ours or not ref:
+        return "–"
+    return f"{ours / ref:.2f}×"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += [
+        "| " + " | ".join(fmt(c) if not isinstance(c, str) else c for c in row) + " |"
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "node": node,
+        "kernel": platform.release(),
+    }
+
+
+def plot(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is missing: `.venv/bin/pip install -r bench/requirements.txt` for the PNG")
+        return False
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, style in (("ours", "o-"), ("reference", "s--")):
+        phases = [
+            p
+            for p in results.get("S23", {}).get(label, {}).get("phases", [])
+            if p.get("via") == "rest" and p["deliveryMs"]["n"]
+        ]
+        phases.sort(key=lambda p: p["perSecond"])
+        if not phases:
+            continue
+        xs = [p["perSecond"] for p in phases]
+        ax.plot(xs, [p["deliveryMs"]["p50"] for p in phases], style, label=f"{label} p50")
+        ax.plot(
+            xs, [p["deliveryMs"]["p99"] for p in phases], style, alpha=0.5, label=f"{label} p99"
+        )
+    ax.set_xlabel("achieved sends/s (REST; 25%, 50% of the reference's flat-out rate, flat-out)")
+    ax.set_ylabel("delivery latency, send start → newMessage (ms)")
+    ax.set_yscale("log")
+    ax.set_title(f"Delivery latency vs load, {results['config']['K']} connected users")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def write_report(results: dict, path: Path) -> None:
+    m = results["machine"]
+    c = results["config"]
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `bench/run.py` (see `bench/README.md`); do not edit by hand. Every figure "
+        "of ours is given with the reference design's (Express + socket.io + mongoose, "
+        "`bench/reference/`) on the same machine, the same SecantusDB process and the same "
+        "load generator; ratio = ours / reference.",
+        "",
+        f"- date: {results['date']}; mode: {'quick' if c['quick'] else 'full'}; "
+        f"run time {results['elapsed_min']:.1f} min",
+        f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}; "
+        f"Python {m['python']}, Node {m['node']}",
+        "- servers and load generator share the CPUs (one Node load process; our server is one "
+        "eventlet process, the reference one Node process); SecantusDB in memory (`:memory:`).",
+        f"- users: {c['api_users']} per server through `POST /api/auth/signup` "
+        f"(ours {fmt(results['signup']['ours'])}/s, reference {fmt(results['signup']['reference'])}/s: "
+        "PBKDF2 with 1,000,000 iterations vs bcrypt cost 10), the other "
+        f"{c['users'] - c['api_users']:,} inserted directly with the same password hash and tokens "
+        "minted as login mints them (10k signups would take most of the run).",
+        "",
+    ]
+    s1 = results.get("S1")
+    if s1:
+        o, r, mem = s1["ours"], s1["reference"], s1.get("memory", {})
+        o1, r1 = s1.get("ours_c1", {}), s1.get("reference_c1", {})
+        out += [
+            f"## S1 REST send, receiver offline ({c['S1_concurrency']} closed-loop senders, "
+            f"{c['S1_duration']} s)",
+            "",
+            table(
+                ["figure", "ours", "reference", "ratio", "reference in memory"],
+                [
+                    [
+                        "sends/s",
+                        o["perSecond"],
+                        r["perSecond"],
+                        ratio(o["perSecond"], r["perSecond"]),
+                        mem.get("perSecond"),
+                    ],
+                    [
+                        "latency p50 (ms)",
+                        o["latencyMs"]["p50"],
+                        r["latencyMs"]["p50"],
+                        ratio(o["latencyMs"]["p50"], r["latencyMs"]["p50"]),
+                        mem.get("latencyMs", {}).get("p50"),
+                    ],
+                    [
+                        "latency p99 (ms)",
+                        o["latencyMs"]["p99"],
+                        r["latencyMs"]["p99"],
+                        ratio(o["latencyMs"]["p99"], r["latencyMs"]["p99"]),
+                        mem.get("latencyMs", {}).get("p99"),
+                    ],
+                    [
+                        "server CPU ms / send",
+                        o["serverCpuMsPerMessage"],
+                        r["serverCpuMsPerMessage"],
+                        ratio(o["serverCpuMsPerMessage"], r["serverCpuMsPerMessage"]),
+                        mem.get("serverCpuMsPerMessage"),
+                    ],
+                    ["errors", o["errors"], r["errors"], "", mem.get("errors")],
+                    [
+                        "one sender: sends/s",
+                        o1.get("perSecond"),
+                        r1.get("perSecond"),
+                        ratio(o1.get("perSecond"), r1.get("perSecond")),
+                        "",
+                    ],
+                    [
+                        "one sender: latency p50 (ms)",
+                        o1.get("latencyMs", {}).get("p50"),
+                        r1.get("latencyMs", {}).get("p50"),
+                        ratio(
+                            o1.get("latencyMs", {}).get("p50"), r1.get("latencyMs", {}).get("p50")
+                        ),
+                        "",
+                    ],
+                ],
+            ),
+            "",
+            "Database operations per send (SecantusDB `serverStatus.opcounters`, delta over the "
+            "whole S1 run / successful sends; `command` includes findAndModify, transactions, "
+            "`update`/`insert` count documents written):",
+            "",
+            table(
+                ["op", "ours", "reference"],
+                [
+                    [k, s1["ops"]["ours"].get(k), s1["ops"]["reference"].get(k)]
+                    for k in (
+                        "query",
+                        "insert",
+                        "update",
+                        "delete",
+                        "getmore",
+                        "command",
+                        "total",
+                        "db CPU ms",
+                    )
+                ],
+            ),
+            "",
+        ]
+    s23 = results.get("S23")
+    if s23:
+        o, r = s23["ours"], s23["reference"]
+        out += [f"## S3 flat-out sends with {c['K']:,} connected users", ""]
+        o_phase = {p["name"]: p for p in o.get("phases", [])}
+        r_phase = {p["name"]: p for p in r.get("phases", [])}
+        rows = []
+        for name, label in (("flat-rest", "REST"), ("flat-socket", "socket sendMessage (ack)")):
+            op, rp = o_phase.get(name, {}), r_phase.get(name, {})
+            rows.append(
+                [
+                    f"{label}: sends/s",
+                    op.get("perSecond"),
+                    rp.get("perSecond") if rp else "n/a",
+                    ratio(op.get("perSecond"), r_phase.get("flat-rest", {}).get("perSecond")),
+                ]
+            )
+            rows.append(
+                [
+                    f"{label}: delivery p50 / p99 (ms)",
+                    f"{fmt(op.get('deliveryMs', {}).get('p50'))} / {fmt(op.get('deliveryMs', {}).get('p99'))}",
+                    f"{fmt(rp.get('deliveryMs', {}).get('p50'))} / {fmt(rp.get('deliveryMs', {}).get('p99'))}"
+                    if rp
+                    else "n/a",
+                    "",
+                ]
+            )
+            rows.append(
+                [
+                    f"{label}: server CPU ms / message",
+                    op.get("serverCpuMsPerMessage"),
+                    rp.get("serverCpuMsPerMessage") if rp else "n/a",
+                    ratio(op.get("serverCpuMsPerMessage"), rp.get("serverCpuMsPerMessage"))
+                    if rp
+                    else "",
+                ]
+            )
+            rows.append(
+                [
+                    f"{label}: lost / errors",
+                    f"{op.get('lost')} / {op.get('errors')}",
+                    f"{rp.get('lost')} / {rp.get('errors')}" if rp else "n/a",
+                    "",
+                ]
+            )
+            rows.append(
+                [
+                    f"{label}: sockets still connected after the phase",
+                    op.get("connectedAtEnd"),
+                    rp.get("connectedAtEnd") if rp else "n/a",
+                    "",
+                ]
+            )
+        mem = results.get("S3_memory", {})
+        out += [table(["figure", "ours", "reference", "ratio"], rows), ""]
+        for kind in ("ours", "reference"):
+            conn = s23[kind].get("connect", {})
+            out.append(
+                f"- {kind}: {conn.get('connected')} of {conn.get('requested')} sockets connected "
+                f"in {conn.get('elapsedS')} s (failures {conn.get('failures')}); presence traffic settled: "
+                f"{s23[kind].get('presence', {}).get('settled')}; unexpected disconnects: {s23[kind].get('disconnects', 'not recorded')}"
+            )
+        out.append("")
+        if mem.get("phases"):
+            out += [
+                f"Reference in memory (no database, the socket-layer ceiling): "
+                f"{fmt(mem['phases'][0]['perSecond'])} sends/s over REST.",
+                "",
+            ]
+        out += [
+            f"Socket ratio is against the reference's REST rate (the reference has no socket "
+            f"send). {c['S3_concurrency']} closed-loop senders, {c['S3_duration']} s. The socket "
+            f"connections of the reference were opened with its `getOnlineUsers` broadcast off "
+            f"(`REFERENCE_PRESENCE=0`): with it, connecting {c['K']:,} clients costs gigabytes of "
+            f"presence frames (S5).",
+            "",
+            f"## S2 fixed-rate sends with {c['K']:,} connected users (REST, open loop)",
+            "",
+        ]
+        rows = []
+        for frac in ("25", "50"):
+            op, rp = o_phase.get(f"rate-{frac}", {}), r_phase.get(f"rate-{frac}", {})
+            if not op and not rp:
+                continue
+            od, rd = op.get("deliveryMs", {}), rp.get("deliveryMs", {})
+            rows += [
+                [
+                    f"{frac}%: offered / achieved sends/s",
+                    f"{fmt(op.get('offeredRate'))} / {fmt(op.get('perSecond'))}",
+                    f"{fmt(rp.get('offeredRate'))} / {fmt(rp.get('perSecond'))}",
+                    "",
+                ],
+                [
+                    f"{frac}%: delivery p50 (ms)",
+                    od.get("p50"),
+                    rd.get("p50"),
+                    ratio(od.get("p50"), rd.get("p50")),
+                ],
+                [
+                    f"{frac}%: delivery p99 (ms)",
+                    od.get("p99"),
+                    rd.get("p99"),
+                    ratio(od.get("p99"), rd.get("p99")),
+                ],
+                [
+                    f"{frac}%: delivery max (ms)",
+                    od.get("max"),
+                    rd.get("max"),
+                    ratio(od.get("max"), rd.get("max")),
+                ],
+                [
+                    f"{frac}%: lost / errors / skipped",
+                    f"{op.get('lost')} / {op.get('errors')} / {op.get('skippedByGenerator')}",
+                    f"{rp.get('lost')} / {rp.get('errors')} / {rp.get('skippedByGenerator')}",
+                    "",
+                ],
+                [
+                    f"{frac}%: server CPU ms / message",
+                    op.get("serverCpuMsPerMessage"),
+                    rp.get("serverCpuMsPerMessage"),
+                    ratio(op.get("serverCpuMsPerMessage"), rp.get("serverCpuMsPerMessage")),
+                ],
+            ]
+        out += [
+            table(["figure", "ours", "reference", "ratio"], rows),
+            "",
+            f"Rates are 25% and 50% of the reference's flat-out REST rate from S3, for both "
+            f"servers; {c['S2_duration']} s each; lost = answered 201 but no `newMessage` at the "
+            "receiver within 5 s. Plot: `docs/benchmarks-latency.png`.",
+            "",
+        ]
+    s4 = results.get("S4")
+    if s4:
+        rows = []
+        for count, pair in s4.items():
+            o, r = pair.get("ours", {}), pair.get("reference", {})
+            oc, rc = o.get("connect", {}), r.get("connect", {})
+            osv, rsv = o.get("server", {}), r.get("server", {})
+            rows += [
+                [
+                    f"{count}: connected / failed / not attempted",
+                    f"{oc.get('connected')} / {oc.get('failed')} / {oc.get('notAttempted')}",
+                    f"{rc.get('connected')} / {rc.get('failed')} / {rc.get('notAttempted')}",
+                    "",
+                ],
+                [
+                    f"{count}: connects/s",
+                    oc.get("perSecond"),
+                    rc.get("perSecond"),
+                    ratio(oc.get("perSecond"), rc.get("perSecond")),
+                ],
+                [
+                    f"{count}: server RSS per connection (KB)",
+                    osv.get("rssPerConnectionKb"),
+                    rsv.get("rssPerConnectionKb"),
+                    ratio(osv.get("rssPerConnectionKb"), rsv.get("rssPerConnectionKb")),
+                ],
+                [
+                    f"{count}: server CPU s to connect + settle",
+                    osv.get("connectCpuSeconds"),
+                    rsv.get("connectCpuSeconds"),
+                    ratio(osv.get("connectCpuSeconds"), rsv.get("connectCpuSeconds")),
+                ],
+                [
+                    f"{count}: server CPU s idle over {osv.get('holdS', '–')} s hold",
+                    osv.get("holdCpuSeconds"),
+                    rsv.get("holdCpuSeconds"),
+                    "",
+                ],
+                [
+                    f"{count}: presence frames / MB received",
+                    f"{fmt(o.get('presence', {}).get('frames'))} / {fmt(o.get('presence', {}).get('bytes', 0) / 1e6, 2)}",
+                    f"{fmt(r.get('presence', {}).get('frames'))} / {fmt(r.get('presence', {}).get('bytes', 0) / 1e6, 2)}",
+                    "",
+                ],
+            ]
+        out += [
+            "## S4 holding websocket connections",
+            "",
+            table(["figure", "ours", "reference (presence off)", "ratio"], rows),
+            "",
+            f"{c['S4_connect_concurrency']} connects in flight, at most {c['S4_timeout']} s per "
+            "step; RSS from `/proc/<pid>/status` before connecting and after the presence traffic "
+            "settled; CPU from `/proc/<pid>/stat`. Ours broadcasts `userOnline` to every socket on "
+            "each connect (its design); the reference runs with its `getOnlineUsers` broadcast "
+            "off here, so its figures are a floor (with it on see S5).",
+            "",
+        ]
+    s5 = results.get("S5")
+    if s5:
+        o, r = s5["ours"], s5["reference"]
+        op, rp = o.get("presence", {}), r.get("presence", {})
+        out += [
+            f"## S5 presence traffic: {c['S5_users']} users connecting at once",
+            "",
+            table(
+                ["figure", "ours", "reference", "ratio"],
+                [
+                    [
+                        "presence frames received (all clients)",
+                        op.get("frames"),
+                        rp.get("frames"),
+                        ratio(op.get("frames"), rp.get("frames")),
+                    ],
+                    [
+                        "presence bytes received (MB)",
+                        (op.get("bytes") or 0) / 1e6,
+                        (rp.get("bytes") or 0) / 1e6,
+                        ratio(op.get("bytes"), rp.get("bytes")),
+                    ],
+                    [
+                        "connected / failed",
+                        f"{o.get('connect', {}).get('connected')} / {o.get('connect', {}).get('failed')}",
+                        f"{r.get('connect', {}).get('connected')} / {r.get('connect', {}).get('failed')}",
+                        "",
+                    ],
+                    [
+                        "time to connect all (s)",
+                        o.get("connect", {}).get("elapsedS"),
+                        r.get("connect", {}).get("elapsedS"),
+                        "",
+                    ],
+                    [
+                        "server CPU s (connect + settle)",
+                        o.get("server", {}).get("connectCpuSeconds"),
+                        r.get("server", {}).get("connectCpuSeconds"),
+                        ratio(
+                            o.get("server", {}).get("connectCpuSeconds"),
+                            r.get("server", {}).get("connectCpuSeconds"),
+                        ),
+                    ],
+                    [
+                        "traffic settled (quiet 1.5 s) before timeout",
+                        str(op.get("settled")),
+                        str(rp.get("settled")),
+                        "",
+                    ],
+                ],
+            ),
+            "",
+            'Bytes are the Socket.IO text frames (`2["event",payload]`) of `getOnlineUsers`, '
+            "`userOnline` and `userOffline`, summed over every client. Reference with its "
+            'broadcast on (`io.emit("getOnlineUsers", allIds)` on every connect).',
+            "",
+        ]
+    s7 = results.get("S7")
+    if s7:
+        o = {cp["messages"]: cp for cp in s7["ours"].get("checkpoints", [])}
+        r = {cp["messages"]: cp for cp in s7["reference"].get("checkpoints", [])}
+        rows = []
+        for n in sorted(set(o) | set(r)):
+            oc, rc = o.get(n, {}), r.get(n, {})
+            rows.append(
+                [
+                    f"{n:,}",
+                    oc.get("sendMs", {}).get("p50"),
+                    rc.get("sendMs", {}).get("p50"),
+                    oc.get("readMs", {}).get("p50"),
+                    rc.get("readMs", {}).get("p50"),
+                    f"{fmt(oc.get('readItems'))} / {fmt((oc.get('readBytes') or 0) / 1024, 1)} KB",
+                    f"{fmt(rc.get('readItems'))} / {fmt((rc.get('readBytes') or 0) / 1024, 1)} KB",
+                ]
+            )
+        out += [
+            "## S7 one conversation growing",
+            "",
+            table(
+                [
+                    "messages",
+                    "ours send p50 (ms)",
+                    "ref send p50 (ms)",
+                    "ours latest-page read p50 (ms)",
+                    "ref read p50 (ms)",
+                    "ours page: items / size",
+                    "ref page: items / size",
+                ],
+                rows,
+            ),
+            "",
+            f"At each checkpoint: {c['S7_sample_sends']} sequential sends and {c['S7_sample_reads']} "
+            "reads of `GET /api/messages/<id>` (ours: the latest page, 50 by default; the "
+            "reference: the whole history via `populate`). Filled with 8 concurrent senders.",
+            "",
+        ]
+    out += [
+        "## Not measured",
+        "",
+        "- S6 (two processes sharing Redis) is not part of this run.",
+        "- Both servers share 2 CPUs with the load generator, so absolute rates are low; ratios "
+        "are the figures to read.",
+        "",
+    ]
+    path.write_text("\n".join(out))
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
+    parser.add_argument("--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S7)")
+    parser.add_argument("--json", default="", help="also write the raw results here")
+    args = parser.parse_args()
+    only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
+    want = lambda name: not only or name in only  # noqa: E731
+    quick = args.quick
+    cfg = {
+        "quick": quick,
+        "api_users": 40,
+        "K": 1000 if quick else 5000,
+        "S1_concurrency": 16,
+        "S1_duration": 10 if quick else 20,
+        "S3_concurrency": 32,
+        "S3_duration": 10 if quick else 20,
+        "S2_duration": 10 if quick else 20,
+        "S4_counts": [1000] if quick else [1000, 5000, 10000],
+        "S4_connect_concurrency": 200,
+        "S4_timeout": 90 if quick else 150,
+        "S5_users": 500,
+        "S7_checkpoints": [10, 100, 1000] if quick else [10, 100, 1000, 10000],
+        "S7_sample_sends": 10,
+        "S7_sample_reads": 5,
+    }
+    cfg["users"] = max(cfg["K"], max(cfg["S4_counts"]), cfg["S5_users"]) + 100
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    atexit.register(_stop_all)
+    ensure_node_modules()
+    if shutil.which("node") is None:
+        sys.exit("node is required (the reference server and the load generator)")
+
+    workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+    log(f"work dir {workdir}")
+    db = EmbeddedDB(":memory:", log_path=str(workdir / "secantusdb.log")).start()
+    _dbs.append(db)
+    log(f"SecantusDB on {db.uri}")
+    ours = ours_server(db.uri, workdir).start()
+    ref = reference_server(db.uri, workdir, "reference", REFERENCE_PRESENCE="0").start()
+    log(f"ours pid {ours.pid} on {ours.base}; reference pid {ref.pid} on {ref.base}")
+
+    results: dict = {
+        "config": cfg,
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "signup": {},
+    }
+    log(f"signing up {cfg['api_users']} users through each API")
+    results["signup"]["ours"] = signup_via_api(ours, cfg["api_users"], workers=2)
+    results["signup"]["reference"] = signup_via_api(ref, cfg["api_users"], workers=2)
+    log(
+        f"  signups/s: ours {results['signup']['ours']:.1f}, reference {results['signup']['reference']:.1f}"
+    )
+    log(f"inserting {cfg['users'] - cfg['api_users']} more users into each database")
+    bulk_users_ours(ours, db.uri, cfg["api_users"], cfg["users"])
+    ref_docs = bulk_users_reference(ref, db.uri, cfg["api_users"], cfg["users"])
+    for server in (ours, ref):
+        write_users(server, workdir)
+    seed = workdir / "reference-seed.json"
+    seed.write_text(json.dumps(ref_docs))
+
+    C = cfg["S1_concurrency"]
+    n = cfg["users"]
+    s1_pairs = [[n - 1 - i, n - 1 - C - i] for i in range(C)]  # never connected in any scenario
+    s7_pair = [n - 1 - 2 * C, n - 2 - 2 * C]
+
+    if want("S1"):
+        log("S1 REST send, receiver offline")
+        s1 = {"ops": {}}
+        for server in (ours, ref):
+            before, db_cpu = opcounters(db.uri), cpu_seconds(db.process.pid)
+            s1[server.kind] = run_load(
+                server,
+                "rest",
+                workdir,
+                pairs=s1_pairs,
+                concurrency=C,
+                durationS=cfg["S1_duration"],
+                httpSockets=C,
+            )
+            sends = s1[server.kind].get("ok", 0)
+            s1["ops"][server.kind] = ops_delta(before, opcounters(db.uri), sends)
+            db_cpu = cpu_seconds(db.process.pid) - db_cpu
+            s1["ops"][server.kind]["db CPU ms"] = round(db_cpu * 1000 / sends, 2) if sends else None
+            log(
+                f"  {server.kind}: {s1[server.kind].get('perSecond')}/s p50 {s1[server.kind].get('latencyMs', {}).get('p50')} ms; ops/send {s1['ops'][server.kind]}"
+            )
+        for server in (ours, ref):  # one sender at a time: the unloaded cost of a send
+            s1[f"{server.kind}_c1"] = run_load(
+                server,
+                "rest",
+                workdir,
+                pairs=s1_pairs[:1],
+                concurrency=1,
+                durationS=5,
+                httpSockets=1,
+            )
+            log(f"  {server.kind} one sender: {s1[f'{server.kind}_c1'].get('perSecond')}/s")
+        memory = reference_server(
+            db.uri,
+            workdir,
+            "reference-memory",
+            REFERENCE_MEMORY="1",
+            REFERENCE_SEED=str(seed),
+            REFERENCE_PRESENCE="0",
+        ).start()
+        memory.users, memory.users_file = ref.users, ref.users_file
+        s1["memory"] = run_load(
+            memory,
+            "rest",
+            workdir,
+            pairs=s1_pairs,
+            concurrency=C,
+            durationS=cfg["S1_duration"],
+            httpSockets=C,
+        )
+        log(f"  reference in memory: {s1['memory'].get('perSecond')}/s")
+        if want("S23"):
+            results["S3_memory"] = run_load(
+                memory,
+                "sockets",
+                workdir,
+                connect=cfg["K"],
+                connectConcurrency=200,
+                phases=[
+                    {
+                        "name": "flat-rest",
+                        "type": "flat",
+                        "via": "rest",
+                        "concurrency": cfg["S3_concurrency"],
+                        "durationS": cfg["S3_duration"],
+                    }
+                ],
+                httpSockets=cfg["S3_concurrency"],
+            )
+        memory.stop()
+        results["S1"] = s1
+
+    if want("S23"):
+        log(f"S3 + S2 with {cfg['K']} connected users")
+        phases_ref = [
+            {
+                "name": "flat-rest",
+                "type": "flat",
+                "via": "rest",
+                "concurrency": cfg["S3_concurrency"],
+                "durationS": cfg["S3_duration"],
+            },
+            {
+                "name": "rate-25",
+                "type": "rate",
+                "via": "rest",
+                "fractionOfFlat": 0.25,
+                "durationS": cfg["S2_duration"],
+            },
+            {
+                "name": "rate-50",
+                "type": "rate",
+                "via": "rest",
+                "fractionOfFlat": 0.5,
+                "durationS": cfg["S2_duration"],
+            },
+        ]
+        s23 = {
+            "reference": run_load(
+                ref,
+                "sockets",
+                workdir,
+                connect=cfg["K"],
+                connectConcurrency=200,
+                phases=phases_ref,
+                httpSockets=128,
+            )
+        }
+        ref_flat = next(
+            (
+                p["perSecond"]
+                for p in s23["reference"].get("phases", [])
+                if p["name"] == "flat-rest"
+            ),
+            None,
+        )
+        log(f"  reference flat-out REST {ref_flat}/s")
+        phases_ours = [
+            {
+                "name": "flat-rest",
+                "type": "flat",
+                "via": "rest",
+                "concurrency": cfg["S3_concurrency"],
+                "durationS": cfg["S3_duration"],
+            },
+            {
+                "name": "flat-socket",
+                "type": "flat",
+                "via": "socket",
+                "concurrency": cfg["S3_concurrency"],
+                "durationS": cfg["S3_duration"],
+            },
+        ]
+        if ref_flat:
+            for frac in (25, 50):
+                phases_ours.append(
+                    {
+                        "name": f"rate-{frac}",
+                        "type": "rate",
+                        "via": "rest",
+                        "rate": max(1, round(ref_flat * frac / 100)),
+                        "durationS": cfg["S2_duration"],
+                    }
+                )
+        s23["ours"] = run_load(
+            ours,
+            "sockets",
+            workdir,
+            connect=cfg["K"],
+            connectConcurrency=200,
+            connectTimeoutS=400,
+            settleTimeoutS=300,
+            phases=phases_ours,
+            httpSockets=128,
+            watchdog=900,
+        )
+        for kind in ("ours", "reference"):
+            for p in s23[kind].get("phases", []):
+                log(
+                    f"  {kind} {p['name']}: {p['perSecond']}/s delivery p50 {p['deliveryMs']['p50']} p99 {p['deliveryMs']['p99']} lost {p['lost']} errors {p['errors']}"
+                )
+        results["S23"] = s23
+
+    if want("S4"):
+        log("S4 holding connections")
+        results["S4"] = {}
+        for count in cfg["S4_counts"]:
+            pair = {}
+            for server in (ours, ref):
+                pair[server.kind] = run_load(
+                    server,
+                    "sockets",
+                    workdir,
+                    connect=count,
+                    connectConcurrency=cfg["S4_connect_concurrency"],
+                    connectTimeoutS=cfg["S4_timeout"],
+                    settleTimeoutS=60,
+                    holdS=10,
+                    watchdog=cfg["S4_timeout"] + 200,
+                )
+                conn = pair[server.kind].get("connect", {})
+                log(
+                    f"  {server.kind} {count}: connected {conn.get('connected')} in {conn.get('elapsedS')} s, "
+                    f"{pair[server.kind].get('server', {}).get('rssPerConnectionKb')} KB/conn"
+                )
+            results["S4"][str(count)] = pair
+
+    if want("S5"):
+        log(f"S5 presence storm, {cfg['S5_users']} users at once")
+        ref_presence = reference_server(db.uri, workdir, "reference-presence").start()
+        ref_presence.users, ref_presence.users_file = ref.users, ref.users_file
+        s5 = {}
+        for server in (ours, ref_presence):
+            s5[server.kind] = run_load(
+                server,
+                "sockets",
+                workdir,
+                connect=cfg["S5_users"],
+                connectConcurrency=cfg["S5_users"],
+                connectTimeoutS=120,
+                settleTimeoutS=180,
+                quietMs=1500,
+                watchdog=400,
+            )
+            p = s5[server.kind].get("presence", {})
+            log(f"  {server.kind}: {p.get('frames')} frames, {(p.get('bytes') or 0) / 1e6:.1f} MB")
+        ref_presence.stop()
+        results["S5"] = s5
+
+    if want("S7"):
+        log("S7 one conversation growing")
+        s7 = {}
+        for server in (ours, ref):
+            s7[server.kind] = run_load(
+                server,
+                "grow",
+                workdir,
+                pair=s7_pair,
+                checkpoints=cfg["S7_checkpoints"],
+                sampleSends=cfg["S7_sample_sends"],
+                sampleReads=cfg["S7_sample_reads"],
+                fillConcurrency=8,
+                httpSockets=8,
+                watchdog=600,
+            )
+        results["S7"] = s7
+
+    results["elapsed_min"] = (time.monotonic() - started) / 60
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    (workdir / "results.json").write_text(json.dumps(results, indent=1))
+    DOCS.mkdir(exist_ok=True)
+    # A partial run (--only) reports into the work dir and leaves docs/ alone.
+    target = workdir if only else DOCS
+    write_report(results, target / "benchmarks.md")
+    if "S23" in results and plot(results, target / "benchmarks-latency.png"):
+        log(f"wrote {target / 'benchmarks-latency.png'}")
+    log(f"wrote {target / 'benchmarks.md'}")
+    log(f"done in {results['elapsed_min']:.1f} min; logs in {workdir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The same Socket.IO server for ASGI deployments (uvicorn, daphne, Django Channels).
+
+The handlers, authentication, presence and delivery are the ones the eventlet/gevent server
+uses (`realtime.handlers.ChatNamespace`): they are synchronous Django code, so each event runs
+in a worker thread (`sync_to_async`), and their calls to the Socket.IO server go through
+`LoopBridge`, which hands each coroutine of python-socketio's `AsyncServer` to the event loop and
+waits for it. Messages saved anywhere in the process (REST, admin, a Channels consumer, a
+management command with Redis) reach clients through the same `post_save` receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import socketio
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from realtime import events, handlers, presence, server
+
+BRIDGE_TIMEOUT = 30
+
+
+class LoopBridge:
+    """The synchronous face of an `AsyncServer`, callable from any thread but the loop's."""
+
+    def __init__(self, sio: socketio.AsyncServer):
+        self.sio = sio
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _run(self, coroutine):
+        if self.loop is None:
+            coroutine.close()
+            raise RuntimeError("the ASGI server has not started")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(BRIDGE_TIMEOUT)
+
+    def emit(self, *args, **kwargs):
+        return self._run(self.sio.emit(*args, **kwargs))
+
+    def enter_room(self, sid, room, namespace=None):
+        return self._run(self.sio.enter_room(sid, room, namespace=namespace))
+
+    def disconnect(self, sid, namespace=None):
+        return self._run(self.sio.disconnect(sid, namespace=namespace))
+
+    def sleep(self, seconds: float = 0) -> None:
+        time.sleep(seconds)
+
+    def start_background_task(self, target, *args, **kwargs):
+        thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+        thread.start()
+        return thread
+
+
+def _client_manager():
+    if settings.REDIS_URL:
+        return socketio.AsyncRedisManager(settings.REDIS_URL, channel="chat-socketio")
+    return None
+
+
+def _in_thread(handler):
+    run = sync_to_async(handler, thread_sensitive=False)
+
+    async def wrapper(sid, *args):
+        return await run(sid, *args)
+
+    return wrapper
+
+
+def build_socketio_app(django_app=None) -> socketio.ASGIApp:
+    """An ASGI app serving Socket.IO at /socket.io/ and passing other traffic to `django_app`."""
+    options = settings.REALTIME
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=_client_manager(),
+        cors_allowed_origins=server.origin_allowed,
+        max_http_buffer_size=options["MAX_HTTP_BUFFER_SIZE"],
+        ping_interval=options["PING_INTERVAL"],
+        ping_timeout=options["PING_TIMEOUT"],
+    )
+    bridge = LoopBridge(sio)
+    server.use(bridge)
+    who = presence.build()
+    namespace = handlers.ChatNamespace(bridge, who)
+    server.set_current_namespace(namespace)
+
+    sio.on("connect", _in_thread(namespace.connect))
+    sio.on("disconnect", _in_thread(namespace.disconnect))
+    for name, handler in handlers.client_events(namespace).items():
+        sio.on(name, _in_thread(handler))
+
+    async def startup():
+        bridge.loop = asyncio.get_running_loop()
+        bridge.start_background_task(namespace.watch_sessions)
+
+    async def shutdown():
+        await sync_to_async(who.shutdown, thread_sensitive=False)()
+
+    return socketio.ASGIApp(sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown)
+
+
+__all__ = ["LoopBridge", "build_socketio_app", "events"]

@@ -1,0 +1,193 @@
+"""Real Socket.IO clients and REST calls for the realtime tests.
+
+`ChatClient` records every event it receives, in the order the server sent them, so tests wait
+for an event with a timeout instead of sleeping, and prove that an event did *not* arrive with
+`barrier()`: a round trip on the same socket whose answer comes after anything the server sent
+to that socket before it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+import requests
+import socketio
+
+from accounts.models import User
+from accounts.services import tokens_issue, user_create
+
+TIMEOUT = 10
+PASSWORD = "a-long-test-password-42"
+_numbers = iter(range(1, 1_000_000))
+
+
+class _InOrderEngineIOClient(engineio.Client):
+    """python-engineio hands each received message to a new thread, so two events can reach
+    the handlers out of order. The tests assert order, so handle messages in the read loop."""
+
+    def _trigger_event(self, event, *args, **kwargs):
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class _InOrderClient(socketio.Client):
+    def _engineio_client_class(self):
+        return _InOrderEngineIOClient
+
+
+class ChatClient:
+    """One socket. `events` is the list of (name, payload) received, oldest first."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.sio = _InOrderClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.connect_errors: list[Any] = []
+        self.disconnects: list[Any] = []
+        self._changed = threading.Condition()
+        self.sio.on("*", self._on_event)
+        self.sio.on("connect_error", self._on_connect_error)
+        self.sio.on("disconnect", self._on_disconnect)
+
+    # --- recording -------------------------------------------------------------------------
+
+    def _record(self, target: list, item) -> None:
+        with self._changed:
+            target.append(item)
+            self._changed.notify_all()
+
+    def _on_event(self, event: str, data: Any = None, *extra) -> None:
+        self._record(self.events, (event, data))
+
+    def _on_connect_error(self, data: Any = None) -> None:
+        self._record(self.connect_errors, data)
+
+    def _on_disconnect(self, reason: Any = None) -> None:
+        self._record(self.disconnects, reason)
+
+    # --- connecting ------------------------------------------------------------------------
+
+    def connect(self, *, token: str | None = None, query: str = "", auth: Any = None) -> ChatClient:
+        if token is not None and auth is None:
+            auth = {"token": token}
+        url = f"{self.url}/?{query}" if query else self.url
+        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=TIMEOUT)
+        return self
+
+    def close(self) -> None:
+        if self.sio.connected:
+            self.sio.disconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self.sio.connected
+
+    # --- waiting ---------------------------------------------------------------------------
+
+    def _wait(self, ready: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                result = ready()
+                if result:
+                    return result
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {what}; got {self.events!r}")
+                self._changed.wait(left)
+
+    def received(self, event: str) -> list[Any]:
+        with self._changed:
+            return [data for name, data in self.events if name == event]
+
+    def wait_for(
+        self,
+        event: str,
+        match: Callable[[Any], bool] = lambda data: True,
+        *,
+        timeout: float = TIMEOUT,
+    ) -> Any:
+        """The first `event` received (now or within `timeout`) whose payload matches."""
+
+        def ready():
+            return next(([d] for d in self.received(event) if match(d)), None)
+
+        return self._wait(ready, timeout, f"{event!r}")[0]
+
+    def wait_count(self, event: str, count: int, *, timeout: float = TIMEOUT) -> list[Any]:
+        """Wait until `count` `event`s have arrived; returns them all."""
+
+        def ready():
+            received = self.received(event)
+            return received if len(received) >= count else None
+
+        return self._wait(ready, timeout, f"{count} {event!r}")
+
+    def wait_disconnected(self, *, timeout: float = TIMEOUT) -> Any:
+        return self._wait(lambda: self.disconnects, timeout, "disconnect")[0]
+
+    def call(self, event: str, data: Any = None, *, timeout: float = TIMEOUT) -> Any:
+        return self.sio.call(event, data, timeout=timeout)
+
+    def assert_silent(self, event: str, *, within: float = 0.5) -> None:
+        """No new `event` for `within` seconds. Only for what a barrier cannot order (events
+        caused by another socket's disconnect, which the server handles in its own task)."""
+        before = len(self.received(event))
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.received(event)) > before, timeout=within)
+        assert self.received(event)[before:] == []
+
+    def barrier(self) -> None:
+        """Return once everything the server emitted to this socket so far has been received:
+        the server answers an invalid `markRead` on the same socket, after those events."""
+        answer = self.call("markRead", "barrier")
+        assert answer["ok"] is False
+
+
+class Person:
+    """A user of the test database with a login session."""
+
+    def __init__(self, user: User, tokens: dict[str, str]):
+        self.user = user
+        self.id = str(user.pk)
+        self.access = tokens["access"]
+        self.refresh = tokens["refresh"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access}"}
+
+
+def person_create(username: str | None = None) -> Person:
+    user = user_create(
+        username=username or f"rt{next(_numbers)}", full_name="Realtime Tester", password=PASSWORD
+    )
+    return Person(user, tokens_issue(user=user))
+
+
+class Api:
+    """The server's REST API, called over HTTP like any client."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def send(self, sender: Person, to: Person, body: str, **extra) -> dict:
+        response = requests.post(
+            f"{self.url}/api/messages/send/{to.id}",
+            json={"message": body, **extra},
+            headers=sender.headers,
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def get(self, person: Person, path: str, **params) -> dict:
+        response = requests.get(
+            f"{self.url}{path}", params=params, headers=person.headers, timeout=TIMEOUT
+        )
+        assert response.status_code == 200, response.text
+        return response.json()

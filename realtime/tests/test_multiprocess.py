@@ -1,0 +1,81 @@
+"""Two server processes (one eventlet, one gevent) sharing Redis behave as one server."""
+
+import os
+
+import pytest
+
+from realtime.tests.clients import Api
+
+REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+def _redis_or_skip():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis is unreachable at {REDIS_URL}")
+    return client
+
+
+@pytest.fixture(scope="module")
+def servers(chat_server_factory):
+    _redis_or_skip().flushdb()
+    return (
+        chat_server_factory("eventlet", REDIS_URL=REDIS_URL),
+        chat_server_factory("gevent", REDIS_URL=REDIS_URL),
+    )
+
+
+@pytest.fixture
+def on(make_client):
+    def open_socket(server, person):
+        return make_client(server).connect(token=person.access)
+
+    return open_socket
+
+
+def test_message_sent_on_one_process_reaches_sockets_on_the_other(servers, on, alice, bob, carol):
+    a, b = servers
+    receiver = on(b, bob)
+    sender_elsewhere = on(b, alice)
+    bystander = on(a, carol)
+
+    sent = Api(a.url).send(alice, bob, "across processes")
+
+    assert receiver.wait_for("newMessage") == sent
+    assert sender_elsewhere.wait_for("newMessage") == sent
+    bystander.assert_silent("newMessage")
+
+
+def test_socket_send_on_one_process_reaches_the_other(servers, on, alice, bob):
+    a, b = servers
+    receiver = on(a, bob)
+
+    ack = on(b, alice).call("sendMessage", {"to": bob.id, "message": "hello from gevent"})
+
+    assert ack["ok"] is True
+    assert receiver.wait_for("newMessage") == ack["message"]
+
+
+def test_presence_spans_processes(servers, on, alice, bob):
+    a, b = servers
+    watcher = on(a, alice)
+
+    newcomer = on(b, bob)
+
+    assert alice.id in newcomer.wait_for("getOnlineUsers")
+    assert watcher.wait_for("userOnline", lambda e: e["userId"] == bob.id)
+
+    second_tab = on(a, bob)  # bob is already online on the other process
+    watcher.assert_silent("userOnline")
+    assert watcher.received("userOnline") == [{"userId": bob.id}]
+    newcomer.close()
+    watcher.assert_silent("userOffline")
+    second_tab.close()
+    assert watcher.wait_for("userOffline") == {"userId": bob.id}
+    assert bob.id not in on(b, alice).wait_for("getOnlineUsers")
