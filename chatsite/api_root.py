@@ -25,8 +25,6 @@ class ApiRootApi(APIView):
                 "users": link("user-list"),
                 "conversations": link("conversation-list"),
                 "sync": link("sync"),
-                
-                
                 "schema": link("schema"),
                 "docs": link("api-docs"),
             }

@@ -1,7 +1,8 @@
 """Django's contrib apps with MongoDB's ObjectId primary keys.
 
 django-mongodb-backend requires every model to use `ObjectIdAutoField`; these configs replace
-the contrib apps' own, and `MIGRATION_MODULES` points their migrations at `chatsite/mongo_migrations`.
+the contrib apps' own, and `MIGRATION_MODULES` points their migrations at
+`chatsite/mongo_migrations`.
 """
 
 from django.contrib.admin.apps import AdminConfig

@@ -115,7 +115,7 @@ def api_exception_handler(exc, context):
         return None  # a real bug: let Django log it and answer 500
 
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
-    if isinstance(exc, InvalidToken) or isinstance(exc, exceptions.AuthenticationFailed):
+    if isinstance(exc, (InvalidToken, exceptions.AuthenticationFailed)):
         code = _token_error_code(exc)
     payload = {"error": _first_message(exc.detail), "code": code}
     if isinstance(exc, exceptions.ValidationError):

@@ -193,7 +193,9 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat API",
-    "DESCRIPTION": "REST API of the chat server. Realtime events are documented in docs/realtime.md.",
+    "DESCRIPTION": (
+        "REST API of the chat server. Realtime events are documented in docs/realtime.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

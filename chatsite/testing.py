@@ -119,9 +119,9 @@ def _database_name() -> str:
     return connection.settings_dict["NAME"]
 
 
-@pytest.fixture(scope="session", params=["eventlet", "gevent"])
+@pytest.fixture(scope="session", params=["eventlet", "gevent", "asgi"])
 def chat_server(request, django_db_setup, django_db_blocker) -> Iterator[ChatServer]:
-    """The real chat server, once under eventlet and once under gevent."""
+    """The real chat server under eventlet, under gevent and under ASGI (uvicorn)."""
     server = ChatServer(_database_name(), request.param).start()
     yield server
     server.stop()

@@ -97,7 +97,9 @@ def build_socketio_app(django_app=None) -> socketio.ASGIApp:
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()
 
-    return socketio.ASGIApp(sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown)
+    return socketio.ASGIApp(
+        sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown
+    )
 
 
 __all__ = ["LoopBridge", "build_socketio_app", "events"]

@@ -203,14 +203,22 @@ def _rate_limited(namespace: ChatNamespace, handler):
     return wrapper
 
 
+def client_events(namespace: ChatNamespace) -> dict:
+    """The client → server events, each wrapped with the rate limit and error acks."""
+    return {
+        name: _rate_limited(namespace, _with_acks(handler))
+        for name, handler in (
+            (events.SEND_MESSAGE, namespace.send_message),
+            (events.TYPING, namespace.typing),
+            (events.MARK_READ, namespace.mark_read),
+        )
+    }
+
+
 def register(sio: socketio.Server, presence: Presence) -> ChatNamespace:
     namespace = ChatNamespace(sio, presence)
     sio.on("connect", namespace.connect)
     sio.on("disconnect", namespace.disconnect)
-    for name, handler in (
-        (events.SEND_MESSAGE, namespace.send_message),
-        (events.TYPING, namespace.typing),
-        (events.MARK_READ, namespace.mark_read),
-    ):
-        sio.on(name, _rate_limited(namespace, _with_acks(handler)))
+    for name, handler in client_events(namespace).items():
+        sio.on(name, handler)
     return namespace

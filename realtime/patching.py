@@ -1,6 +1,6 @@
 """Cooperative-concurrency setup for `manage.py serve`; runs before anything else is imported."""
 
-ASYNC_MODES = ("eventlet", "gevent", "threading")
+ASYNC_MODES = ("eventlet", "gevent", "threading", "asgi")
 
 
 def patch_for_async_mode(mode: str) -> None:

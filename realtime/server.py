@@ -50,6 +50,12 @@ def configure(async_mode: str) -> socketio.Server:
     return _server
 
 
+def use(server_like) -> None:
+    """Make `server_like` this process's server (the ASGI mode's bridge to its AsyncServer)."""
+    global _server
+    _server = server_like
+
+
 def get_server() -> socketio.Server:
     global _server
     if _server is None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WITHIN = 6  # seconds: a few recheck intervals
 
 
-@pytest.fixture(scope="module", params=["eventlet", "gevent"])
+@pytest.fixture(scope="module", params=["eventlet", "gevent", "asgi"])
 def server(request, chat_server_factory):
     return chat_server_factory(request.param, REALTIME_AUTH_RECHECK_SECONDS="1")
 

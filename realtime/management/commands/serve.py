@@ -33,6 +33,12 @@ class Command(BaseCommand):
         mode = settings.REALTIME["ASYNC_MODE"]
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
+        if mode == "asgi":
+            self.stdout.write(f"Chat server (asgi, uvicorn) on http://{host}:{port}/")
+            self.stdout.flush()
+            serve_asgi(host, port)
+            self.stdout.write("Chat server stopped.")
+            return
         sio = server.configure(mode)
         who = presence.build()
         namespace = handlers.register(sio, who)
@@ -57,6 +63,20 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def serve_asgi(host: str, port: int) -> None:
+    """`chatsite.asgi:application` under uvicorn (the same app runs under daphne)."""
+    import uvicorn
+
+    uvicorn.run(
+        "chatsite.asgi:application",
+        host=host,
+        port=port,
+        log_level="warning",
+        ws_max_size=settings.REALTIME["MAX_HTTP_BUFFER_SIZE"],
+        lifespan="on",
+    )
 
 
 def serve_eventlet(app, host: str, port: int) -> None:
