@@ -1,0 +1,102 @@
+"""How long the moderation admin pages take with a large message collection.
+
+    .venv/bin/python bench/admin_pages.py [--messages 100000]
+
+Starts its own in-memory SecantusDB, stores one conversation with N messages (inserted in bulk,
+in the shape the ORM writes), and times the admin pages a moderator opens, with Django's test
+client in this process. Prints milliseconds per page and the number of database queries."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from chatsite.embedded_db import EmbeddedDB  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    args = parser.parse_args()
+    db = EmbeddedDB(":memory:").start()
+    os.environ.update(
+        MONGODB_URI=db.uri, MONGODB_NAME="bench_admin", DEBUG="false", ALLOWED_HOSTS="testserver"
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+    try:
+        run(args.messages)
+    finally:
+        db.stop()
+
+
+def run(count: int) -> None:
+    import django
+
+    django.setup()
+    from bson import Int64, ObjectId
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from messaging.models import Conversation, Message
+    from messaging.services import message_send
+
+    call_command("migrate", verbosity=0)
+    alice = User.objects.create_user("alice", "pw-123456789", full_name="Alice")
+    bob = User.objects.create_user("bob", "pw-123456789", full_name="Bob")
+    moderator = User.objects.create_superuser("mod", "pw-123456789", full_name="Mod")
+    first = message_send(sender=alice, receiver=bob, body="hello")
+    conversation_id = first.conversation_id
+    start = datetime.now(UTC) - timedelta(days=30)
+    collection = connection.get_collection(Message._meta.db_table)
+    t0 = time.perf_counter()
+    batch = []
+    for seq in range(2, count + 1):
+        sender, receiver = (alice, bob) if seq % 2 else (bob, alice)
+        at = start + timedelta(seconds=seq)
+        batch.append(
+            {"_id": ObjectId(), "conversation_id": conversation_id, "sender_id": sender.pk,
+             "receiver_id": receiver.pk, "body": f"message number {seq}", "seq": Int64(seq),
+             "version": Int64(seq), "client_msg_id": None, "created_at": at, "updated_at": at,
+             "edited_at": None, "hidden_at": None, "hidden_by_id": None}
+        )  # fmt: skip
+        if len(batch) == 5000:
+            collection.insert_many(batch)
+            batch = []
+    if batch:
+        collection.insert_many(batch)
+    Conversation.objects.filter(pk=conversation_id).update(last_seq=count, version=count)
+    print(f"stored {Message.objects.count():,} messages in {time.perf_counter() - t0:.1f} s")
+
+    client = Client()
+    client.force_login(moderator)
+    pages = {
+        "message changelist": "/admin/messaging/message/",
+        "message changelist, page 500": "/admin/messaging/message/?p=500",
+        "message changelist, hidden filter": "/admin/messaging/message/?hidden=yes",
+        "message search (body)": "/admin/messaging/message/?q=number+99999",
+        "conversation changelist": "/admin/messaging/conversation/",
+        "conversation change page (inline)": f"/admin/messaging/conversation/{conversation_id}/change/",
+        "message change page": f"/admin/messaging/message/{first.pk}/change/",
+    }
+    print(f"{'page':40} {'ms':>8} {'queries':>8} status")
+    for name, url in pages.items():
+        client.get(url)  # warm up
+        with CaptureQueriesContext(connection) as queries:
+            t = time.perf_counter()
+            response = client.get(url)
+            ms = (time.perf_counter() - t) * 1000
+        print(f"{name:40} {ms:8.0f} {len(queries):8} {response.status_code}")
+
+
+if __name__ == "__main__":
+    main()
