@@ -85,7 +85,9 @@ def run(count: int) -> None:
         "message changelist, hidden filter": "/admin/messaging/message/?hidden=yes",
         "message search (body)": "/admin/messaging/message/?q=number+99999",
         "conversation changelist": "/admin/messaging/conversation/",
-        "conversation change page (inline)": f"/admin/messaging/conversation/{conversation_id}/change/",
+        "conversation change page (inline)": (
+            f"/admin/messaging/conversation/{conversation_id}/change/"
+        ),
         "message change page": f"/admin/messaging/message/{first.pk}/change/",
     }
     print(f"{'page':40} {'ms':>8} {'queries':>8} status")

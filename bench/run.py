@@ -351,6 +351,11 @@ def fmt(value, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def compare(label: str, ours: dict, ref: dict, key: str) -> list:
+    """A report row: our figure, the reference's and their ratio."""
+    return [label, ours.get(key), ref.get(key), ratio(ours.get(key), ref.get(key))]
+
+
 def ratio(ours, ref) -> str:
     if not ours or not ref:
         return "–"
@@ -618,36 +623,16 @@ def write_report(results: dict, path: Path) -> None:
                     f"{fmt(rp.get('offeredRate'))} / {fmt(rp.get('perSecond'))}",
                     "",
                 ],
-                [
-                    f"{frac}%: delivery p50 (ms)",
-                    od.get("p50"),
-                    rd.get("p50"),
-                    ratio(od.get("p50"), rd.get("p50")),
-                ],
-                [
-                    f"{frac}%: delivery p99 (ms)",
-                    od.get("p99"),
-                    rd.get("p99"),
-                    ratio(od.get("p99"), rd.get("p99")),
-                ],
-                [
-                    f"{frac}%: delivery max (ms)",
-                    od.get("max"),
-                    rd.get("max"),
-                    ratio(od.get("max"), rd.get("max")),
-                ],
+                compare(f"{frac}%: delivery p50 (ms)", od, rd, "p50"),
+                compare(f"{frac}%: delivery p99 (ms)", od, rd, "p99"),
+                compare(f"{frac}%: delivery max (ms)", od, rd, "max"),
                 [
                     f"{frac}%: lost / errors / skipped",
                     f"{op.get('lost')} / {op.get('errors')} / {op.get('skippedByGenerator')}",
                     f"{rp.get('lost')} / {rp.get('errors')} / {rp.get('skippedByGenerator')}",
                     "",
                 ],
-                [
-                    f"{frac}%: server CPU ms / message",
-                    op.get("serverCpuMsPerMessage"),
-                    rp.get("serverCpuMsPerMessage"),
-                    ratio(op.get("serverCpuMsPerMessage"), rp.get("serverCpuMsPerMessage")),
-                ],
+                compare(f"{frac}%: server CPU ms / message", op, rp, "serverCpuMsPerMessage"),
             ]
         out += [
             table(["figure", "ours", "reference", "ratio"], rows),
@@ -671,24 +656,11 @@ def write_report(results: dict, path: Path) -> None:
                     f"{rc.get('connected')} / {rc.get('failed')} / {rc.get('notAttempted')}",
                     "",
                 ],
-                [
-                    f"{count}: connects/s",
-                    oc.get("perSecond"),
-                    rc.get("perSecond"),
-                    ratio(oc.get("perSecond"), rc.get("perSecond")),
-                ],
-                [
-                    f"{count}: server RSS per connection (KB)",
-                    osv.get("rssPerConnectionKb"),
-                    rsv.get("rssPerConnectionKb"),
-                    ratio(osv.get("rssPerConnectionKb"), rsv.get("rssPerConnectionKb")),
-                ],
-                [
-                    f"{count}: server CPU s to connect + settle",
-                    osv.get("connectCpuSeconds"),
-                    rsv.get("connectCpuSeconds"),
-                    ratio(osv.get("connectCpuSeconds"), rsv.get("connectCpuSeconds")),
-                ],
+                compare(f"{count}: connects/s", oc, rc, "perSecond"),
+                compare(f"{count}: server RSS per connection (KB)", osv, rsv, "rssPerConnectionKb"),
+                compare(
+                    f"{count}: server CPU s to connect + settle", osv, rsv, "connectCpuSeconds"
+                ),
                 [
                     f"{count}: server CPU s idle over {osv.get('holdS', '–')} s hold",
                     osv.get("holdCpuSeconds"),
@@ -724,12 +696,7 @@ def write_report(results: dict, path: Path) -> None:
             table(
                 ["figure", "ours", "reference", "ratio"],
                 [
-                    [
-                        "presence frames received (all clients)",
-                        op.get("frames"),
-                        rp.get("frames"),
-                        ratio(op.get("frames"), rp.get("frames")),
-                    ],
+                    compare("presence frames received (all clients)", op, rp, "frames"),
                     [
                         "presence bytes received (MB)",
                         (op.get("bytes") or 0) / 1e6,

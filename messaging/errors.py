@@ -52,9 +52,3 @@ class CursorInvalid(ChatError):
     code = "cursor_invalid"
     default_detail = "The sync cursor is unknown or expired; reload the conversations."
     status = 410
-
-
-class ConflictRetryExhausted(ChatError):
-    code = "busy"
-    status = 503
-    default_detail = "The conversation is busy; retry."
