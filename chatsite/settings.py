@@ -120,7 +120,7 @@ TEMPLATES = [
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
 DATABASES = {
     "default": {
-        "ENGINE": "django_mongodb_backend",
+        "ENGINE": "chatsite.mongodb",
         "HOST": MONGODB_URI,
         "NAME": os.environ.get("MONGODB_NAME", "chat"),
         "OPTIONS": {

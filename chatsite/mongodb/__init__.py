@@ -1,0 +1,1 @@
+"""django-mongodb-backend, with filters sent as flat conjunctions (see `compiler`)."""
