@@ -40,6 +40,13 @@ def test_what_cannot_merge_stays_as_written(mql):
     assert flat_conjunction(mql) == mql
 
 
+def test_membership_of_one_value_becomes_an_equality():
+    assert flat_conjunction({"participants": {"$all": [5]}}) == {"participants": 5}
+    assert flat_conjunction({"participants": {"$all": [5, 6]}}) == {
+        "participants": {"$all": [5, 6]}
+    }
+
+
 def test_not_null_alone_is_kept():
     assert flat_conjunction(NOT_NULL) == {"seq": {"$exists": True, "$ne": None}}
 
@@ -56,3 +63,15 @@ def test_orm_filters_answer_the_same_rows():
     assert not User.objects.filter(pk=inactive.pk, is_active=True).exists()
     assert list(User.objects.filter(pk__in=ids, is_active=True)) == [active]
     assert User.objects.filter(pk__in=ids, is_active=True, username="nobody").count() == 0
+
+
+@pytest.mark.django_db
+def test_array_membership_answers_the_same_rows():
+    from messaging.models import Conversation
+
+    a, b, c = ObjectId(), ObjectId(), ObjectId()
+    ab = Conversation.objects.create(participants=[a, b])
+    Conversation.objects.create(participants=[b, c])
+    assert list(Conversation.objects.filter(participants__contains=[a])) == [ab]
+    assert Conversation.objects.filter(participants__contains=[b]).count() == 2
+    assert list(Conversation.objects.filter(participants__contains=[a, b])) == [ab]
