@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
+from datetime import timedelta
+
+import jwt
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
 from accounts.services import tokens_issue, user_create
@@ -33,3 +40,48 @@ def tokens_for(user: User) -> dict[str, str]:
 
 def bearer(token: str) -> str:
     return f"Bearer {token}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def forged_token(kind: str, *, user: User, other: User, of: str = "access") -> str | None:
+    """A token an attacker could make for `user`'s account (or to become `other`), where an
+    `of` ("access" or "refresh") token is expected; the server must refuse each one:
+
+    - `missing`: no token at all (None);
+    - `alg_none`: a real token's claims under the header `{"alg": "none"}`, no signature;
+    - `other_key`: a real token's claims signed with a key that is not the server's;
+    - `edited_user_id`: a real token whose payload now names `other`, original signature kept;
+    - `expired`: a real token, signed by the server, that expired an hour ago;
+    - `wrong_type`: a real token of the other type (a refresh token used as access token)."""
+    real = tokens_issue(user=user)
+    wanted, wrong = (real["access"], real["refresh"])[:: 1 if of == "access" else -1]
+    header, payload, signature = wanted.split(".")
+    claims = _claims(wanted)
+    if kind == "missing":
+        return None
+    if kind == "alg_none":
+        none_header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        return f"{none_header}.{payload}."
+    if kind == "other_key":
+        return jwt.encode(claims, "not-the-server-key-but-long-enough-for-hs256", "HS256")
+    if kind == "edited_user_id":
+        edited = _b64(json.dumps({**claims, "user_id": str(other.pk)}).encode())
+        return f"{header}.{edited}.{signature}"
+    if kind == "expired":
+        token = (AccessToken if of == "access" else RefreshToken)(wanted)
+        token.set_exp(from_time=timezone.now() - timedelta(hours=1), lifetime=timedelta(minutes=1))
+        return str(token)
+    if kind == "wrong_type":
+        return wrong
+    raise ValueError(kind)
+
+
+FORGED_TOKEN_KINDS = ["missing", "alg_none", "other_key", "edited_user_id", "expired", "wrong_type"]

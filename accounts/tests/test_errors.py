@@ -338,5 +338,8 @@ def test_a_body_over_the_size_limit(api, settings):
 
     response = api.post("/api/auth/login", payload, format="json")
 
-    assert response.status_code == 400
-    assert response.json() == {"error": "Bad request.", "code": "bad_request"}
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "The request body is larger than 1024 bytes.",
+        "code": "request_too_large",
+    }

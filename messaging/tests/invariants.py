@@ -1,0 +1,255 @@
+"""Whole-database invariants of the messaging data, read with raw pymongo.
+
+Fault, load and fuzz tests call `assert_invariants(db)` after they are done breaking things:
+
+- every message belongs to an existing conversation whose participants include its sender and,
+  for a direct conversation, its receiver (the other participant);
+- the seqs of each conversation are unique and gap-free, 1..last_seq, and match its
+  `last_seq` counter; no message or read marker is ahead of the conversation's `version`;
+- every conversation with messages has one read marker per participant and none for anyone
+  else; each marker is at most `last_seq`, and the unread count the API shows
+  (`last_seq - last_read_seq`, see `ConversationSerializer`) equals a recount of the messages
+  after the marker;
+- `(sender, client_msg_id)` is unique;
+- a direct conversation has two distinct participants and the `direct_key` made of them, and
+  no two conversations share a `direct_key`.
+
+`acknowledged` (message payloads a client was answered with: REST 201 bodies or socket acks)
+adds: every acknowledged send is stored exactly once, with the conversation and seq it was
+acknowledged with.
+
+The database is read through pymongo, not the ORM, so the check also works on the database of
+another process (`MongoClient(uri)[name]`) and sees exactly what is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from messaging.models import Conversation, ConversationMember, Message
+
+
+def _column(model, name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+def _collection(db: Database, model):
+    return db[model._meta.db_table]
+
+
+def _id(value) -> str:
+    return str(value) if value is not None else "None"
+
+
+def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -> list[str]:
+    """Every invariant violation found in `db`, as readable lines (empty when all hold)."""
+    m_conversation = _column(Message, "conversation")
+    m_sender = _column(Message, "sender")
+    m_receiver = _column(Message, "receiver")
+    r_conversation = _column(ConversationMember, "conversation")
+    r_user = _column(ConversationMember, "user")
+
+    problems: list[str] = []
+    conversations = {c["_id"]: c for c in _collection(db, Conversation).find({})}
+    messages = list(
+        _collection(db, Message).find(
+            {},
+            {
+                m_conversation: 1,
+                m_sender: 1,
+                m_receiver: 1,
+                "seq": 1,
+                "version": 1,
+                "client_msg_id": 1,
+            },
+        )
+    )
+    members = list(_collection(db, ConversationMember).find({}))
+
+    # --- conversations ---------------------------------------------------------------------
+    direct_keys: Counter[str] = Counter()
+    for cid, c in conversations.items():
+        participants = c.get("participants") or []
+        if len(set(participants)) != len(participants):
+            problems.append(f"conversation {cid}: repeated participants {participants}")
+        if c.get("kind") == Conversation.Kind.DIRECT:
+            if len(set(participants)) != 2:
+                problems.append(
+                    f"conversation {cid}: direct with participants {participants} (needs 2)"
+                )
+            else:
+                expected = Conversation.direct_key_for(*participants)
+                if c.get("direct_key") != expected:
+                    problems.append(
+                        f"conversation {cid}: direct_key {c.get('direct_key')!r}, "
+                        f"participants give {expected!r}"
+                    )
+            if c.get("direct_key"):
+                direct_keys[c["direct_key"]] += 1
+    for key, count in direct_keys.items():
+        if count > 1:
+            problems.append(f"direct_key {key!r} is shared by {count} conversations")
+
+    # --- messages --------------------------------------------------------------------------
+    seqs: defaultdict[ObjectId, list[int]] = defaultdict(list)
+    client_ids: Counter[tuple[str, str]] = Counter()
+    for m in messages:
+        mid, cid = m["_id"], m.get(m_conversation)
+        sender, receiver = m.get(m_sender), m.get(m_receiver)
+        if m.get("client_msg_id"):
+            client_ids[(_id(sender), m["client_msg_id"])] += 1
+        c = conversations.get(cid)
+        if c is None:
+            problems.append(f"message {mid}: conversation {_id(cid)} does not exist")
+            continue
+        seqs[cid].append(m.get("seq"))
+        participants = c.get("participants") or []
+        if sender not in participants:
+            problems.append(f"message {mid}: sender {_id(sender)} is not a participant of {cid}")
+        if c.get("kind") == Conversation.Kind.DIRECT:
+            if receiver is None or receiver == sender or receiver not in participants:
+                problems.append(
+                    f"message {mid}: receiver {_id(receiver)} is not the other participant "
+                    f"of direct conversation {cid}"
+                )
+        elif receiver is not None and receiver not in participants:
+            problems.append(f"message {mid}: receiver {_id(receiver)} is not a participant")
+        if not isinstance(m.get("version"), int) or m["version"] > c.get("version", 0):
+            problems.append(
+                f"message {mid}: version {m.get('version')!r} is ahead of its conversation's "
+                f"{c.get('version')!r}"
+            )
+    for (sender, client_msg_id), count in client_ids.items():
+        if count > 1:
+            problems.append(
+                f"client_msg_id {client_msg_id!r} of sender {sender} is stored {count} times"
+            )
+
+    for cid, c in conversations.items():
+        found = seqs.get(cid, [])
+        last_seq = c.get("last_seq", 0)
+        repeated = sorted(s for s, n in Counter(found).items() if n > 1)
+        if repeated:
+            problems.append(f"conversation {cid}: seqs {repeated} are repeated")
+        expected = set(range(1, last_seq + 1))
+        present = set(found)
+        missing = sorted(expected - present)
+        extra = sorted(present - expected, key=repr)
+        if missing:
+            problems.append(
+                f"conversation {cid}: seqs {_short(missing)} missing (last_seq {last_seq})"
+            )
+        if extra:
+            problems.append(
+                f"conversation {cid}: seqs {_short(extra)} beyond last_seq {last_seq} or invalid"
+            )
+
+    # --- read markers and unread counts ----------------------------------------------------
+    by_conversation: defaultdict[ObjectId, list[dict]] = defaultdict(list)
+    for r in members:
+        by_conversation[r.get(r_conversation)].append(r)
+    for cid, rows in by_conversation.items():
+        c = conversations.get(cid)
+        if c is None:
+            problems.append(f"read markers {[r['_id'] for r in rows]}: no conversation {cid}")
+            continue
+        users = Counter(r.get(r_user) for r in rows)
+        for user, count in users.items():
+            if count > 1:
+                problems.append(f"conversation {cid}: {count} read markers for user {user}")
+        participants = set(c.get("participants") or [])
+        strangers = sorted(map(str, set(users) - participants))
+        if strangers:
+            problems.append(f"conversation {cid}: read markers of non-participants {strangers}")
+    for cid, c in conversations.items():
+        last_seq = c.get("last_seq", 0)
+        rows = by_conversation.get(cid, [])
+        if last_seq:
+            without = set(c.get("participants") or []) - {r.get(r_user) for r in rows}
+            if without:
+                problems.append(
+                    f"conversation {cid}: participants {sorted(map(str, without))} have no "
+                    "read marker"
+                )
+        found = seqs.get(cid, [])
+        for r in rows:
+            marker = r.get("last_read_seq", 0)
+            if marker > last_seq:
+                problems.append(
+                    f"conversation {cid}: user {r.get(r_user)} has read up to {marker}, "
+                    f"beyond last_seq {last_seq}"
+                )
+            if r.get("version", 0) > c.get("version", 0):
+                problems.append(
+                    f"conversation {cid}: read marker of {r.get(r_user)} has version "
+                    f"{r.get('version')}, ahead of the conversation's {c.get('version')}"
+                )
+            shown = max(last_seq - marker, 0)
+            recount = sum(1 for s in found if isinstance(s, int) and s > marker)
+            if shown != recount:
+                problems.append(
+                    f"conversation {cid}: unread count of {r.get(r_user)} is {shown} "
+                    f"(last_seq {last_seq} - read {marker}) but {recount} messages follow "
+                    "the marker"
+                )
+
+    # --- acknowledged sends ----------------------------------------------------------------
+    if acknowledged is not None:
+        problems.extend(_acknowledged_problems(db, acknowledged, m_conversation, m_sender))
+    return problems
+
+
+def _acknowledged_problems(
+    db: Database, acknowledged: Iterable[Mapping], m_conversation: str, m_sender: str
+) -> list[str]:
+    problems: list[str] = []
+    acks = list(acknowledged)
+    ids = [ObjectId(a["_id"]) for a in acks]
+    stored = {m["_id"]: m for m in _collection(db, Message).find({"_id": {"$in": ids}})}
+    for ack, mid in zip(acks, ids, strict=True):
+        m = stored.get(mid)
+        if m is None:
+            problems.append(f"acknowledged message {mid} (seq {ack.get('seq')}) is not stored")
+            continue
+        if str(m.get(m_conversation)) != str(ack.get("conversationId")) or m.get("seq") != ack.get(
+            "seq"
+        ):
+            problems.append(
+                f"acknowledged message {mid}: acknowledged as seq {ack.get('seq')} of "
+                f"{ack.get('conversationId')}, stored as seq {m.get('seq')} of "
+                f"{m.get(m_conversation)}"
+            )
+        if ack.get("clientMsgId"):
+            count = _collection(db, Message).count_documents(
+                {m_sender: m.get(m_sender), "client_msg_id": ack["clientMsgId"]}
+            )
+            if count != 1:
+                problems.append(
+                    f"acknowledged clientMsgId {ack['clientMsgId']!r} is stored {count} times"
+                )
+    return problems
+
+
+def _short(values: list) -> str:
+    return repr(values) if len(values) <= 10 else f"{values[:10]!r} and {len(values) - 10} more"
+
+
+def assert_invariants(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -> None:
+    """Raise AssertionError listing every violated invariant (see the module docstring)."""
+    problems = violations(db, acknowledged=acknowledged)
+    if problems:
+        raise AssertionError(
+            f"{len(problems)} invariant violation(s):\n" + "\n".join(f"- {p}" for p in problems)
+        )
+
+
+def database() -> Database:
+    """The test database, as the ORM's connection sees it."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    return connection.database
