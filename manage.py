@@ -24,7 +24,7 @@ def main() -> None:
 
     database = contextlib.nullcontext()
     if not os.environ.get("MONGODB_URI") and command not in NO_DATABASE_COMMANDS:
-        database = embedded_db.running(BASE_DIR / "var")
+        database = embedded_db.running(embedded_db.var_dir(BASE_DIR))
     with database as uri:
         if uri:
             os.environ["MONGODB_URI"] = uri

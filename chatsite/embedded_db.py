@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 STARTUP_TIMEOUT = 60.0
+logger = logging.getLogger(__name__)
 
 
 def free_port() -> int:
@@ -105,8 +107,15 @@ class EmbeddedDB:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            logger.warning("secantusd-py did not stop within %s s; killed", timeout)
             self.process.kill()
             self.process.wait()
+
+
+def var_dir(base_dir: Path) -> Path:
+    """Where local state lives (the embedded database's data, the development secret key):
+    `VAR_DIR`, or `var/` in the project."""
+    return Path(os.environ.get("VAR_DIR") or base_dir / "var")
 
 
 def _alive(pid: int) -> bool:

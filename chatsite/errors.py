@@ -11,7 +11,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
-from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -72,9 +72,10 @@ _DRF_CODES = {
 
 
 def _database_down(exc: BaseException | None) -> bool:
-    """The ORM wraps pymongo's errors; look through the chain for a connection failure."""
+    """The ORM wraps pymongo's errors; look through the chain for a connection failure or a
+    timeout (server selection, a network read, a transaction's time budget)."""
     while exc is not None:
-        if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)):
+        if isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout):
             return True
         exc = exc.__cause__
     return False
@@ -99,12 +100,13 @@ def _fields(detail) -> dict:
 
 def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every failure leaves in the documented shape, never a 500 page."""
-    if isinstance(exc, ChatError):
-        return Response(exc.as_dict(), status=exc.status)
     if _database_down(exc):
         logger.warning("database unavailable: %s", exc)
-        error = DatabaseUnavailable()
-        return Response(error.as_dict(), status=error.status, headers={"Retry-After": "5"})
+        exc = DatabaseUnavailable()
+    if isinstance(exc, DatabaseUnavailable):
+        return Response(exc.as_dict(), status=exc.status, headers={"Retry-After": "5"})
+    if isinstance(exc, ChatError):
+        return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

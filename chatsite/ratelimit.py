@@ -3,6 +3,7 @@ process shares the count). Used by the REST throttles and the Socket.IO event ha
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
@@ -10,6 +11,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
+logger = logging.getLogger(__name__)
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
           "hour": 3600, "d": 86400, "day": 86400}  # fmt: skip
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
@@ -25,20 +27,31 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def hit(scope: str, ident: str, rate: str) -> float:
-    """Count one event; return 0 if allowed, else the seconds until the window resets."""
+    """Count one event; return 0 if allowed, else the seconds until the window resets.
+
+    When the cache is unreachable (Redis down) the event is allowed and a warning logged: a
+    rate limit must not turn every request into a server error."""
     limit, period = parse_rate(rate)
     now = time.time()
     window = int(now // period)
     key = f"ratelimit:{scope}:{ident}:{window}"
-    cache.add(key, 0, timeout=period + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add() and incr()
-        cache.add(key, 1, timeout=period + 1)
-        count = 1
+        count = _count(key, period)
+    except Exception as error:
+        logger.warning("rate limit %s not applied, the cache is unavailable: %r", scope, error)
+        return 0.0
     if count <= limit:
         return 0.0
     return (window + 1) * period - now
+
+
+def _count(key: str, period: int) -> int:
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the key expired between add() and incr()
+        cache.add(key, 1, timeout=period + 1)
+        return 1
 
 
 class ScopedRateThrottle(BaseThrottle):

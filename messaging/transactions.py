@@ -6,6 +6,13 @@ calls made inside the callback run in the transaction because django-mongodb-bac
 session from `connection.session`. `on_commit` callbacks registered by the last attempt run after
 the commit, never for an attempt that was rolled back.
 
+When the database is unreachable the transaction fails at once with `DatabaseUnavailable`
+(503) instead of being retried: pymongo's `with_transaction` would retry it, and a commit whose
+outcome is unknown, for two minutes while the request waits and holds the conversation's lock.
+The caller learns nothing about a commit cut off that way; a retry with the same `clientMsgId`
+returns the stored message or stores it. (No client-side timeout cuts a transaction short:
+cut off mid-way it could stay open on the server and block the conversation's later writes.)
+
 Transactions need a replica set (SecantusDB advertises itself as one; production MongoDB must
 be a replica set or a sharded cluster)."""
 
@@ -18,6 +25,9 @@ from typing import TypeVar
 
 from django.db import connection
 from django.db.backends.utils import logger
+from pymongo.errors import ConnectionFailure
+
+from chatsite.errors import DatabaseUnavailable
 
 T = TypeVar("T")
 
@@ -47,7 +57,12 @@ def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
         connection.in_atomic_block_mongo = True
         connection.run_on_commit = []
         try:
-            return fn()
+            result = fn()
+            # Committed here, not by with_transaction, which retries an unknown commit result.
+            session.commit_transaction()
+            return result
+        except ConnectionFailure as error:
+            raise DatabaseUnavailable() from error
         finally:
             hooks[:] = connection.run_on_commit
             connection.run_on_commit = []
