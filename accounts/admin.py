@@ -53,7 +53,10 @@ class UserAdmin(BaseUserAdmin):
     )
     actions = ["deactivate"]
 
-    @admin.action(description="Deactivate selected users", permissions=["change"])
+    def has_deactivate_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.deactivate_user")
+
+    @admin.action(description="Deactivate selected users", permissions=["deactivate"])
     def deactivate(self, request, queryset):
         count = 0
         for user in queryset:

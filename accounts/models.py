@@ -51,6 +51,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["username_key"]
+        # Moderators get this instead of `change_user`, which would let them edit anyone's
+        # permissions (their own included).
+        permissions = [("deactivate_user", "Can deactivate users")]
 
     def __str__(self):
         return self.username

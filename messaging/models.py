@@ -5,10 +5,15 @@ by time: MongoDB keeps milliseconds only. `version` (per conversation) numbers e
 new message, hide/unhide, read marker — so `/api/sync` can hand out exact, gap-free cursors.
 """
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_mongodb_backend.fields import ArrayField, ObjectIdField
+
+# Before any real timestamp: `hidden_at__gt=EPOCH` is "hidden" as one range on one field.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Conversation(models.Model):
@@ -90,8 +95,15 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "version"], name="message_by_version"),
+            # The unique (conversation, seq) index is partial (the backend adds `$type` filters
+            # to unique indexes), so no query on a seq range can use it; this one serves them.
+            models.Index(fields=["conversation", "seq"], name="message_by_seq"),
             models.Index(fields=["-created_at"], name="message_by_date"),
             models.Index(fields=["sender", "-created_at"], name="message_by_sender"),
+            # Only hidden messages, for the moderators' "hidden" filter.
+            models.Index(
+                fields=["-hidden_at"], name="message_hidden", condition=Q(hidden_at__gt=EPOCH)
+            ),
         ]
         permissions = [("hide_message", "Can hide and unhide messages")]
 

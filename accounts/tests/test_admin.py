@@ -132,6 +132,28 @@ class TestDeactivateAction:
         assert "Deactivated" in entry.get_change_message()
         assert b"Deactivated 1 user(s)." in response.content
 
+    @pytest.mark.parametrize(
+        ("permissions", "allowed"),
+        [(["view_user", "deactivate_user"], True), (["view_user", "change_user"], False)],
+    )
+    def test_moderators_need_the_deactivate_permission(self, client, alice, permissions, allowed):
+        from django.contrib.auth.models import Permission
+
+        moderator = user_factory(username="moderator")
+        moderator.is_staff = True
+        moderator.save()
+        moderator.user_permissions.set(
+            Permission.objects.filter(content_type__app_label="accounts", codename__in=permissions)
+        )
+        client.force_login(moderator)
+
+        client.post(
+            "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [str(alice.pk)]}
+        )
+
+        alice.refresh_from_db()
+        assert alice.is_active is not allowed
+
     def test_a_deactivated_user_can_no_longer_log_in(self, admin_client, api, alice):
         admin_client.post(
             "/admin/accounts/user/",

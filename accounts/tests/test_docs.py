@@ -67,16 +67,15 @@ def test_swagger_ui_runs_under_the_content_security_policy(client):
     assert b"/api/schema/" in init.content
 
 
-def test_redoc_loads_its_scripts_locally(client):
-    # (Its stock template still links Google Fonts; the CSP blocks that stylesheet.)
+def test_redoc_loads_nothing_from_another_origin(client):
     response = client.get("/api/redoc/")
 
     assert response.status_code == 200
-    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", response.content.decode(), re.S)
-    assert scripts
-    for attrs, body in scripts:
-        assert 'src="/static/' in attrs
-        assert not body.strip()
+    html = response.content.decode()
+    assert "redoc.standalone.js" in html
+    assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+    assert_local_page(html)
+    assert "script-src 'self';" in response["Content-Security-Policy"]
 
 
 def test_the_browsable_api_root(client):

@@ -1,10 +1,20 @@
+import json
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from messaging.models import Conversation, Message
+from messaging.admin import (
+    INLINE_MESSAGES,
+    MessageAdmin,
+    NewestMessagesPaginator,
+    conversation_latest_messages,
+)
+from messaging.models import EPOCH, Conversation, Message
 from messaging.services import message_hide
 from messaging.tests.factories import message_factory, messages_factory, user_factory
 
@@ -73,6 +83,23 @@ def test_changelists_with_filters(admin_client, alice, bob):
         assert len(response.context["cl"].result_list) == 1
     response = admin_client.get(CONVERSATIONS, {"kind": "group"})
     assert len(response.context["cl"].result_list) == 0
+
+
+def test_message_changelist_filters_by_sender(admin_client, alice, bob):
+    messages = messages_factory(sender=alice, receiver=bob, count=3)  # alice, bob, alice
+    from_alice, from_bob = [messages[0], messages[2]], [messages[1]]
+
+    listing = admin_client.get(MESSAGES).content.decode()
+    assert f'href="?sender={bob.pk}"' in listing  # a sender's name links to their messages
+
+    response = admin_client.get(MESSAGES, {"sender": str(bob.pk)})
+    assert [m.pk for m in response.context["cl"].result_list] == [from_bob[0].pk]
+    assert "bob" in response.content.decode()  # the active filter names the sender
+    response = admin_client.get(MESSAGES, {"sender": str(alice.pk)})
+    assert {m.pk for m in response.context["cl"].result_list} == {m.pk for m in from_alice}
+    response = admin_client.get(MESSAGES, {"sender": "not-an-id"})
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 3
 
 
 def test_changelist_queries_do_not_grow_with_rows(admin_client, alice, bob, carol):
@@ -226,3 +253,151 @@ def test_hide_permission_through_a_group(client, alice, bob):
     client.force_login(user)
     run_action(client, "hide", [message])
     assert Message.objects.get(pk=message.pk).hidden_at is not None
+
+
+# --- large collections: the query shapes behind the pages ---------------------------------
+
+
+def message_queries(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "db.messaging_message." in q["sql"]]
+
+
+def index_used(queryset) -> set[str]:
+    """The indexes the database's plan for `queryset` reads (empty: a collection scan)."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "indexName" in node and node.get("stage") != "COLLSCAN":
+                found.add(node["indexName"])
+            for key, value in node.items():
+                if key != "rejectedPlans":
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(queryset.explain()))
+    return found
+
+
+def spread_in_time(messages: list[Message], seconds: list[float]) -> None:
+    """Give a history a shape: each message `seconds[i]` after its conversation began."""
+    began = timezone.now() - timedelta(days=3)
+    Conversation.objects.update(created_at=began)
+    for message, offset in zip(messages, seconds, strict=True):
+        Message.objects.filter(pk=message.pk).update(created_at=began + timedelta(seconds=offset))
+    for conversation in Conversation.objects.all():
+        newest = Message.objects.filter(conversation=conversation).order_by("-created_at")[0]
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=newest.created_at)
+
+
+def all_pages(client, pages: int) -> tuple[list, list[list[str]]]:
+    """The ids shown on pages 1..`pages`, and each page's queries on the messages."""
+    shown, queries = [], []
+    for page in range(1, pages + 1):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(MESSAGES, {"p": page})
+        assert response.status_code == 200
+        assert isinstance(response.context["cl"].paginator, NewestMessagesPaginator)
+        shown += [m.pk for m in response.context["cl"].result_list]
+        queries.append(message_queries(captured))
+    return shown, queries
+
+
+def test_unfiltered_message_pages_read_time_windows_not_the_collection(
+    admin_client, monkeypatch, alice, bob, carol
+):
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 4)
+    sent = [
+        *messages_factory(sender=alice, receiver=bob, count=6),
+        *messages_factory(sender=carol, receiver=alice, count=5),
+        *messages_factory(sender=bob, receiver=carol, count=4),
+    ]
+    # Two early messages, a busy minute a day later (three of them in one millisecond), then a
+    # quiet day: the newest page is further back than the average rate suggests.
+    day = 86400
+    spread_in_time(
+        sent,
+        [5, 60, day, day, day, day + 1, day + 2, day + 3, day + 4, day + 5, day + 6, day + 7,
+         day * 1.5, day * 1.75, day * 2],
+    )  # fmt: skip
+
+    response = admin_client.get(MESSAGES)
+    assert response.context["cl"].result_count == 15
+    shown, queries = all_pages(admin_client, pages=4)
+
+    expected = list(Message.objects.order_by("-created_at", "-pk").values_list("pk", flat=True))
+    assert shown == expected
+    # The newer pages read windows on the messages' date: no count of them, no sort of all of
+    # them. (The older pages' windows would span them all, so those read all of them.)
+    for page_queries in queries[:2]:
+        assert page_queries
+        assert all("'created_at': {'$gte'" in query for query in page_queries), page_queries
+
+
+def test_message_pages_include_messages_older_than_their_conversation(
+    admin_client, monkeypatch, alice, bob, carol
+):
+    # Stored around message_send (an import, say): the windows can't bound them, the list must.
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 4)
+    sent = [
+        *messages_factory(sender=alice, receiver=bob, count=5),
+        *messages_factory(sender=carol, receiver=bob, count=4),
+    ]
+    spread_in_time(sent, [10, 20, 30, 40, 50, 15, 25, 35, 45])
+    Message.objects.filter(pk=sent[0].pk).update(created_at=EPOCH + timedelta(days=1))
+
+    shown, _ = all_pages(admin_client, pages=3)
+
+    assert shown == list(
+        Message.objects.order_by("-created_at", "-pk").values_list("pk", flat=True)
+    )
+    assert shown[-1] == sent[0].pk
+
+
+def test_sorted_or_filtered_message_pages_are_counted_exactly(
+    admin_client, monkeypatch, alice, bob
+):
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 2)
+    sent = messages_factory(sender=alice, receiver=bob, count=5)
+    message_hide(message=sent[1], by=None)
+
+    response = admin_client.get(MESSAGES, {"o": "1", "p": 2})  # by seq, ascending
+    assert response.context["cl"].paginator.unfiltered is False
+    assert [m.seq for m in response.context["cl"].result_list] == [3, 4]
+    response = admin_client.get(MESSAGES, {"hidden": "no"})
+    assert response.context["cl"].result_count == 4
+    response = admin_client.get(MESSAGES, {"q": "m5"})
+    assert [m.body for m in response.context["cl"].result_list] == ["m5"]
+
+
+def test_the_inline_lists_the_latest_messages_by_a_seq_range(admin_client, alice, bob):
+    sent = messages_factory(sender=alice, receiver=bob, count=INLINE_MESSAGES + 3)
+    conversation = Conversation.objects.get()
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(f"{CONVERSATIONS}{conversation.pk}/change/")
+    assert response.status_code == 200
+
+    formset = response.context["inline_admin_formsets"][0].formset
+    seqs = [form.instance.seq for form in formset.forms]
+    assert seqs == list(range(INLINE_MESSAGES + 3, 3, -1))
+    assert {form.instance.sender.username for form in formset.forms} == {"alice", "bob"}
+    assert "'seq': {'$gt': 3}" in " ".join(message_queries(captured))
+    assert sent[-1].body in response.content.decode()
+    assert len(captured.captured_queries) < 10  # senders are one query, not one per row
+
+
+def test_the_admin_query_shapes_are_served_by_indexes(alice, bob):
+    message = message_factory(sender=alice, receiver=bob)
+    conversation = Conversation.objects.get()
+
+    hidden = Message.objects.filter(hidden_at__gt=EPOCH)
+    window = Message.objects.filter(created_at__gte=timezone.now() - timedelta(hours=1))
+    latest = Message.objects.filter(conversation=conversation, seq__gt=conversation.last_seq - 50)
+
+    assert index_used(hidden) == {"message_hidden"}
+    assert index_used(window) == {"message_by_date"}
+    assert index_used(latest) == {"message_by_seq"}
+    assert [m.pk for m in conversation_latest_messages(conversation, 50)] == [message.pk]
