@@ -6,6 +6,7 @@ through Redis when `REDIS_URL` is set, so its events reach the serving processes
 
 from __future__ import annotations
 
+import engineio
 import socketio
 from django.conf import settings
 
@@ -25,6 +26,29 @@ def origin_allowed(origin: str | None, environ: dict) -> bool:
     return origin == f"{scheme.split(',')[0].strip()}://{environ.get('HTTP_HOST', '')}"
 
 
+class _EngineIOServer(engineio.Server):
+    def disconnect(self, sid=None):
+        """Close a session without waiting for the client to fetch the CLOSE packet.
+
+        python-engineio closes a session this way when it refuses a request (a long-polling
+        POST over REALTIME_MAX_PACKET_BYTES), and waits until the client has fetched the CLOSE
+        packet before answering that request. But it refuses every poll of a closed session,
+        so unless a poll was already pending the CLOSE packet is never fetched and the POST
+        waited forever, holding its green thread and connection. The client learns that the
+        session ended from its pending poll (CLOSE) or from the refusal of its next one."""
+        socket = self.sockets.get(sid) if sid is not None else None
+        if socket is None:
+            return super().disconnect(sid)
+        socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        self.sockets.pop(sid, None)
+        return None
+
+
+class _SocketIOServer(socketio.Server):
+    def _engineio_server_class(self):
+        return _EngineIOServer
+
+
 def _client_manager(write_only: bool):
     if settings.REDIS_URL:
         return socketio.RedisManager(
@@ -37,7 +61,7 @@ def configure(async_mode: str) -> socketio.Server:
     """Create the serving server (called once by `manage.py serve`)."""
     global _server
     options = settings.REALTIME
-    _server = socketio.Server(
+    _server = _SocketIOServer(
         async_mode=async_mode,
         client_manager=_client_manager(write_only=False),
         cors_allowed_origins=origin_allowed,
@@ -47,7 +71,62 @@ def configure(async_mode: str) -> socketio.Server:
         logger=False,
         engineio_logger=False,
     )
+    _limit_websocket_messages(_server, async_mode, options["MAX_HTTP_BUFFER_SIZE"])
     return _server
+
+
+def _limit_websocket_messages(sio: socketio.Server, async_mode: str, limit: int) -> None:
+    """Refuse a WebSocket message as soon as it passes `limit` bytes (close code 1009), as
+    uvicorn does in the ASGI mode.
+
+    As python-engineio sets them up, eventlet checks each frame against the limit but not a
+    message sent in many frames, and gevent's simple-websocket checks nothing: either read a
+    message into memory whole, however big, before python-engineio compared its length in
+    characters with the limit (so non-ASCII text up to 4x the limit in bytes got through)."""
+    if async_mode == "eventlet":
+        from engineio.async_drivers.eventlet import WebSocketWSGI
+        from eventlet.websocket import FailedConnectionError, RFC6455WebSocket
+
+        class LimitedMessage(RFC6455WebSocket.Message):
+            received = 0
+
+            def push(self, data, final=False):
+                self.received += len(data)
+                if self.received > limit:
+                    raise FailedConnectionError(1009, "Message is too big")
+                super().push(data, final=final)
+
+        class LimitedEventletWebSocketWSGI(WebSocketWSGI):
+            def __init__(self, handler, server):
+                def limited_handler(ws):
+                    ws.Message = LimitedMessage  # before the first frame is read
+                    return handler(ws)
+
+                super().__init__(limited_handler, server)
+
+        websocket_class = LimitedEventletWebSocketWSGI
+    elif async_mode == "gevent":
+        from engineio.async_drivers.gevent import WebSocketWSGI
+
+        class LimitedGeventWebSocketWSGI(WebSocketWSGI):
+            def __init__(self, handler, server):
+                super().__init__(handler, server)
+                # simple-websocket counts characters: this bounds what it buffers...
+                self.server_args["max_message_size"] = limit
+
+            def wait(self):
+                data = super().wait()
+                # ...and this holds text to the limit in bytes.
+                if isinstance(data, str) and not data.isascii() and len(data.encode()) > limit:
+                    if self.ws.connected:
+                        self.ws.close(1009, "Message is too big")
+                    return None  # python-engineio then closes the session
+                return data
+
+        websocket_class = LimitedGeventWebSocketWSGI
+    else:
+        return
+    sio.eio._async = {**sio.eio._async, "websocket": websocket_class}
 
 
 def use(server_like) -> None:

@@ -7,6 +7,8 @@ to that socket before it."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from typing import Any
 import engineio
 import requests
 import socketio
+import websocket
 
 from accounts.models import User
 from accounts.services import tokens_issue, user_create
@@ -191,3 +194,77 @@ class Api:
         )
         assert response.status_code == 200, response.text
         return response.json()
+
+
+class RawSocket:
+    """One Socket.IO connection spoken by hand over a bare WebSocket (websocket-client), for
+    what a well-behaved client never does: stop answering the server's pings (a tab whose
+    network died without closing anything) or send a frame of any size.
+
+    A reader thread records every Engine.IO packet and answers pings while `answering`."""
+
+    def __init__(self, url: str):
+        self.url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = websocket.WebSocket()
+        self.answering = True
+        self.packets: list[str] = []
+        self.pings = 0
+        self.closed = threading.Event()
+        self._changed = threading.Condition()
+        self._reader: threading.Thread | None = None
+
+    def connect(self, token: str) -> RawSocket:
+        self.ws.connect(self.url, timeout=TIMEOUT)
+        opening = self.ws.recv()
+        assert opening.startswith("0{"), opening  # Engine.IO OPEN
+        self.ws.send("40" + json.dumps({"token": token}))  # Socket.IO CONNECT with auth
+        while True:  # events the connect handler emits may come before the CONNECT answer
+            packet = self.ws.recv()
+            assert packet.startswith("4"), packet
+            if packet.startswith("40"):
+                break
+            self.packets.append(packet)
+        self.ws.settimeout(None)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        try:
+            while True:
+                packet = self.ws.recv()
+                if not packet:  # a close frame
+                    break
+                with self._changed:
+                    self.packets.append(packet)
+                    if packet == "2":  # Engine.IO PING
+                        self.pings += 1
+                    self._changed.notify_all()
+                if packet == "2" and self.answering:
+                    self.ws.send("3")  # PONG
+        except (websocket.WebSocketException, OSError):
+            pass
+        finally:
+            self.closed.set()
+            with self._changed:
+                self._changed.notify_all()
+
+    def wait_pings(self, count: int, *, timeout: float = TIMEOUT) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.pings >= count, timeout=timeout), (
+                f"{self.pings} pings, expected {count}"
+            )
+
+    def send_text(self, text: str, *, withhold: int = 0) -> None:
+        """Send one text frame; with `withhold`, its last bytes are never sent (the frame
+        header still announces the whole length)."""
+        frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT).format()
+        self.ws.sock.sendall(frame[: len(frame) - withhold])
+
+    def close(self) -> None:
+        with contextlib.suppress(websocket.WebSocketException, OSError):
+            if self.closed.is_set():
+                self.ws.shutdown()
+            else:
+                self.ws.close(timeout=1)
+        self.closed.set()

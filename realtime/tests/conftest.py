@@ -1,6 +1,6 @@
 import pytest
 
-from realtime.tests.clients import Api, ChatClient, person_create
+from realtime.tests.clients import Api, ChatClient, RawSocket, person_create
 
 
 @pytest.fixture
@@ -16,6 +16,21 @@ def make_client():
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def make_raw_socket():
+    """`make_raw_socket(server)` → an unconnected RawSocket; every one is closed after the test."""
+    sockets: list[RawSocket] = []
+
+    def make(server) -> RawSocket:
+        socket = RawSocket(server.url)
+        sockets.append(socket)
+        return socket
+
+    yield make
+    for socket in sockets:
+        socket.close()
 
 
 @pytest.fixture
