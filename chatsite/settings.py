@@ -41,6 +41,14 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default)."""
+    value = os.environ.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def local_secret_key() -> str:
     """A development key kept in var/ so sessions and tokens survive restarts."""
     path = VAR_DIR / "secret_key"
@@ -154,7 +162,12 @@ LOGIN_URL = "/admin/login/"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # An unreachable Redis fails fast (rate limits then let requests through).
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -171,10 +184,14 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["chatsite.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chatsite.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rate limits count the connection's address. Only the last TRUSTED_PROXY_COUNT proxies
+    # (the ones in front of this server) are believed about X-Forwarded-For: with 0, a client
+    # could name a new "address" on every request.
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0),
 }
 
 SIMPLE_JWT = {
@@ -223,6 +240,11 @@ REALTIME = {
     "PING_TIMEOUT": env_int("REALTIME_PING_TIMEOUT", 20),
     "AUTH_RECHECK_SECONDS": env_int("REALTIME_AUTH_RECHECK_SECONDS", 30),
     "MAX_CONNECTIONS": env_int("REALTIME_MAX_CONNECTIONS", 20000),
+    # Who hears `userOnline`/`userOffline`: "contacts" (users sharing a conversation, plus
+    # sockets that asked with `watchPresence`) or "everyone" (every socket: O(N²) frames in a
+    # connect storm, for small deployments). docs/realtime.md explains both.
+    "PRESENCE_FANOUT": env_choice("REALTIME_PRESENCE_FANOUT", ("contacts", "everyone")),
+    "PRESENCE_WATCH_MAX": 500,
     "LEGACY_PRESENCE_BROADCAST": env_bool("REALTIME_LEGACY_PRESENCE", False),
     "LEGACY_PRESENCE_DEBOUNCE_MS": env_int("REALTIME_LEGACY_PRESENCE_DEBOUNCE_MS", 500),
     "EVENT_RATE": os.environ.get("REALTIME_EVENT_RATE", "30/s"),

@@ -32,6 +32,9 @@ TEST_ENVIRONMENT = {
     "SIGNUP_RATE": "100000/minute",
     "SEND_RATE": "100000/minute",
     "REALTIME_EVENT_RATE": "100000/s",
+    # Tests about other things watch strangers come and go; the default, "contacts", has its
+    # own tests (realtime/tests/test_presence_fanout.py) and the demo page's run with it.
+    "REALTIME_PRESENCE_FANOUT": "everyone",
 }
 
 
@@ -65,20 +68,31 @@ def _clear_cache():
 
 
 class ChatServer:
-    """A `manage.py serve` process on a free port."""
+    """A `manage.py serve` process on a free port. `start()` again after `stop()` restarts it
+    on the same port. `extra_env` values of None remove the variable (e.g. `MONGODB_URI`, so
+    that serve starts the embedded database itself); `migrate=True` lets serve migrate."""
 
-    def __init__(self, database_name: str, async_mode: str, extra_env: dict | None = None):
+    def __init__(
+        self,
+        database_name: str,
+        async_mode: str,
+        extra_env: dict | None = None,
+        *,
+        migrate: bool = False,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.async_mode = async_mode
+        self.migrate = migrate
         self.log_path = ARTIFACTS / f"chat-server-{async_mode}-{self.port}.log"
-        self.env = {
+        env = {
             **os.environ,
             "MONGODB_NAME": database_name,
             "REALTIME_ASYNC_MODE": async_mode,
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
+        self.env = {name: value for name, value in env.items() if value is not None}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> ChatServer:
@@ -87,7 +101,8 @@ class ChatServer:
         ARTIFACTS.mkdir(exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, str(BASE_DIR / "manage.py"), "serve", "--no-migrate",
+            [sys.executable, str(BASE_DIR / "manage.py"), "serve",
+             *([] if self.migrate else ["--no-migrate"]),
              "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=BASE_DIR,
         )  # fmt: skip

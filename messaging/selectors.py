@@ -34,11 +34,11 @@ def parse_seq(raw: str | None, name: str) -> int | None:
 
 
 def user_get_active(*, user_id: object) -> User:
-    user = User.objects.filter(pk=object_id(user_id, errors.ReceiverNotFound), is_active=True)
-    found = user.first()
-    if found is None:
-        raise errors.ReceiverNotFound()
-    return found
+    pk = object_id(user_id, errors.ReceiverNotFound)
+    try:
+        return User.objects.get(pk=pk, is_active=True)  # no ordering: one indexed lookup
+    except User.DoesNotExist:
+        raise errors.ReceiverNotFound() from None
 
 
 def conversation_get_for_user(*, user: User, conversation_id: object) -> Conversation:
@@ -47,6 +47,15 @@ def conversation_get_for_user(*, user: User, conversation_id: object) -> Convers
     if conversation is None:
         raise errors.ConversationNotFound()
     return conversation
+
+
+def contact_ids_for_user(*, user_id: object) -> set[str]:
+    """Ids of the users who share a conversation with this one (its presence audience)."""
+    me = object_id(user_id, errors.ConversationNotFound)
+    rows = Conversation.objects.filter(participants__contains=[me]).values_list(
+        "participants", flat=True
+    )
+    return {str(p) for participants in rows for p in participants if p != me}
 
 
 def conversation_get_direct(*, user: User, other_id: object) -> Conversation | None:

@@ -18,6 +18,8 @@ from messaging.signals import message_visibility_changed, messages_read
 from messaging.transactions import run_in_transaction
 
 CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A lone UTF-16 surrogate: JSON can carry one (`"\ud800"`), UTF-8 (BSON) cannot store it.
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_body(body: object) -> str:
@@ -25,6 +27,8 @@ def clean_body(body: object) -> str:
         raise errors.MessageInvalid()
     if "\x00" in body:
         raise errors.MessageInvalid("The message must not contain NUL characters.")
+    if SURROGATE.search(body):
+        raise errors.MessageInvalid("The message must be valid Unicode text.")
     body = body.strip()
     if not body:
         raise errors.MessageEmpty()
@@ -44,6 +48,10 @@ def clean_client_msg_id(client_msg_id: object) -> str | None:
 
 def _conversations():
     return connection.get_collection(Conversation._meta.db_table)
+
+
+def _members():
+    return connection.get_collection(ConversationMember._meta.db_table)
 
 
 def _bump(filter_: dict, *, new_message: bool, upsert_fields: dict | None = None) -> dict | None:
@@ -124,8 +132,11 @@ def message_send(
             client_msg_id=client_msg_id,
         )
         message.save()
-        ConversationMember.objects.filter(conversation_id=doc["_id"], user_id=sender.pk).update(
-            last_read_seq=doc["last_seq"], version=doc["version"]
+        # The sender has read their own message (a plain update: this runs on every send).
+        _members().update_one(
+            {"conversation_id": doc["_id"], "user_id": sender.pk},
+            {"$set": {"last_read_seq": Int64(doc["last_seq"]), "version": Int64(doc["version"])}},
+            session=connection.session,
         )
         return message
 

@@ -13,6 +13,7 @@ import asyncio
 import threading
 import time
 
+import engineio
 import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -41,8 +42,15 @@ class LoopBridge:
     def enter_room(self, sid, room, namespace=None):
         return self._run(self.sio.enter_room(sid, room, namespace=namespace))
 
+    def leave_room(self, sid, room, namespace=None):
+        return self._run(self.sio.leave_room(sid, room, namespace=namespace))
+
     def disconnect(self, sid, namespace=None):
         return self._run(self.sio.disconnect(sid, namespace=namespace))
+
+    @property
+    def manager(self):
+        return self.sio.manager
 
     def sleep(self, seconds: float = 0) -> None:
         time.sleep(seconds)
@@ -51,6 +59,25 @@ class LoopBridge:
         thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
         thread.start()
         return thread
+
+
+class _EngineIOServer(engineio.AsyncServer):
+    async def disconnect(self, sid=None):
+        """Close a session without waiting for the client to fetch the CLOSE packet (see
+        `realtime.server._EngineIOServer.disconnect`). Here the race is even likelier: the
+        disconnect handler runs in a worker thread, so the pending poll is often answered with
+        the handler's own events before CLOSE is queued."""
+        socket = self.sockets.get(sid) if sid is not None else None
+        if socket is None:
+            return await super().disconnect(sid)
+        await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        self.sockets.pop(sid, None)
+        return None
+
+
+class _SocketIOServer(socketio.AsyncServer):
+    def _engineio_server_class(self):
+        return _EngineIOServer
 
 
 def _client_manager():
@@ -71,7 +98,7 @@ def _in_thread(handler):
 def build_socketio_app(django_app=None) -> socketio.ASGIApp:
     """An ASGI app serving Socket.IO at /socket.io/ and passing other traffic to `django_app`."""
     options = settings.REALTIME
-    sio = socketio.AsyncServer(
+    sio = _SocketIOServer(
         async_mode="asgi",
         client_manager=_client_manager(),
         cors_allowed_origins=server.origin_allowed,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import parse_qs
 
+from bson import ObjectId
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -21,6 +22,11 @@ class Identity:
     user_id: str
     session_id: str
     expires_at: float
+
+    def user(self) -> User:
+        """The socket's user, as checked at connect (active, session not ended) and rechecked
+        every REALTIME_AUTH_RECHECK_SECONDS, without a database lookup per event."""
+        return User(pk=ObjectId(self.user_id), is_active=True)
 
 
 def _raw_token(environ: dict, auth: object) -> str | None:

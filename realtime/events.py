@@ -13,6 +13,7 @@ SESSION_ENDED = "sessionEnded"
 # client → server
 SEND_MESSAGE = "sendMessage"
 MARK_READ = "markRead"
+WATCH_PRESENCE = "watchPresence"
 # TYPING is relayed both ways.
 
 # connect_error messages

@@ -10,18 +10,18 @@ import logging
 import time
 
 import socketio
+from bson import ObjectId
 from django.conf import settings
 from django.db import close_old_connections
 from pymongo.errors import PyMongoError
 
-from accounts.models import User
 from chatsite.errors import ChatError, DatabaseUnavailable
 from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
 from realtime import auth, events
 from realtime.presence import Presence
-from realtime.rooms import user_room
+from realtime.rooms import presence_room, user_room
 
 logger = logging.getLogger(__name__)
 
@@ -37,35 +37,72 @@ class ChatNamespace:
         self.sio = sio
         self.presence = presence
         self.identities: dict[str, auth.Identity] = {}
+        self.watching: dict[str, set[str]] = {}  # sid → users it asked to watch
         self._legacy_broadcast_pending = False
 
     # --- connection lifecycle --------------------------------------------------------------
 
-    def connect(self, sid: str, environ: dict, auth_payload: object = None) -> None:
+    def connect(self, sid: str, environ: dict, auth_payload: object = None) -> dict | None:
+        if sid in self.identities:
+            # python-socketio hands a connected client's event *named* "connect" to this
+            # handler, with the client's data as `environ`. The real connect of a socket runs
+            # once, before any event of it is dispatched.
+            return _error("invalid_event", "connect is not an event a client can send.")
         close_old_connections()
         try:
             identity = auth.authenticate(environ, auth_payload)
+            contacts = set() if _presence_to_everyone() else self._contacts(identity.user_id)
         except PyMongoError:
             logger.warning("socket refused: database unavailable")
             raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
         self.identities[sid] = identity
         self.sio.enter_room(sid, user_room(identity.user_id))
         came_online = self.presence.add(identity.user_id)
-        self.sio.emit(events.GET_ONLINE_USERS, self.presence.online_users(), to=sid)
+        if _presence_to_everyone():
+            snapshot = self.presence.online_users()
+        else:
+            snapshot = self.presence.online_among(contacts | {identity.user_id})
+        self.sio.emit(events.GET_ONLINE_USERS, snapshot, to=sid)
         if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
             self._schedule_legacy_broadcast()
         elif came_online:
-            self.sio.emit(events.USER_ONLINE, {"userId": identity.user_id}, skip_sid=sid)
+            self._announce(events.USER_ONLINE, identity.user_id, contacts, skip_sid=sid)
 
-    def disconnect(self, sid: str, *reason) -> None:
+    def disconnect(self, sid: str, *reason) -> dict | None:
+        if self.sio.manager.is_connected(sid, "/"):
+            # An event named "disconnect" from a client that is still connected (for a real
+            # disconnect python-socketio has already marked the socket as leaving).
+            return _error("invalid_event", "disconnect is not an event a client can send.")
         identity = self.identities.pop(sid, None)
+        self.watching.pop(sid, None)
         if identity is None:
-            return
+            return None
         went_offline = self.presence.remove(identity.user_id)
         if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
             self._schedule_legacy_broadcast()
         elif went_offline:
-            self.sio.emit(events.USER_OFFLINE, {"userId": identity.user_id})
+            contacts = set()
+            if not _presence_to_everyone():
+                close_old_connections()
+                try:
+                    contacts = self._contacts(identity.user_id)
+                except PyMongoError:
+                    logger.warning("userOffline reaches only watchers: database unavailable")
+            self._announce(events.USER_OFFLINE, identity.user_id, contacts)
+        return None
+
+    def _contacts(self, user_id: str) -> set[str]:
+        return selectors.contact_ids_for_user(user_id=user_id)
+
+    def _announce(self, event: str, user_id: str, contacts: set[str], skip_sid=None) -> None:
+        """`userOnline`/`userOffline` to everyone, or to the user's contacts and watchers: a
+        connect costs O(contacts) frames instead of O(connected sockets)."""
+        payload = {"userId": user_id}
+        if _presence_to_everyone():
+            self.sio.emit(event, payload, skip_sid=skip_sid)
+        else:
+            rooms = [user_room(c) for c in sorted(contacts)] + [presence_room(user_id)]
+            self.sio.emit(event, payload, to=rooms, skip_sid=skip_sid)
 
     def _schedule_legacy_broadcast(self) -> None:
         """Old clients expect the full list on every change; send it at most once per
@@ -90,7 +127,7 @@ class ChatNamespace:
         wait = hit("send", f"user:{identity.user_id}", settings.CHAT["SEND_RATE"])
         if wait:
             return {**_error("rate_limited", "Too many messages."), "retryAfter": int(wait + 1)}
-        sender = User.objects.get(pk=identity.user_id)
+        sender = identity.user()
         target = {}
         if data.get("conversationId") is not None:
             target["conversation"] = selectors.conversation_get_for_user(
@@ -106,11 +143,31 @@ class ChatNamespace:
         )  # fmt: skip
         return {"ok": True, "message": MessageSerializer(message).data}
 
+    def watch_presence(self, sid: str, data: object) -> dict:
+        """Also hear `userOnline`/`userOffline` of these users (say, the ones a contact list
+        shows); replaces the socket's previous list. Answers which of them are online now."""
+        limit = settings.REALTIME["PRESENCE_WATCH_MAX"]
+        ids = data.get("userIds") if isinstance(data, dict) else None
+        if (
+            not isinstance(ids, list)
+            or len(ids) > limit
+            or not all(isinstance(i, str) and ObjectId.is_valid(i) for i in ids)
+        ):
+            return _error("invalid_payload", f"Send {{userIds: [...]}}: at most {limit} user ids.")
+        wanted = {str(ObjectId(i)) for i in ids}
+        before = self.watching.get(sid, set())
+        for user_id in before - wanted:
+            self.sio.leave_room(sid, presence_room(user_id))
+        for user_id in wanted - before:
+            self.sio.enter_room(sid, presence_room(user_id))
+        self.watching[sid] = wanted
+        return {"ok": True, "online": self.presence.online_among(wanted)}
+
     def typing(self, sid: str, data: object) -> dict:
         identity = self.identities[sid]
         if not isinstance(data, dict) or not isinstance(data.get("isTyping"), bool):
             return _error("invalid_payload", "Send {conversationId, isTyping: true|false}.")
-        user = User(pk=identity.user_id)
+        user = identity.user()
         conversation = selectors.conversation_get_for_user(
             user=user, conversation_id=data.get("conversationId")
         )
@@ -127,7 +184,7 @@ class ChatNamespace:
         identity = self.identities[sid]
         if not isinstance(data, dict):
             return _error("invalid_payload", "Send {conversationId, seq}.")
-        user = User.objects.get(pk=identity.user_id)
+        user = identity.user()
         conversation = selectors.conversation_get_for_user(
             user=user, conversation_id=data.get("conversationId")
         )
@@ -187,6 +244,11 @@ def _with_acks(handler):
     return wrapper
 
 
+def _presence_to_everyone() -> bool:
+    realtime = settings.REALTIME
+    return realtime["PRESENCE_FANOUT"] == "everyone" or realtime["LEGACY_PRESENCE_BROADCAST"]
+
+
 def _is_database_down(exc: BaseException) -> bool:
     return isinstance(exc.__cause__, PyMongoError)
 
@@ -211,6 +273,7 @@ def client_events(namespace: ChatNamespace) -> dict:
             (events.SEND_MESSAGE, namespace.send_message),
             (events.TYPING, namespace.typing),
             (events.MARK_READ, namespace.mark_read),
+            (events.WATCH_PRESENCE, namespace.watch_presence),
         )
     }
 

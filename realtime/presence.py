@@ -84,6 +84,21 @@ class Presence:
                 logger.exception("presence: Redis unavailable")
         return sorted(online)
 
+    def online_among(self, user_ids) -> list[str]:
+        """Which of these users are online: one Redis round trip per other live process,
+        however many ids."""
+        ids = sorted(set(user_ids))
+        online = {user_id for user_id in ids if user_id in self.local}
+        if self.redis and ids:
+            try:
+                for node in self._live_nodes():
+                    if node != self.node:
+                        found = self.redis.hmget(f"chat:presence:node:{node}", ids)
+                        online.update(u for u, count in zip(ids, found, strict=True) if count)
+            except Exception:
+                logger.exception("presence: Redis unavailable")
+        return sorted(online)
+
     def is_online(self, user_id: str) -> bool:
         return user_id in self.local or (self.redis is not None and self._online_elsewhere(user_id))
 

@@ -13,7 +13,9 @@ const { io } = requireRef("socket.io-client");
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const base = new URL(config.base);
-if (!["127.0.0.1", "localhost"].includes(base.hostname)) throw new Error("loopback only");
+for (const url of [config.base, config.socketBase || config.base]) {
+  if (!["127.0.0.1", "localhost"].includes(new URL(url).hostname)) throw new Error("loopback only");
+}
 const users = config.usersFile ? JSON.parse(fs.readFileSync(config.usersFile, "utf8")) : [];
 const OURS = config.kind === "ours";
 const PRESENCE_EVENTS = new Set(["getOnlineUsers", "userOnline", "userOffline"]);
@@ -122,7 +124,7 @@ function openSocket(user) {
     const options = { transports: ["websocket"], reconnection: false, forceNew: true, timeout: 30000 };
     if (OURS) options.auth = { token: user.token };
     else options.query = { userId: user.id };
-    const socket = io(config.base, options);
+    const socket = io(config.socketBase || config.base, options);
     socket.userId = user.id;
     socket.onAny((event, ...args) => {
       if (PRESENCE_EVENTS.has(event)) {

@@ -171,6 +171,17 @@
 
   // ---- socket ----------------------------------------------------------------------------
 
+  // The server tells a user's contacts when they come and go; the sidebar also lists people
+  // we have not talked to yet, so ask to hear about them too (and who is online right now).
+  function watchPresence() {
+    const ids = [...state.users.keys()].filter((id) => id !== state.me._id).slice(0, 500);
+    state.socket.emit("watchPresence", { userIds: ids }, (answer) => {
+      if (!answer || !answer.ok) return;
+      answer.online.forEach((id) => state.online.add(id));
+      renderContacts();
+    });
+  }
+
   function connectSocket() {
     // `auth` as a function: every (re)connection sends the current access token.
     const socket = io({ auth: (cb) => cb({ token: state.access }), transports: ["websocket", "polling"] });
@@ -179,6 +190,7 @@
 
     socket.on("connect", () => {
       $("banner").hidden = true;
+      watchPresence();
       if (connectedOnce) catchUp();
       connectedOnce = true;
     });
@@ -273,7 +285,13 @@
       c = { _id: message.conversationId, peerId, lastMessage: null, lastSeq: 0, unreadCount: 0, readSeqs: {} };
       state.conversations.set(c._id, c);
       state.byPeer.set(peerId, c._id);
-      if (!state.users.has(peerId)) api("/api/users").then(({ data }) => data.forEach((u) => state.users.set(u._id, u)) || renderContacts());
+      if (!state.users.has(peerId)) {
+        api("/api/users").then(({ data }) => {
+          data.forEach((u) => state.users.set(u._id, u));
+          renderContacts();
+          watchPresence();
+        });
+      }
     }
     const store = messagesOf(c._id);
     const isNew = !store.has(message.seq);

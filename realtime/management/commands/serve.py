@@ -1,13 +1,20 @@
 """`manage.py serve`: Django and Socket.IO from one process (`socketio.WSGIApp`).
 
-Under eventlet by default; `REALTIME_ASYNC_MODE=gevent` or `threading` pick the others
-(manage.py monkey-patches before anything is imported)."""
+Under eventlet by default; `REALTIME_ASYNC_MODE=gevent`, `asgi` or `threading` pick the others
+(manage.py monkey-patches before anything is imported).
+
+SIGTERM (and Ctrl-C) stop the server gracefully: it stops accepting connections, closes every
+Socket.IO connection (its disconnect handlers run, clients see the connection end and reconnect
+with their backoff), lets requests in progress finish for up to `--shutdown-timeout` seconds,
+then returns, so `manage.py` stops the embedded database it started, cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Callable
 
 import socketio
 from django.conf import settings
@@ -28,15 +35,22 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-migrate", action="store_true", help="Skip `migrate` at start.")
+        parser.add_argument(
+            "--shutdown-timeout",
+            type=float,
+            default=10.0,
+            help="On SIGTERM, seconds to let requests in progress finish (default 10).",
+        )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, **options):
         mode = settings.REALTIME["ASYNC_MODE"]
+        timeout = options["shutdown_timeout"]
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if mode == "asgi":
             self.stdout.write(f"Chat server (asgi, uvicorn) on http://{host}:{port}/")
             self.stdout.flush()
-            serve_asgi(host, port)
+            serve_asgi(host, port, timeout)
             self.stdout.write("Chat server stopped.")
             return
         sio = server.configure(mode)
@@ -47,15 +61,33 @@ class Command(BaseCommand):
         app = socketio.WSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
+
+        def close_sockets() -> None:
+            close_socketio_connections(sio)
+
+        serve = {"eventlet": serve_eventlet, "gevent": serve_gevent}.get(mode)
         try:
-            {"eventlet": serve_eventlet, "gevent": serve_gevent, "threading": serve_threading}[
-                mode
-            ](app, host, port)
+            if serve is None:
+                serve_threading(app, host, port)
+            else:
+                serve(app, host, port, close_sockets=close_sockets, timeout=timeout)
         except KeyboardInterrupt:
             pass
         finally:
             who.shutdown()
             self.stdout.write("Chat server stopped.")
+
+
+def close_socketio_connections(sio: socketio.Server) -> None:
+    """End every Socket.IO connection of this process as a lost connection ends: the server
+    runs its disconnect handlers (presence) and closes the WebSocket, and clients reconnect
+    with their backoff. (An Engine.IO CLOSE packet would tell python-socketio clients that the
+    server wants them gone for good; a Socket.IO DISCONNECT would tell every client.)"""
+    for engineio_socket in list(sio.eio.sockets.values()):
+        try:
+            engineio_socket.close(wait=False, abort=True)
+        except Exception:
+            logger.exception("could not close a socket at shutdown")
 
 
 def _stop_on_sigterm() -> None:
@@ -65,48 +97,102 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def serve_asgi(host: str, port: int) -> None:
-    """`chatsite.asgi:application` under uvicorn (the same app runs under daphne)."""
+class _StopRequest:
+    """SIGTERM and SIGINT only set a flag: raising from a signal handler would interrupt
+    whichever green thread happens to run, a request in progress included."""
+
+    def __init__(self):
+        self.requested = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._request)
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+
+
+def serve_asgi(host: str, port: int, timeout: float) -> None:
+    """`chatsite.asgi:application` under uvicorn (the same app runs under daphne).
+
+    uvicorn shuts down gracefully on SIGTERM itself (WebSockets closed with 1012, requests in
+    progress finished, lifespan shutdown), then raises the signal again for the handler that
+    was installed before it: ours turns it into a return, so the embedded database is stopped."""
     import uvicorn
 
-    uvicorn.run(
-        "chatsite.asgi:application",
-        host=host,
-        port=port,
-        log_level="warning",
-        ws_max_size=settings.REALTIME["MAX_HTTP_BUFFER_SIZE"],
-        lifespan="on",
-    )
+    _stop_on_sigterm()
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(
+            "chatsite.asgi:application",
+            host=host,
+            port=port,
+            log_level="warning",
+            ws_max_size=settings.REALTIME["MAX_HTTP_BUFFER_SIZE"],
+            lifespan="on",
+            timeout_graceful_shutdown=timeout,
+        )
 
 
-def serve_eventlet(app, host: str, port: int) -> None:
+def serve_eventlet(
+    app, host: str, port: int, *, close_sockets: Callable[[], None], timeout: float
+) -> None:
     import eventlet
     import eventlet.wsgi
 
     listener = eventlet.listen((host, port), backlog=2048)
-    _stop_on_sigterm()
-    eventlet.wsgi.server(
+    # Accepted sockets inherit it: small Socket.IO frames leave at once instead of waiting for
+    # the client's delayed ACK (Nagle's algorithm), which added ~40 ms to every connect.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    pool = eventlet.GreenPool(settings.REALTIME["MAX_CONNECTIONS"])
+    server_thread = eventlet.spawn(
+        eventlet.wsgi.server,
         listener,
         app,
-        max_size=settings.REALTIME["MAX_CONNECTIONS"],
+        custom_pool=pool,
         log_output=False,
         socket_timeout=None,
     )
+    stop = _StopRequest()
+    while not stop.requested and not server_thread.dead:
+        eventlet.sleep(0.2)
+    # Stop accepting (eventlet's accept loop ends on KeyboardInterrupt and closes idle
+    # keep-alive connections; requests in progress go on). Closing the listener refuses new
+    # connections at once.
+    server_thread.kill(KeyboardInterrupt)
+    listener.close()
+    close_sockets()
+    with eventlet.Timeout(timeout, False):
+        pool.waitall()
+    for green_thread in list(pool.coroutines_running):
+        green_thread.kill()
+    server_thread.wait()
 
 
-def serve_gevent(app, host: str, port: int) -> None:
-    from gevent import pywsgi
+def serve_gevent(
+    app, host: str, port: int, *, close_sockets: Callable[[], None], timeout: float
+) -> None:
+    import gevent
+    from gevent import pool, pywsgi
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     listener.listen(2048)
 
+    between_requests: set[gevent.Greenlet] = set()
+
     class NoDelayHandler(pywsgi.WSGIHandler):
         # Small Socket.IO frames must leave at once, not wait for Nagle's algorithm.
         def __init__(self, sock, address, server, rfile=None):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().__init__(sock, address, server, rfile)
+
+        def read_requestline(self):
+            # A keep-alive connection waits here for its next request; stopping closes those.
+            current = gevent.getcurrent()
+            between_requests.add(current)
+            try:
+                return super().read_requestline()
+            finally:
+                between_requests.discard(current)
 
         def run_application(self):
             try:
@@ -118,9 +204,19 @@ def serve_gevent(app, host: str, port: int) -> None:
                 if self._connection_upgrade_requested():
                     self.close_connection = True
 
-    wsgi = pywsgi.WSGIServer(listener, app, handler_class=NoDelayHandler, log=None)
-    _stop_on_sigterm()
-    wsgi.serve_forever()
+    # A pool, so that stopping waits for the requests in progress (and caps connections).
+    handlers = pool.Pool(settings.REALTIME["MAX_CONNECTIONS"])
+    wsgi = pywsgi.WSGIServer(listener, app, handler_class=NoDelayHandler, log=None, spawn=handlers)
+
+    def stop() -> None:
+        wsgi.close()  # stop accepting; serve_forever() then waits for the pool
+        close_sockets()
+        gevent.killall(list(between_requests))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # gevent runs the callback in the hub, outside any request's greenlet.
+        gevent.signal_handler(signum, gevent.spawn, stop)
+    wsgi.serve_forever(stop_timeout=timeout)
 
 
 def serve_threading(app, host: str, port: int) -> None:
