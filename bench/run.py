@@ -811,6 +811,46 @@ def write_report(results: dict, path: Path) -> None:
             "reference: the whole history via `populate`). Filled with 8 concurrent senders.",
             "",
         ]
+    soak = results.get("L")
+    if soak and soak.get("rounds"):
+        rows = []
+        for r in soak["rounds"]:
+            b = r["burst"]
+            rows.append(
+                [
+                    r["round"],
+                    f"{r['connect']['connected']} / {r['connect']['failed']}",
+                    fmt(r["connect"]["elapsedS"]),
+                    fmt((r["rssConnectedKb"] or 0) / 1024),
+                    fmt((r["rssAfterLeavingKb"] or 0) / 1024),
+                    fmt(b["perSecond"]),
+                    f"{b['lost']} / {b['errors']}",
+                ]
+            )
+        out += [
+            f"## Load: {c['L_rounds']} rounds of {c['L_connected']:,} users connecting at once",
+            "",
+            table(
+                [
+                    "round",
+                    "connected / failed",
+                    "connect time (s)",
+                    "RSS connected (MB)",
+                    "RSS after all left (MB)",
+                    "burst sends/s",
+                    "lost / errors",
+                ],
+                rows,
+            ),
+            "",
+            f"Our server (eventlet, presence to contacts). RSS before the first round: "
+            f"{fmt((soak.get('baselineRssKb') or 0) / 1024)} MB. Each round: everyone connects "
+            f"at once (200 in flight), {c['S3_concurrency']} senders send flat out for 5 s over "
+            "REST to connected receivers, everyone disconnects, 5 s pause. A leak shows as RSS "
+            "after all left growing from round to round. Unexpected disconnects: "
+            f"{soak.get('disconnects') or 'none'}.",
+            "",
+        ]
     s6 = results.get("S6")
     if s6:
         rows = []
@@ -911,10 +951,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M)"
+        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L)"
     )
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
+    parser.add_argument("--sockets", default="", help="S4 socket counts, e.g. 1000,10000")
     args = parser.parse_args()
     only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
     want = lambda name: not only or name in only  # noqa: E731
@@ -928,7 +969,8 @@ def main() -> None:
         "S3_concurrency": 32,
         "S3_duration": 10 if quick else 20,
         "S2_duration": 10 if quick else 20,
-        "S4_counts": [1000] if quick else [1000, 5000, 10000],
+        "S4_counts": [int(n) for n in args.sockets.split(",") if n.strip()]
+        or ([1000] if quick else [1000, 5000, 10000]),
         "S4_connect_concurrency": 200,
         "S4_timeout": 90 if quick else 150,
         "S5_users": 500,
@@ -937,6 +979,8 @@ def main() -> None:
         "S7_sample_reads": 5,
         "M_connected": 500,
         "S6_connected": 500,
+        "L_connected": 1000 if quick else 5000,
+        "L_rounds": 3,
         "S6_rate": 10,
         "M_rate": 10,
         "M_duration": 10,
@@ -1275,6 +1319,21 @@ def main() -> None:
                     f"  {p['name']}: {p['perSecond']}/s delivery p50 {p['deliveryMs']['p50']} "
                     f"p99 {p['deliveryMs']['p99']} lost {p['lost']}"
                 )
+
+    if want("L"):
+        log(f"L load: {cfg['L_rounds']} rounds of {cfg['L_connected']} users connecting at once")
+        results["L"] = run_load(
+            ours,
+            "soak",
+            workdir,
+            connect=cfg["L_connected"],
+            rounds=cfg["L_rounds"],
+            connectConcurrency=200,
+            connectTimeoutS=300,
+            concurrency=cfg["S3_concurrency"],
+            burstS=5,
+            watchdog=1800,
+        )
 
     if want("M"):
         log(f"M our server modes, {cfg['M_connected']} connected users each")

@@ -118,7 +118,7 @@ def var_dir(base_dir: Path) -> Path:
     return Path(os.environ.get("VAR_DIR") or base_dir / "var")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except OSError:
@@ -132,7 +132,7 @@ def running(var_dir: Path) -> Iterator[str]:
     state_file = var_dir / "embedded-db.json"
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
         state = json.loads(state_file.read_text())
-        if _alive(state["pid"]) and _port_open(state["port"]):
+        if process_alive(state["pid"]) and _port_open(state["port"]):
             yield f"mongodb://127.0.0.1:{state['port']}/?directConnection=true"
             return
     var_dir.mkdir(parents=True, exist_ok=True)

@@ -85,3 +85,12 @@ def forged_token(kind: str, *, user: User, other: User, of: str = "access") -> s
 
 
 FORGED_TOKEN_KINDS = ["missing", "alg_none", "other_key", "edited_user_id", "expired", "wrong_type"]
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """An API error answer: this status, this stable code, a readable message."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str)
+    return body

@@ -14,6 +14,7 @@ from accounts.models import RevokedToken, User
 from accounts.tests.factories import (
     FORGED_TOKEN_KINDS,
     PASSWORD,
+    assert_error,
     bearer,
     forged_token,
     tokens_for,
@@ -40,14 +41,6 @@ def signup_body(**changes) -> dict:
         "confirmPassword": PASSWORD,
         **changes,
     }
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["error"], str)
-    return body
 
 
 # --- authentication ------------------------------------------------------------------------

@@ -289,6 +289,18 @@ async function deliveryPhase(phase, pairs) {
   };
 }
 
+// Pairs among connected users: the first half send to the second half.
+function pairsAmong(list, sockets) {
+  const bySocket = new Map(sockets.map((s) => [s.userId, s]));
+  const connectedUsers = list.filter((u) => bySocket.has(u.id));
+  const half = Math.floor(connectedUsers.length / 2);
+  const pairs = [];
+  for (let i = 0; i < half; i++) {
+    pairs.push([connectedUsers[i], connectedUsers[half + i], bySocket.get(connectedUsers[i].id)]);
+  }
+  return pairs;
+}
+
 async function closeAll(sockets) {
   for (const socket of sockets) socket.close();
   await sleep(500);
@@ -332,14 +344,7 @@ const scenarios = {
       result.server.holdCpuSeconds = delta(h0, h1) && delta(h0, h1).cpuSeconds;
       result.server.holdS = config.holdS;
     }
-    // Pairs among connected users: the first half send to the second half.
-    const bySocket = new Map(sockets.map((s) => [s.userId, s]));
-    const connectedUsers = list.filter((u) => bySocket.has(u.id));
-    const half = Math.floor(connectedUsers.length / 2);
-    const pairs = [];
-    for (let i = 0; i < half; i++) {
-      pairs.push([connectedUsers[i], connectedUsers[half + i], bySocket.get(connectedUsers[i].id)]);
-    }
+    const pairs = pairsAmong(list, sockets);
     let flatRate = null;
     for (const phase of config.phases || []) {
       if (!pairs.length) break;
@@ -358,6 +363,33 @@ const scenarios = {
     await closeAll(sockets);
     result.server.afterClose = procStats(config.serverPid);
     return result;
+  },
+
+  // Load: rounds of everyone connecting at once (a reconnect storm after the first), a burst
+  // of sends, everyone leaving; the server's RSS with nobody connected after each round.
+  async soak() {
+    const list = users.slice(0, config.connect);
+    const baseline = procStats(config.serverPid);
+    const rounds = [];
+    for (let round = 1; round <= config.rounds; round++) {
+      const { sockets, summary } = await connectAll(list, config.connectConcurrency || 200, config.connectTimeoutS || 180);
+      await waitQuiet(1500, 60);
+      const connected = procStats(config.serverPid);
+      const burst = await deliveryPhase(
+        { name: `burst-${round}`, type: "flat", via: "rest", concurrency: config.concurrency || 32, durationS: config.burstS || 5 },
+        pairsAmong(list, sockets),
+      );
+      await closeAll(sockets);
+      await sleep(config.settleMs || 5000);
+      const empty = procStats(config.serverPid);
+      rounds.push({
+        round, connect: summary, rssConnectedKb: connected && connected.rssKb,
+        rssAfterLeavingKb: empty && empty.rssKb,
+        burst: { ok: burst.ok, errors: burst.errors, lost: burst.lost, perSecond: burst.perSecond, deliveryMs: burst.deliveryMs },
+      });
+      log(`[${config.kind}] soak round ${round}: ${summary.connected} connected, RSS ${connected && connected.rssKb} KB, after leaving ${empty && empty.rssKb} KB`);
+    }
+    return { baselineRssKb: baseline && baseline.rssKb, rounds, disconnects: { ...disconnects } };
   },
 
   // S7: one conversation grows; at each checkpoint time sends and the latest-page read.

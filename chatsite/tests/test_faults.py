@@ -28,7 +28,7 @@ import requests
 from bson import ObjectId
 
 from accounts.models import User
-from chatsite.embedded_db import EmbeddedDB, free_port
+from chatsite.embedded_db import EmbeddedDB, free_port, process_alive
 from chatsite.testing import ARTIFACTS, BASE_DIR, ChatServer
 from messaging.tests.invariants import assert_invariants
 from realtime.tests.clients import PASSWORD, TIMEOUT, Api, ChatClient, Person
@@ -518,14 +518,6 @@ def _embedded_database(var: Path) -> dict:
     return json.loads((var / "embedded-db.json").read_text())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("async_mode", ["eventlet", "gevent", "asgi"])
 def test_graceful_shutdown(var_dir, make_client, async_mode):  # noqa: F811
     # No MONGODB_URI: serve starts the embedded database in VAR_DIR, migrates, and stops it.
@@ -554,7 +546,7 @@ def test_graceful_shutdown(var_dir, make_client, async_mode):  # noqa: F811
         assert status == 201, answer
         assert server.process.wait(15) == 0
         # The embedded database was stopped cleanly: not killed, its record removed.
-        assert not _alive(database["pid"])
+        assert not process_alive(database["pid"])
         assert not (var_dir / "embedded-db.json").exists()
         assert "did not stop" not in server.log_path.read_text()  # EmbeddedDB.stop() kills
 
@@ -573,4 +565,4 @@ def test_graceful_shutdown(var_dir, make_client, async_mode):  # noqa: F811
     finally:
         server.stop()
     assert server.process.returncode == 0
-    assert not _alive(database["pid"])
+    assert not process_alive(database["pid"])

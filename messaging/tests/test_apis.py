@@ -3,6 +3,7 @@ from bson import ObjectId
 from django.conf import settings
 
 from accounts.services import user_deactivate
+from accounts.tests.factories import assert_error
 from messaging import selectors
 from messaging.models import Conversation
 from messaging.services import conversation_mark_read, message_hide
@@ -30,12 +31,6 @@ def conversation_url(conversation_id, what: str = "messages") -> str:
 
 def conversation_of(message) -> Conversation:
     return Conversation.objects.get(pk=message.conversation_id)
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["code"] == code, response.json()
-    assert isinstance(response.json()["error"], str)
 
 
 # --- POST /api/messages/send/<user_id> -----------------------------------------------------

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from bson import ObjectId
 
-from accounts.tests.factories import FORGED_TOKEN_KINDS, forged_token
+from accounts.tests.factories import FORGED_TOKEN_KINDS, assert_error, forged_token
 from messaging.models import Conversation, ConversationMember, Message
 from messaging.services import message_send
 from messaging.tests.factories import message_factory, messages_factory, user_factory
@@ -38,14 +38,6 @@ def send_url(user) -> str:
 
 def conversation_url(conversation_id, what: str = "messages") -> str:
     return f"/api/conversations/{conversation_id}/{what}"
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["error"], str)
-    return body
 
 
 def stored() -> tuple[int, int, int]:
