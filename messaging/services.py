@@ -9,7 +9,6 @@ from bson import Int64
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from pymongo import ReturnDocument
 
 from accounts.models import User
 from messaging import errors
@@ -56,7 +55,12 @@ def _members():
 
 def _bump(filter_: dict, *, new_message: bool, upsert_fields: dict | None = None) -> dict | None:
     """Atomically advance a conversation's version (and last_seq for a new message), creating
-    the conversation if `upsert_fields` are given. Returns the updated document."""
+    the conversation if `upsert_fields` are given. Returns the updated document.
+
+    An update then a read of the same document, inside the caller's transaction (which sees
+    its own write), rather than one `findAndModify`: the embedded database answers
+    `findAndModify` with a scan of the whole collection whatever the indexes (117 ms among
+    5,000 conversations), and an indexed update and find in 5 ms."""
     now = timezone.now()
     update: dict = {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}}
     if new_message:
@@ -64,13 +68,15 @@ def _bump(filter_: dict, *, new_message: bool, upsert_fields: dict | None = None
         update["$set"]["last_message_at"] = now
     if upsert_fields:
         update["$setOnInsert"] = {**upsert_fields, "created_at": now}
-    return _conversations().find_one_and_update(
-        filter_,
-        update,
-        upsert=bool(upsert_fields),
-        return_document=ReturnDocument.AFTER,
-        session=connection.session,
+    conversations = _conversations()
+    result = conversations.update_one(
+        filter_, update, upsert=bool(upsert_fields), session=connection.session
     )
+    if result.upserted_id is not None:
+        filter_ = {"_id": result.upserted_id}
+    elif not result.matched_count:
+        return None
+    return conversations.find_one(filter_, session=connection.session)
 
 
 def message_send(
