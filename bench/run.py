@@ -718,9 +718,9 @@ def write_report(results: dict, path: Path) -> None:
             "",
             f"{c['S4_connect_concurrency']} connects in flight, at most {c['S4_timeout']} s per "
             "step; RSS from `/proc/<pid>/status` before connecting and after the presence traffic "
-            "settled; CPU from `/proc/<pid>/stat`. Ours broadcasts `userOnline` to every socket on "
-            "each connect (its design); the reference runs with its `getOnlineUsers` broadcast "
-            "off here, so its figures are a floor (with it on see S5).",
+            "settled; CPU from `/proc/<pid>/stat`. These users have no conversations, so ours "
+            "sends each socket its `getOnlineUsers` and no deltas (presence goes to contacts); "
+            "the reference runs with its `getOnlineUsers` broadcast off here (with it on see S5).",
             "",
         ]
     s5 = results.get("S5")
@@ -928,7 +928,9 @@ def write_report(results: dict, path: Path) -> None:
             table(["figure", *names], rows),
             "",
             f"Same database, users and load generator; one process each, started one after the "
-            f"other. {c['S3_concurrency']} closed-loop senders for {c['M_duration']} s per flat-out "
+            f"other. eventlet is the server the whole run used (its heap already grew in S4 and "
+            f"S5, so it reuses freed memory and its RSS per connection reads low); gevent and "
+            f"ASGI are fresh processes. {c['S3_concurrency']} closed-loop senders for {c['M_duration']} s per flat-out "
             f"phase, then {c['M_rate']} REST sends/s open loop for the delivery latency.",
             "",
         ]
