@@ -373,6 +373,11 @@ S5_COLUMNS = {
 }
 
 
+def phase(name: str, kind: str, via: str, **options) -> dict:
+    """One send phase of the load generator's `sockets` scenario."""
+    return {"name": name, "type": kind, "via": via, **options}
+
+
 def fmt(value, digits: int = 1) -> str:
     if value is None:
         return "–"
@@ -883,7 +888,7 @@ def write_report(results: dict, path: Path) -> None:
     if modes:
         rows = []
 
-        def phase(mode: str, name: str) -> dict:
+        def mode_phase(mode: str, name: str) -> dict:
             return next((p for p in modes[mode].get("phases", []) if p["name"] == name), {})
 
         names = list(modes)
@@ -899,19 +904,19 @@ def write_report(results: dict, path: Path) -> None:
                 "server RSS per connection (KB)",
                 lambda m: fmt(modes[m].get("server", {}).get("rssPerConnectionKb")),
             ),
-            ("REST sends/s (flat out)", lambda m: fmt(phase(m, "flat-rest").get("perSecond"))),
+            ("REST sends/s (flat out)", lambda m: fmt(mode_phase(m, "flat-rest").get("perSecond"))),
             (
                 "socket `sendMessage` sends/s (flat out)",
-                lambda m: fmt(phase(m, "flat-socket").get("perSecond")),
+                lambda m: fmt(mode_phase(m, "flat-socket").get("perSecond")),
             ),
             (
                 "server CPU ms / message (socket)",
-                lambda m: fmt(phase(m, "flat-socket").get("serverCpuMsPerMessage")),
+                lambda m: fmt(mode_phase(m, "flat-socket").get("serverCpuMsPerMessage")),
             ),
             (
                 f"{c['M_rate']}/s REST: delivery p50 / p99 (ms)",
                 lambda m: (
-                    f"{fmt(phase(m, 'rate').get('deliveryMs', {}).get('p50'))} / {fmt(phase(m, 'rate').get('deliveryMs', {}).get('p99'))}"
+                    f"{fmt(mode_phase(m, 'rate').get('deliveryMs', {}).get('p50'))} / {fmt(mode_phase(m, 'rate').get('deliveryMs', {}).get('p99'))}"
                 ),
             ),
             (
@@ -1089,13 +1094,13 @@ def main() -> None:
                 connect=cfg["K"],
                 connectConcurrency=200,
                 phases=[
-                    {
-                        "name": "flat-rest",
-                        "type": "flat",
-                        "via": "rest",
-                        "concurrency": cfg["S3_concurrency"],
-                        "durationS": cfg["S3_duration"],
-                    }
+                    phase(
+                        "flat-rest",
+                        "flat",
+                        "rest",
+                        concurrency=cfg["S3_concurrency"],
+                        durationS=cfg["S3_duration"],
+                    )
                 ],
                 httpSockets=cfg["S3_concurrency"],
             )
@@ -1105,27 +1110,15 @@ def main() -> None:
     if want("S23"):
         log(f"S3 + S2 with {cfg['K']} connected users")
         phases_ref = [
-            {
-                "name": "flat-rest",
-                "type": "flat",
-                "via": "rest",
-                "concurrency": cfg["S3_concurrency"],
-                "durationS": cfg["S3_duration"],
-            },
-            {
-                "name": "rate-25",
-                "type": "rate",
-                "via": "rest",
-                "fractionOfFlat": 0.25,
-                "durationS": cfg["S2_duration"],
-            },
-            {
-                "name": "rate-50",
-                "type": "rate",
-                "via": "rest",
-                "fractionOfFlat": 0.5,
-                "durationS": cfg["S2_duration"],
-            },
+            phase(
+                "flat-rest",
+                "flat",
+                "rest",
+                concurrency=cfg["S3_concurrency"],
+                durationS=cfg["S3_duration"],
+            ),
+            phase("rate-25", "rate", "rest", fractionOfFlat=0.25, durationS=cfg["S2_duration"]),
+            phase("rate-50", "rate", "rest", fractionOfFlat=0.5, durationS=cfg["S2_duration"]),
         ]
         s23 = {
             "reference": run_load(
@@ -1148,31 +1141,31 @@ def main() -> None:
         )
         log(f"  reference flat-out REST {ref_flat}/s")
         phases_ours = [
-            {
-                "name": "flat-rest",
-                "type": "flat",
-                "via": "rest",
-                "concurrency": cfg["S3_concurrency"],
-                "durationS": cfg["S3_duration"],
-            },
-            {
-                "name": "flat-socket",
-                "type": "flat",
-                "via": "socket",
-                "concurrency": cfg["S3_concurrency"],
-                "durationS": cfg["S3_duration"],
-            },
+            phase(
+                "flat-rest",
+                "flat",
+                "rest",
+                concurrency=cfg["S3_concurrency"],
+                durationS=cfg["S3_duration"],
+            ),
+            phase(
+                "flat-socket",
+                "flat",
+                "socket",
+                concurrency=cfg["S3_concurrency"],
+                durationS=cfg["S3_duration"],
+            ),
         ]
         if ref_flat:
             for frac in (25, 50):
                 phases_ours.append(
-                    {
-                        "name": f"rate-{frac}",
-                        "type": "rate",
-                        "via": "rest",
-                        "rate": max(1, round(ref_flat * frac / 100)),
-                        "durationS": cfg["S2_duration"],
-                    }
+                    phase(
+                        f"rate-{frac}",
+                        "rate",
+                        "rest",
+                        rate=max(1, round(ref_flat * frac / 100)),
+                        durationS=cfg["S2_duration"],
+                    )
                 )
         s23["ours"] = run_load(
             ours,
@@ -1295,20 +1288,14 @@ def main() -> None:
                 connectTimeoutS=120,
                 settleTimeoutS=60,
                 phases=[
-                    {
-                        "name": "rate",
-                        "type": "rate",
-                        "via": "rest",
-                        "rate": cfg["S6_rate"],
-                        "durationS": cfg["M_duration"],
-                    },
-                    {
-                        "name": "flat-rest",
-                        "type": "flat",
-                        "via": "rest",
-                        "concurrency": cfg["S3_concurrency"],
-                        "durationS": cfg["M_duration"],
-                    },
+                    phase("rate", "rate", "rest", rate=cfg["S6_rate"], durationS=cfg["M_duration"]),
+                    phase(
+                        "flat-rest",
+                        "flat",
+                        "rest",
+                        concurrency=cfg["S3_concurrency"],
+                        durationS=cfg["M_duration"],
+                    ),
                 ],
                 httpSockets=64,
                 watchdog=600,
@@ -1352,27 +1339,21 @@ def main() -> None:
                 connectTimeoutS=120,
                 settleTimeoutS=60,
                 phases=[
-                    {
-                        "name": "flat-rest",
-                        "type": "flat",
-                        "via": "rest",
-                        "concurrency": cfg["S3_concurrency"],
-                        "durationS": cfg["M_duration"],
-                    },
-                    {
-                        "name": "flat-socket",
-                        "type": "flat",
-                        "via": "socket",
-                        "concurrency": cfg["S3_concurrency"],
-                        "durationS": cfg["M_duration"],
-                    },
-                    {
-                        "name": "rate",
-                        "type": "rate",
-                        "via": "rest",
-                        "rate": cfg["M_rate"],
-                        "durationS": cfg["M_duration"],
-                    },
+                    phase(
+                        "flat-rest",
+                        "flat",
+                        "rest",
+                        concurrency=cfg["S3_concurrency"],
+                        durationS=cfg["M_duration"],
+                    ),
+                    phase(
+                        "flat-socket",
+                        "flat",
+                        "socket",
+                        concurrency=cfg["S3_concurrency"],
+                        durationS=cfg["M_duration"],
+                    ),
+                    phase("rate", "rate", "rest", rate=cfg["M_rate"], durationS=cfg["M_duration"]),
                 ],
                 httpSockets=64,
                 watchdog=600,

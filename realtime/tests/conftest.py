@@ -3,34 +3,30 @@ import pytest
 from realtime.tests.clients import Api, ChatClient, RawSocket, person_create
 
 
-@pytest.fixture
-def make_client():
-    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test."""
-    clients: list[ChatClient] = []
+def _closed_after_the_test(kind):
+    """`make(server)` → an unconnected `kind` client of `server`; all are closed at the end."""
+    made = []
 
-    def make(server) -> ChatClient:
-        client = ChatClient(server.url)
-        clients.append(client)
+    def make(server):
+        client = kind(server.url)
+        made.append(client)
         return client
 
     yield make
-    for client in clients:
+    for client in made:
         client.close()
+
+
+@pytest.fixture
+def make_client():
+    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test."""
+    yield from _closed_after_the_test(ChatClient)
 
 
 @pytest.fixture
 def make_raw_socket():
     """`make_raw_socket(server)` → an unconnected RawSocket; every one is closed after the test."""
-    sockets: list[RawSocket] = []
-
-    def make(server) -> RawSocket:
-        socket = RawSocket(server.url)
-        sockets.append(socket)
-        return socket
-
-    yield make
-    for socket in sockets:
-        socket.close()
+    yield from _closed_after_the_test(RawSocket)
 
 
 @pytest.fixture
