@@ -1,4 +1,5 @@
 import re
+from collections.abc import Iterable
 
 from accounts.models import User
 from chatsite.errors import ValidationFailed
@@ -21,3 +22,17 @@ def user_list_for_sidebar(*, user: User, search: str = "", limit: int = 500) -> 
             full_name__iregex=pattern
         )
     return list(users.order_by("username_key")[:limit])
+
+
+def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:
+    """Which of these user ids belong to existing, active users.
+
+    Asked in batches: the embedded database answers an `$in` in a time that grows with the
+    square of its length (100 ids: 30 ms, 1,000: 1.9 s, 5,000: 50 s, during which it serves
+    nothing else); MongoDB does not mind either way."""
+    ids = sorted(set(user_ids))
+    active: set[str] = set()
+    for start in range(0, len(ids), batch):
+        users = User.objects.filter(pk__in=ids[start : start + batch], is_active=True)
+        active.update(str(pk) for pk in users.values_list("pk", flat=True))
+    return active

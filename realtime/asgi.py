@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from realtime import events, handlers, presence, server
+from realtime.rooms import RoomIndex
 
 BRIDGE_TIMEOUT = 30
 
@@ -80,10 +81,18 @@ class _SocketIOServer(socketio.AsyncServer):
         return _EngineIOServer
 
 
+class _Manager(RoomIndex, socketio.AsyncManager):
+    pass
+
+
+class _RedisManager(RoomIndex, socketio.AsyncRedisManager):
+    pass
+
+
 def _client_manager():
     if settings.REDIS_URL:
-        return socketio.AsyncRedisManager(settings.REDIS_URL, channel="chat-socketio")
-    return None
+        return _RedisManager(settings.REDIS_URL, channel="chat-socketio")
+    return _Manager()
 
 
 def _in_thread(handler):

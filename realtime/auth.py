@@ -12,7 +12,7 @@ from bson import ObjectId
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import tokens
+from accounts import selectors, tokens
 from accounts.models import User
 from realtime import events
 
@@ -50,23 +50,20 @@ def authenticate(environ: dict, auth: object) -> Identity:
         raise ConnectionRefusedError(events.TOKEN_EXPIRED) from None
     except TokenError:
         raise ConnectionRefusedError(events.UNAUTHORIZED) from None
-    user_id = token.get("user_id")
-    if not isinstance(user_id, str) or not User.objects.filter(pk=user_id, is_active=True).exists():
+    user_id, session_id = token.get("user_id"), token.get("sid", "")
+    if not isinstance(user_id, str) or not isinstance(session_id, str):
         raise ConnectionRefusedError(events.UNAUTHORIZED)
-    session_id = token.get("sid", "")
-    if session_id and tokens.ended_sessions([session_id]):
+    if not tokens.session_is_live(user_id=user_id, session_id=session_id):
         raise ConnectionRefusedError(events.UNAUTHORIZED)
     return Identity(user_id=user_id, session_id=session_id, expires_at=float(token["exp"]))
 
 
 def sockets_to_disconnect(identities: dict[str, Identity], now: float) -> set[str]:
     """Of these sockets (sid → identity), the sids that must be disconnected: expired token,
-    deactivated user or logged-out session. Two queries, whatever the number of sockets."""
+    deactivated user or logged-out session."""
     if not identities:
         return set()
-    user_ids = {i.user_id for i in identities.values()}
-    active_users = User.objects.filter(pk__in=user_ids, is_active=True)
-    active = {str(pk) for pk in active_users.values_list("pk", flat=True)}
+    active = selectors.user_ids_active(i.user_id for i in identities.values())
     ended = tokens.ended_sessions([i.session_id for i in identities.values() if i.session_id])
     return {
         sid

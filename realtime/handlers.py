@@ -5,6 +5,7 @@ Acks are `{"ok": true, ...}` or `{"ok": false, "error": {"code", "detail"}}`."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -12,18 +13,28 @@ import time
 import socketio
 from bson import ObjectId
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from pymongo.errors import PyMongoError
 
 from chatsite.errors import ChatError, DatabaseUnavailable
 from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
-from realtime import auth, events
+from realtime import auth, events, memory
 from realtime.presence import Presence
 from realtime.rooms import presence_room, user_room
 
 logger = logging.getLogger(__name__)
+
+
+def _release_db_connection() -> None:
+    """Forget this green thread's Django connection object (the MongoDB client is shared).
+
+    `connect` and `disconnect` run in the green thread that reads the socket, which lives as
+    long as the socket, and Django keeps one connection object (about 40 Python objects) per
+    thread: each socket kept one for every full garbage collection to walk through."""
+    with contextlib.suppress(AttributeError):
+        del connections[DEFAULT_DB_ALIAS]
 
 
 def _error(code: str, detail: str) -> dict:
@@ -39,6 +50,7 @@ class ChatNamespace:
         self.identities: dict[str, auth.Identity] = {}
         self.watching: dict[str, set[str]] = {}  # sid → users it asked to watch
         self._legacy_broadcast_pending = False
+        self.reclaimer = memory.Reclaimer()
 
     # --- connection lifecycle --------------------------------------------------------------
 
@@ -55,6 +67,8 @@ class ChatNamespace:
         except PyMongoError:
             logger.warning("socket refused: database unavailable")
             raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
+        finally:
+            _release_db_connection()
         self.identities[sid] = identity
         self.sio.enter_room(sid, user_room(identity.user_id))
         came_online = self.presence.add(identity.user_id)
@@ -88,6 +102,8 @@ class ChatNamespace:
                     contacts = self._contacts(identity.user_id)
                 except PyMongoError:
                     logger.warning("userOffline reaches only watchers: database unavailable")
+                finally:
+                    _release_db_connection()
             self._announce(events.USER_OFFLINE, identity.user_id, contacts)
         return None
 
@@ -197,7 +213,8 @@ class ChatNamespace:
 
     def watch_sessions(self) -> None:
         """Disconnect sockets whose token expired, whose user was deactivated or whose session
-        was logged out; keep this process's presence alive in Redis."""
+        was logged out; keep this process's presence alive in Redis; give memory back after
+        most sockets have left."""
         interval = settings.REALTIME["AUTH_RECHECK_SECONDS"]
         while True:
             self.sio.sleep(interval)
@@ -206,6 +223,7 @@ class ChatNamespace:
                 self.presence.refresh()
                 for sid in auth.sockets_to_disconnect(dict(self.identities), time.time()):
                     self.end_session(sid)
+                self.reclaimer.check(len(self.identities))
             except Exception:
                 logger.exception("session watch failed; retrying")
 

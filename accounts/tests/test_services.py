@@ -89,6 +89,27 @@ class TestTokens:
         with pytest.raises(services.InvalidRefreshToken):
             services.tokens_revoke(refresh=pair["refresh"])
 
+    def test_a_session_is_live_until_logout_or_deactivation(self, alice):
+        pair = tokens_for(alice)
+        session = tokens.parse_refresh(pair["refresh"])["sid"]
+        user_id = str(alice.pk)
+        assert tokens.session_is_live(user_id=user_id, session_id=session) is True
+
+        services.tokens_refresh(refresh=pair["refresh"])  # a refresh keeps the session
+        assert tokens.session_is_live(user_id=user_id, session_id=session) is True
+
+        other = tokens.parse_refresh(tokens_for(alice)["refresh"])["sid"]
+        services.tokens_revoke(refresh=tokens.issue_for(alice, session_id=session)["refresh"])
+        assert tokens.session_is_live(user_id=user_id, session_id=session) is False
+        assert tokens.session_is_live(user_id=user_id, session_id=other) is True
+
+        services.user_deactivate(user=alice)
+        assert tokens.session_is_live(user_id=user_id, session_id=other) is False
+
+    @pytest.mark.parametrize("user_id", ["", "not-an-id", "0" * 24, "0" * 25])
+    def test_no_session_is_live_for_an_unknown_user(self, alice, user_id):
+        assert tokens.session_is_live(user_id=user_id, session_id="") is False
+
     def test_refresh_of_a_deactivated_user_is_refused(self, alice):
         pair = tokens_for(alice)
         services.user_deactivate(user=alice)

@@ -382,12 +382,14 @@ const scenarios = {
       await closeAll(sockets);
       await sleep(config.settleMs || 5000);
       const empty = procStats(config.serverPid);
+      await sleep(config.laterMs || 0);  // the server gives memory back on its own schedule
+      const later = procStats(config.serverPid);
       rounds.push({
         round, connect: summary, rssConnectedKb: connected && connected.rssKb,
-        rssAfterLeavingKb: empty && empty.rssKb,
+        rssAfterLeavingKb: empty && empty.rssKb, rssLaterKb: later && later.rssKb,
         burst: { ok: burst.ok, errors: burst.errors, lost: burst.lost, perSecond: burst.perSecond, deliveryMs: burst.deliveryMs },
       });
-      log(`[${config.kind}] soak round ${round}: ${summary.connected} connected, RSS ${connected && connected.rssKb} KB, after leaving ${empty && empty.rssKb} KB`);
+      log(`[${config.kind}] soak round ${round}: ${summary.connected} connected, RSS ${connected && connected.rssKb} KB, after leaving ${empty && empty.rssKb} KB, later ${later && later.rssKb} KB`);
     }
     return { baselineRssKb: baseline && baseline.rssKb, rounds, disconnects: { ...disconnects } };
   },

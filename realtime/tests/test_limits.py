@@ -142,3 +142,18 @@ def test_an_oversized_message_in_small_frames_is_refused_before_it_is_all_receiv
 
     assert tab.closed.wait(TIMEOUT)
     _assert_still_serving(connect, api, alice, bob)
+
+
+def test_websockets_are_accepted_without_compression(chat_server):
+    """Browsers offer permessage-deflate; the server declines it (each socket's zlib streams
+    would hold ~90 KB) and the connection works uncompressed."""
+    url = chat_server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
+    ws = websocket.create_connection(url, timeout=TIMEOUT, header=[offer])
+    try:
+        assert "sec-websocket-extensions" not in {k.lower() for k in ws.getheaders()}
+        assert ws.recv().startswith("0")  # Engine.IO OPEN, readable as it is
+        ws.send("40")  # Socket.IO CONNECT without a token
+        assert ws.recv().startswith("44")  # CONNECT_ERROR: refused, uncompressed
+    finally:
+        ws.close()
