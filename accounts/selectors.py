@@ -1,5 +1,9 @@
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from bson import ObjectId
+from django.db import connection
 
 from accounts.models import User
 from chatsite.errors import ValidationFailed
@@ -36,3 +40,26 @@ def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:
         users = User.objects.filter(pk__in=ids[start : start + batch], is_active=True)
         active.update(str(pk) for pk in users.values_list("pk", flat=True))
     return active
+
+
+def user_get_by_id(user_id: object) -> User | None:
+    """The user with this id, or None; read through the driver (see `user_from_document`)."""
+    if not isinstance(user_id, str) or not ObjectId.is_valid(user_id):
+        return None
+    doc = connection.get_collection(User._meta.db_table).find_one({"_id": ObjectId(user_id)})
+    return None if doc is None else user_from_document(doc)
+
+
+def user_from_document(doc: dict) -> User:
+    """The User the ORM would build from this MongoDB document: for reads on every request,
+    where the ORM's query building costs more CPU than the query (1.3 ms against 0.5 ms).
+    Stored datetimes are UTC; fields missing from the document are left deferred."""
+    names, values = [], []
+    for field in User._meta.concrete_fields:
+        if field.column in doc:
+            value = doc[field.column]
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            names.append(field.attname)
+            values.append(value)
+    return User.from_db(connection.alias, names, values)
