@@ -38,9 +38,9 @@ REFERENCE = BENCH / "reference"
 LOAD = BENCH / "load" / "load.js"
 DOCS = ROOT / "docs"
 SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
-# Load rounds: RSS is read again this long after everyone left (the server reclaims memory
-# at its session check, every REALTIME_AUTH_RECHECK_SECONDS = 30 s).
-L_LATER_S = 35
+# RSS is read again this long after everyone left (the server reclaims memory once
+# the sockets have stopped leaving; it counts them every 5 s).
+L_LATER_S = 15
 REFERENCE_SECRET = "reference-bench-secret-0123456789abcdefghij"
 PASSWORD = "bench-password-1"
 HIGH_RATES = {
@@ -725,8 +725,9 @@ def write_report(results: dict, path: Path) -> None:
             table(["figure", "ours", "reference (presence off)", "ratio"], rows),
             "",
             f"{c['S4_connect_concurrency']} connects in flight, at most {c['S4_timeout']} s per "
-            "step; RSS from `/proc/<pid>/status` before connecting and after the presence traffic "
-            "settled; CPU from `/proc/<pid>/stat`. These users have no conversations, so ours "
+            "step; RSS from `/proc/<pid>/status` before connecting (ours idle for "
+            f"{L_LATER_S} s first, so that it has given back the memory of earlier sockets) and "
+            "after the presence traffic settled; CPU from `/proc/<pid>/stat`. These users have no conversations, so ours "
             "sends each socket its `getOnlineUsers` and no deltas (presence goes to contacts); "
             "the reference runs with its `getOnlineUsers` broadcast off here (with it on see S5).",
             "",
@@ -857,8 +858,9 @@ def write_report(results: dict, path: Path) -> None:
             f"{fmt((soak.get('baselineRssKb') or 0) / 1024)} MB. Each round: everyone connects "
             f"at once (200 in flight), {c['S3_concurrency']} senders send flat out for 5 s over "
             "REST to connected receivers, everyone disconnects; RSS is read 5 s and "
-            f"{5 + L_LATER_S} s later (the server collects garbage and gives memory back at its "
-            "next session check, every 30 s, once most sockets have left). A leak shows as RSS "
+            f"{5 + L_LATER_S} s later (the server collects garbage and gives memory back once "
+            "most sockets have left and no more are leaving; it looks every 5 s). A leak shows "
+            "as RSS "
             "after all left growing from round to round. Unexpected disconnects: "
             f"{soak.get('disconnects') or 'none'}.",
             "",
@@ -1198,6 +1200,9 @@ def main() -> None:
         results["S4"] = {}
         for count in cfg["S4_counts"]:
             pair = {}
+            # Ours gives back the memory of sockets that left a few seconds after: wait for it,
+            # so that RSS per connection is measured from the idle process.
+            time.sleep(L_LATER_S)
             for server in (ours, ref):
                 pair[server.kind] = run_load(
                     server,

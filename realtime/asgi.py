@@ -129,6 +129,7 @@ def build_socketio_app(django_app=None) -> socketio.ASGIApp:
     async def startup():
         bridge.loop = asyncio.get_running_loop()
         bridge.start_background_task(namespace.watch_sessions)
+        bridge.start_background_task(namespace.watch_memory)
 
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()

@@ -30,9 +30,10 @@ logger = logging.getLogger(__name__)
 def _release_db_connection() -> None:
     """Forget this green thread's Django connection object (the MongoDB client is shared).
 
-    `connect` and `disconnect` run in the green thread that reads the socket, which lives as
-    long as the socket, and Django keeps one connection object (about 40 Python objects) per
-    thread: each socket kept one for every full garbage collection to walk through."""
+    `connect` runs in the green thread that reads the socket, which lives as long as the
+    socket, and Django keeps one connection object (about 40 Python objects) per thread: each
+    socket kept one for every full garbage collection to walk through. (Not in `disconnect`:
+    it also runs inside requests, the admin's deactivation for one, mid-transaction.)"""
     with contextlib.suppress(AttributeError):
         del connections[DEFAULT_DB_ALIAS]
 
@@ -102,8 +103,6 @@ class ChatNamespace:
                     contacts = self._contacts(identity.user_id)
                 except PyMongoError:
                     logger.warning("userOffline reaches only watchers: database unavailable")
-                finally:
-                    _release_db_connection()
             self._announce(events.USER_OFFLINE, identity.user_id, contacts)
         return None
 
@@ -213,8 +212,7 @@ class ChatNamespace:
 
     def watch_sessions(self) -> None:
         """Disconnect sockets whose token expired, whose user was deactivated or whose session
-        was logged out; keep this process's presence alive in Redis; give memory back after
-        most sockets have left."""
+        was logged out; keep this process's presence alive in Redis."""
         interval = settings.REALTIME["AUTH_RECHECK_SECONDS"]
         while True:
             self.sio.sleep(interval)
@@ -223,9 +221,17 @@ class ChatNamespace:
                 self.presence.refresh()
                 for sid in auth.sockets_to_disconnect(dict(self.identities), time.time()):
                     self.end_session(sid)
-                self.reclaimer.check(len(self.identities))
             except Exception:
                 logger.exception("session watch failed; retrying")
+
+    def watch_memory(self) -> None:
+        """Give memory back once most sockets have left (`realtime.memory.Reclaimer`)."""
+        while True:
+            self.sio.sleep(memory.CHECK_SECONDS)
+            try:
+                self.reclaimer.check(len(self.identities))
+            except Exception:
+                logger.exception("memory check failed; retrying")
 
     def end_session(self, sid: str, reason: str = "session_ended") -> None:
         self.sio.emit(events.SESSION_ENDED, {"reason": reason}, to=sid)

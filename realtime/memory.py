@@ -37,20 +37,27 @@ def _malloc_trim():
         return None
 
 
+# How often the serving process counts its sockets for the Reclaimer.
+CHECK_SECONDS = 5
+
+
 class Reclaimer:
     """After most sockets have left, collect their garbage at once and hand the freed heap
-    back to the operating system (glibc keeps it otherwise). Called periodically with the
-    number of sockets; collecting costs a pause proportional to what is still alive, so it
-    waits until at least half of the sockets, and at least `min_left` of them, are gone."""
+    back to the operating system (glibc keeps it otherwise). Called every CHECK_SECONDS with
+    the number of sockets; collecting costs a pause proportional to what is still alive, so it
+    waits until at least half of the sockets, and at least `min_left` of them, are gone, and
+    until they have stopped leaving (not in the middle of a disconnect storm)."""
 
     def __init__(self, min_left: int = 500):
         self.min_left = min_left
         self.peak = 0
+        self.last = 0
         self.trim = _malloc_trim()
 
     def check(self, sockets: int) -> bool:
+        leaving, self.last = sockets < self.last, sockets
         self.peak = max(self.peak, sockets)
-        if self.peak - sockets < self.min_left or sockets > self.peak // 2:
+        if leaving or self.peak - sockets < self.min_left or sockets > self.peak // 2:
             return False
         unreachable = gc.collect()
         if self.trim is not None:

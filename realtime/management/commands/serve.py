@@ -59,6 +59,7 @@ class Command(BaseCommand):
         namespace = handlers.register(sio, who)
         server.set_current_namespace(namespace)
         sio.start_background_task(namespace.watch_sessions)
+        sio.start_background_task(namespace.watch_memory)
         app = socketio.WSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
