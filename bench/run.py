@@ -381,6 +381,11 @@ def phase(name: str, kind: str, via: str, **options) -> dict:
     return {"name": name, "type": kind, "via": via, **options}
 
 
+def flat(via: str, concurrency: int, duration: int) -> dict:
+    """Closed-loop senders flat out over `rest` or `socket` (phase `flat-rest`/`flat-socket`)."""
+    return phase(f"flat-{via}", "flat", via, concurrency=concurrency, durationS=duration)
+
+
 def fmt(value, digits: int = 1) -> str:
     if value is None:
         return "–"
@@ -1102,15 +1107,7 @@ def main() -> None:
                 workdir,
                 connect=cfg["K"],
                 connectConcurrency=200,
-                phases=[
-                    phase(
-                        "flat-rest",
-                        "flat",
-                        "rest",
-                        concurrency=cfg["S3_concurrency"],
-                        durationS=cfg["S3_duration"],
-                    )
-                ],
+                phases=[flat("rest", cfg["S3_concurrency"], cfg["S3_duration"])],
                 httpSockets=cfg["S3_concurrency"],
             )
         memory.stop()
@@ -1119,13 +1116,7 @@ def main() -> None:
     if want("S23"):
         log(f"S3 + S2 with {cfg['K']} connected users")
         phases_ref = [
-            phase(
-                "flat-rest",
-                "flat",
-                "rest",
-                concurrency=cfg["S3_concurrency"],
-                durationS=cfg["S3_duration"],
-            ),
+            flat("rest", cfg["S3_concurrency"], cfg["S3_duration"]),
             phase("rate-25", "rate", "rest", fractionOfFlat=0.25, durationS=cfg["S2_duration"]),
             phase("rate-50", "rate", "rest", fractionOfFlat=0.5, durationS=cfg["S2_duration"]),
         ]
@@ -1150,20 +1141,8 @@ def main() -> None:
         )
         log(f"  reference flat-out REST {ref_flat}/s")
         phases_ours = [
-            phase(
-                "flat-rest",
-                "flat",
-                "rest",
-                concurrency=cfg["S3_concurrency"],
-                durationS=cfg["S3_duration"],
-            ),
-            phase(
-                "flat-socket",
-                "flat",
-                "socket",
-                concurrency=cfg["S3_concurrency"],
-                durationS=cfg["S3_duration"],
-            ),
+            flat("rest", cfg["S3_concurrency"], cfg["S3_duration"]),
+            flat("socket", cfg["S3_concurrency"], cfg["S3_duration"]),
         ]
         if ref_flat:
             for frac in (25, 50):
@@ -1301,13 +1280,7 @@ def main() -> None:
                 settleTimeoutS=60,
                 phases=[
                     phase("rate", "rate", "rest", rate=cfg["S6_rate"], durationS=cfg["M_duration"]),
-                    phase(
-                        "flat-rest",
-                        "flat",
-                        "rest",
-                        concurrency=cfg["S3_concurrency"],
-                        durationS=cfg["M_duration"],
-                    ),
+                    flat("rest", cfg["S3_concurrency"], cfg["M_duration"]),
                 ],
                 httpSockets=64,
                 watchdog=600,
@@ -1352,20 +1325,8 @@ def main() -> None:
                 connectTimeoutS=120,
                 settleTimeoutS=60,
                 phases=[
-                    phase(
-                        "flat-rest",
-                        "flat",
-                        "rest",
-                        concurrency=cfg["S3_concurrency"],
-                        durationS=cfg["M_duration"],
-                    ),
-                    phase(
-                        "flat-socket",
-                        "flat",
-                        "socket",
-                        concurrency=cfg["S3_concurrency"],
-                        durationS=cfg["M_duration"],
-                    ),
+                    flat("rest", cfg["S3_concurrency"], cfg["M_duration"]),
+                    flat("socket", cfg["S3_concurrency"], cfg["M_duration"]),
                     phase("rate", "rate", "rest", rate=cfg["M_rate"], durationS=cfg["M_duration"]),
                 ],
                 httpSockets=64,
