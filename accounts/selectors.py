@@ -42,6 +42,14 @@ def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:
     return active
 
 
+def user_is_active(pk: ObjectId) -> bool:
+    """Whether this user exists and is active: one indexed read through the driver, for the
+    hot paths (every socket connect, every send to a user), where an ORM query costs 1.3 ms
+    of CPU against 0.5 ms."""
+    users = connection.get_collection(User._meta.db_table)
+    return users.find_one({"_id": pk, "is_active": True}, {"_id": 1}) is not None
+
+
 def user_get_by_id(user_id: object) -> User | None:
     """The user with this id, or None; read through the driver (see `user_from_document`)."""
     if not isinstance(user_id, str) or not ObjectId.is_valid(user_id):

@@ -16,6 +16,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import RevokedToken, User
+from accounts.selectors import user_is_active
 
 
 class ChatRefreshToken(RefreshToken):
@@ -59,10 +60,7 @@ def session_is_live(*, user_id: str, session_id: str) -> bool:
     Asked on every socket connect (a reconnect storm asks it thousands of times a second), so
     it reads through the driver: two indexed reads cost about 1.1 ms of this process's CPU so,
     and 2.7 ms as ORM queries."""
-    if not ObjectId.is_valid(user_id):
-        return False
-    users = connection.get_collection(User._meta.db_table)
-    if users.find_one({"_id": ObjectId(user_id), "is_active": True}, {"_id": 1}) is None:
+    if not ObjectId.is_valid(user_id) or not user_is_active(ObjectId(user_id)):
         return False
     if not session_id:
         return True
