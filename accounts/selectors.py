@@ -45,9 +45,11 @@ def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:
 def user_is_active(pk: ObjectId) -> bool:
     """Whether this user exists and is active: one indexed read through the driver, for the
     hot paths (every socket connect, every send to a user), where an ORM query costs 1.3 ms
-    of CPU against 0.5 ms."""
+    of CPU against 0.5 ms. Asked by `_id` alone: the embedded database spends twice the CPU
+    on `{_id, is_active}` (0.57 ms against 0.27)."""
     users = connection.get_collection(User._meta.db_table)
-    return users.find_one({"_id": pk, "is_active": True}, {"_id": 1}) is not None
+    doc = users.find_one({"_id": pk}, {"is_active": 1})
+    return doc is not None and doc.get("is_active") is True
 
 
 def user_get_by_id(user_id: object) -> User | None:

@@ -4,8 +4,9 @@ Each socket is about 170 Python objects that live as long as it does (Engine.IO'
 green threads, queues, timers, rooms), and CPython's cyclic collector walks every object it
 tracks: with the default thresholds, 5,000 sockets connecting at once triggered 17 full
 collections of up to a million objects each (8 s of CPU, pauses up to 3 s, every socket
-waiting). `tune()` collects less often and leaves the start-up objects out; `Reclaimer` gives
-memory back once most sockets have left (measured in docs/benchmarks.md, scenarios S4 and L)."""
+waiting). `tune()` collects less often and leaves the start-up objects out; `Reclaimer` leaves
+the connected sockets' objects out too and gives memory back once most sockets have left
+(measured in docs/benchmarks.md, scenarios S2, S4 and L)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -42,27 +44,64 @@ CHECK_SECONDS = 5
 
 
 class Reclaimer:
-    """After most sockets have left, collect their garbage at once and hand the freed heap
-    back to the operating system (glibc keeps it otherwise). Called every CHECK_SECONDS with
-    the number of sockets; collecting costs a pause proportional to what is still alive, so it
-    waits until at least half of the sockets, and at least `min_left` of them, are gone, and
-    until they have stopped leaving (not in the middle of a disconnect storm)."""
+    """Keeps the cyclic collector's pauses short while thousands of sockets stay connected, and
+    gives memory back once most of them have left. Called every CHECK_SECONDS with the number
+    of sockets; returns what it did ("frozen", "reclaimed", "refreshed") or None.
 
-    def __init__(self, min_left: int = 500):
+    - Once at least `min_joined` sockets have arrived since the last freeze and they have
+      stopped arriving, everything alive is frozen (`gc.freeze()`, no pause): full collections
+      then walk only what is newer, instead of every connected socket's objects (a full
+      collection with 5,000 sockets paused the process 0.8 s).
+    - Once at least half of the sockets, and at least `min_left` of them, are gone and they
+      have stopped leaving, everything is unfrozen and collected at once, the freed heap is
+      handed back to the operating system (glibc keeps it otherwise) and the survivors are
+      frozen again. The pause is proportional to what is still alive, hence the waiting.
+    - Frozen objects are never collected, so garbage cycles left by sockets that came and went
+      one by one would stay: `refresh_seconds` after a freeze, while sockets are connected, the
+      same unfreeze, collect and freeze runs anyway (one full pause every ten minutes at most)."""
+
+    def __init__(
+        self,
+        min_left: int = 500,
+        min_joined: int = 500,
+        refresh_seconds: float = 600.0,
+        clock=time.monotonic,
+    ):
         self.min_left = min_left
+        self.min_joined = min_joined
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
         self.peak = 0
         self.last = 0
+        self.frozen_with = 0  # sockets connected at the last freeze
+        self.frozen_at: float | None = None  # when objects were first frozen since a collection
         self.trim = _malloc_trim()
 
-    def check(self, sockets: int) -> bool:
-        leaving, self.last = sockets < self.last, sockets
+    def check(self, sockets: int) -> str | None:
+        previous, self.last = self.last, sockets
         self.peak = max(self.peak, sockets)
-        if leaving or self.peak - sockets < self.min_left or sockets > self.peak // 2:
-            return False
+        if sockets >= previous and self.peak - sockets >= self.min_left and sockets <= self.peak // 2:
+            self._collect()
+            logger.info("reclaimed memory: %d sockets of %d left", self.peak - sockets, self.peak)
+            self.peak = sockets
+            return "reclaimed"
+        if sockets <= previous and sockets - self.frozen_with >= self.min_joined:
+            gc.freeze()
+            self.frozen_with = sockets
+            if self.frozen_at is None:
+                self.frozen_at = self.clock()
+            return "frozen"
+        if self.frozen_at is not None and self.clock() - self.frozen_at >= self.refresh_seconds:
+            self._collect()
+            return "refreshed"
+        return None
+
+    def _collect(self) -> None:
+        gc.unfreeze()
         unreachable = gc.collect()
         if self.trim is not None:
             self.trim(0)
-        logger.info("reclaimed memory: %d sockets of %d left", self.peak - sockets, self.peak)
+        gc.freeze()  # the sockets still here: their objects are frozen again
+        self.frozen_with = self.last
+        self.frozen_at = self.clock() if self.last else None
         logger.debug("%d unreachable objects collected", unreachable)
-        self.peak = sockets
-        return True
