@@ -80,9 +80,10 @@ class Reclaimer:
     def check(self, sockets: int) -> str | None:
         previous, self.last = self.last, sockets
         self.peak = max(self.peak, sockets)
-        if sockets >= previous and self.peak - sockets >= self.min_left and sockets <= self.peak // 2:
+        gone = self.peak - sockets
+        if sockets >= previous and gone >= self.min_left and sockets <= self.peak // 2:
             self._collect()
-            logger.info("reclaimed memory: %d sockets of %d left", self.peak - sockets, self.peak)
+            logger.info("reclaimed memory: %d sockets of %d left", gone, self.peak)
             self.peak = sockets
             return "reclaimed"
         if sockets <= previous and sockets - self.frozen_with >= self.min_joined:

@@ -69,3 +69,15 @@ def test_socket_is_closed_when_its_access_token_expires(connect, alice):
 
     assert socket.connected
     assert_ended(socket)
+
+
+def test_every_socket_is_rechecked_when_there_are_many(connect, server, alice, bob):
+    # Sockets are rechecked a slice at a time (realtime.handlers.RECHECK_SLICE): the last
+    # socket to connect sits in the last of three slices.
+    others = [connect(bob.access) for _ in range(60)]
+    late = connect(alice.access)
+
+    user_deactivate(user=alice.user)
+
+    assert_ended(late)
+    assert all(socket.connected for socket in others)
