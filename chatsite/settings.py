@@ -157,6 +157,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+# Django's defaults, with PBKDF2 computed off the event loop (accounts/hashers.py): the same
+# algorithm name, so stored hashes verify either way.
+PASSWORD_HASHERS = [
+    "accounts.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 
 # --- Caches (rate limits); shared through Redis when REDIS_URL is set ------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
