@@ -61,18 +61,24 @@ class Reclaimer:
       frozen again. The pause is proportional to what is still alive, hence the waiting.
     - Frozen objects are never collected, so garbage cycles left by sockets that came and went
       one by one would stay: `refresh_seconds` after a freeze, while sockets are connected, the
-      same unfreeze, collect and freeze runs anyway (one full pause every ten minutes at most)."""
+      same unfreeze, collect and freeze runs anyway (one full pause every ten minutes at most).
+    - What the departed sockets leave behind after that collection (green threads finishing,
+      pending timers) would wait for the next full collection, which a quiet process may not
+      run for hours: `again_seconds` after a reclaim, it collects and trims once more."""
 
     def __init__(
         self,
         min_left: int = 500,
         min_joined: int = 500,
         refresh_seconds: float = 600.0,
+        again_seconds: float = 30.0,
         clock=time.monotonic,
     ):
         self.min_left = min_left
         self.min_joined = min_joined
         self.refresh_seconds = refresh_seconds
+        self.again_seconds = again_seconds
+        self.again_at: float | None = None  # when to collect once more after a reclaim
         self.clock = clock
         self.peak = 0
         self.last = 0
@@ -88,7 +94,13 @@ class Reclaimer:
             self._collect()
             logger.info("reclaimed memory: %d sockets of %d left", gone, self.peak)
             self.peak = sockets
+            self.again_at = self.clock() + self.again_seconds
             return "reclaimed"
+        if self.again_at is not None and self.clock() >= self.again_at:
+            self.again_at = None
+            if sockets - self.frozen_with < self.min_joined:  # not in the middle of a new storm
+                self._collect()
+                return "reclaimed again"
         if sockets <= previous and sockets - self.frozen_with >= self.min_joined:
             gc.freeze()
             self.frozen_with = sockets

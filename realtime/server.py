@@ -7,6 +7,7 @@ through Redis when `REDIS_URL` is set, so its events reach the serving processes
 from __future__ import annotations
 
 import time
+import weakref
 
 import engineio
 import engineio.packet
@@ -58,7 +59,8 @@ class _EngineIOServer(engineio.Server):
         if getattr(target, "__func__", None) is engineio.socket.Socket._send_ping:
             spawn_later = _spawn_later(self.async_mode)
             if spawn_later is not None:
-                return spawn_later(self.ping_interval, _ping, target.__self__)
+                # A weak reference: a socket that closes meanwhile is not kept until then.
+                return spawn_later(self.ping_interval, _ping, weakref.ref(target.__self__))
         return super().start_background_task(target, *args, **kwargs)
 
 
@@ -74,9 +76,10 @@ def _spawn_later(async_mode: str):
     return None
 
 
-def _ping(socket: engineio.socket.Socket) -> None:
+def _ping(socket_ref: weakref.ref) -> None:
     # What `Socket._send_ping` does once its sleep is over.
-    if not socket.closing and not socket.closed:
+    socket = socket_ref()
+    if socket is not None and not socket.closing and not socket.closed:
         socket.last_ping = time.time()
         socket.send(engineio.packet.Packet(engineio.packet.PING))
 

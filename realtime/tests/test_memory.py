@@ -127,4 +127,40 @@ def test_nothing_is_refreshed_without_sockets():
     r.check(0)
     assert r.check(0) == "reclaimed"
     clock.now = 10_000
+    assert r.check(0) == "reclaimed again"
+    clock.now = 20_000
     assert r.check(0) is None
+
+
+def test_what_sockets_leave_behind_after_the_reclaim_is_collected_again_later():
+    clock = Clock()
+    r = Reclaimer(min_left=10, min_joined=10**9, again_seconds=30, clock=clock)
+    r.check(20)
+    r.check(0)
+    assert r.check(0) == "reclaimed"
+    gc.disable()
+    try:
+        node = Node()  # garbage made after the collection (a green thread that ended later)
+        gone = weakref.ref(node)
+        del node
+        clock.now = 29
+        assert r.check(0) is None
+        assert gone() is not None
+        clock.now = 30
+        assert r.check(0) == "reclaimed again"
+        assert gone() is None
+        clock.now = 1000
+        assert r.check(0) is None  # once
+    finally:
+        gc.enable()
+
+
+def test_no_second_collection_in_the_middle_of_a_new_storm():
+    clock = Clock()
+    r = Reclaimer(min_left=10, min_joined=100, again_seconds=30, clock=clock)
+    r.check(20)
+    r.check(0)
+    assert r.check(0) == "reclaimed"
+    clock.now = 30
+    assert r.check(500) is None  # 500 sockets arriving: a full collection would walk them all
+    assert r.check(500) == "frozen"
