@@ -236,7 +236,8 @@ class ChatNamespace:
             self.presence.refresh()  # logs and carries on when Redis is down
 
     def watch_memory(self) -> None:
-        """Give memory back once most sockets have left (`realtime.memory.Reclaimer`)."""
+        """Keep connected sockets out of full collections and give memory back once most of
+        them have left (`realtime.memory.Reclaimer`)."""
         while True:
             self.sio.sleep(memory.CHECK_SECONDS)
             try:
