@@ -13,16 +13,28 @@ The caller learns nothing about a commit cut off that way; a retry with the same
 returns the stored message or stores it. (No client-side timeout cuts a transaction short:
 cut off mid-way it could stay open on the server and block the conversation's later writes.)
 
+At most `CHAT["MAX_TRANSACTIONS"]` (`MONGODB_MAX_TRANSACTIONS`, default 4) transactions of one
+process run at once; the others wait their turn, in order of arrival, for up to
+`MONGODB_TIMEOUT_MS` (then `DatabaseUnavailable`). Four keep the database busy: a send's
+transaction is a few milliseconds of database work, and a process's own CPU runs out first.
+More at once only made the embedded database slower: with 32 concurrent send transactions it
+answered every statement in 0.3-6 s for several seconds at a time (its threads queued on the
+lock of its transaction registry, which every statement takes and which is held while the
+registry goes through all transactions); with four at once it did not, and it stored more
+sends per second (135-145 against 125-142).
+
 Transactions need a replica set (SecantusDB advertises itself as one; production MongoDB must
 be a replica set or a sharded cluster)."""
 
 from __future__ import annotations
 
+import collections
 import threading
 import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import logger
 from pymongo.errors import ConnectionFailure
@@ -44,6 +56,58 @@ def _lock_for(key: str) -> threading.Lock:
             lock = threading.Lock()
             _locks[key] = lock
         return lock
+
+
+class FairGate:
+    """At most `limit` holders at once; waiters get in in the order they arrived (a plain
+    semaphore lets a newcomer take a freed place ahead of those already waiting)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        with self._lock:
+            if self._inside < self.limit and not self._waiting:
+                self._inside += 1
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True  # a leaving holder handed its place over
+        with self._lock:
+            if turn.is_set():  # handed over just as the wait timed out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # the place passes on; the count stays
+            else:
+                self._inside -= 1
+
+
+_gate: FairGate | None = None
+
+
+def _transaction_gate() -> FairGate:
+    global _gate
+    limit = settings.CHAT["MAX_TRANSACTIONS"]
+    if _gate is None or _gate.limit != limit:
+        _gate = FairGate(limit)
+    return _gate
+
+
+def _turn_timeout() -> float:
+    """How long a transaction waits for its turn: as long as for an unreachable database."""
+    return (
+        settings.DATABASES["default"].get("OPTIONS", {}).get("serverSelectionTimeoutMS", 5000)
+        / 1000
+    )
 
 
 def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
@@ -69,8 +133,15 @@ def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
             connection.in_atomic_block_mongo = False
             connection.session = None
 
-    with _lock_for(lock_key), connection.connection.start_session() as session:
-        result = session.with_transaction(attempt)
+    gate = _transaction_gate()
+    with _lock_for(lock_key):
+        if not gate.acquire(timeout=_turn_timeout()):
+            raise DatabaseUnavailable()
+        try:
+            with connection.connection.start_session() as session:
+                result = session.with_transaction(attempt)
+        finally:
+            gate.release()
     for _sids, func, robust in hooks:
         if robust:
             try:

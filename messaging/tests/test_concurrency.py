@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 from messaging.models import Conversation, ConversationMember, Message
 from messaging.services import message_send
 from messaging.tests.factories import message_factory
+from messaging.transactions import FairGate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,9 +99,11 @@ def test_concurrent_retries_store_one_message(alice, bob):
 
 @pytest.fixture
 def no_process_lock(monkeypatch):
-    """Each writer gets its own lock, as if every thread were a separate server process: then
-    only the database's unique indexes and write-conflict detection keep the data right."""
+    """Each writer gets its own lock and its own transaction gate, as if every thread were a
+    separate server process: then only the database's unique indexes and write-conflict
+    detection keep the data right."""
     monkeypatch.setattr("messaging.transactions._lock_for", lambda key: threading.Lock())
+    monkeypatch.setattr("messaging.transactions._transaction_gate", lambda: FairGate(1))
 
 
 def test_first_messages_across_processes_create_one_conversation(alice, bob, no_process_lock):
