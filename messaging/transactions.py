@@ -104,10 +104,8 @@ def _transaction_gate() -> FairGate:
 
 def _turn_timeout() -> float:
     """How long a transaction waits for its turn: as long as for an unreachable database."""
-    return (
-        settings.DATABASES["default"].get("OPTIONS", {}).get("serverSelectionTimeoutMS", 5000)
-        / 1000
-    )
+    options = settings.DATABASES["default"].get("OPTIONS", {})
+    return options.get("serverSelectionTimeoutMS", 5000) / 1000
 
 
 def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:

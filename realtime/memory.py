@@ -49,7 +49,8 @@ CHECK_SECONDS = 5
 class Reclaimer:
     """Keeps the cyclic collector's pauses short while thousands of sockets stay connected, and
     gives memory back once most of them have left. Called every CHECK_SECONDS with the number
-    of sockets; returns what it did ("frozen", "reclaimed", "refreshed") or None.
+    of sockets; returns what it did ("frozen", "reclaimed", "reclaimed again",
+    "refreshed") or None.
 
     - Once at least `min_joined` sockets have arrived since the last freeze and they have
       stopped arriving, everything alive is frozen (`gc.freeze()`, no pause): full collections

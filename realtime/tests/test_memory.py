@@ -22,6 +22,14 @@ def _unfrozen():
         gc.unfreeze()
 
 
+@pytest.fixture
+def no_automatic_collection():
+    """Garbage stays until the Reclaimer collects it."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
 class Clock:
     def __init__(self):
         self.now = 0.0
@@ -56,20 +64,16 @@ def test_a_few_sockets_leaving_never_trigger_it():
     assert r.check(0) is None  # all left, but only 300
 
 
-def test_it_frees_cyclic_garbage():
-    gc.disable()
-    try:
-        node = Node()
-        gone = weakref.ref(node)
-        del node
-        assert gone() is not None  # waiting for a collection
-        r = reclaimer(min_left=1)
-        r.check(2)
-        r.check(0)
-        assert r.check(0) == "reclaimed"
-        assert gone() is None
-    finally:
-        gc.enable()
+def test_it_frees_cyclic_garbage(no_automatic_collection):
+    node = Node()
+    gone = weakref.ref(node)
+    del node
+    assert gone() is not None  # waiting for a collection
+    r = reclaimer(min_left=1)
+    r.check(2)
+    r.check(0)
+    assert r.check(0) == "reclaimed"
+    assert gone() is None
 
 
 def test_it_freezes_once_enough_sockets_have_joined_and_stopped_joining():
@@ -132,27 +136,25 @@ def test_nothing_is_refreshed_without_sockets():
     assert r.check(0) is None
 
 
-def test_what_sockets_leave_behind_after_the_reclaim_is_collected_again_later():
+def test_what_sockets_leave_behind_after_the_reclaim_is_collected_again_later(
+    no_automatic_collection,
+):
     clock = Clock()
     r = Reclaimer(min_left=10, min_joined=10**9, again_seconds=30, clock=clock)
     r.check(20)
     r.check(0)
     assert r.check(0) == "reclaimed"
-    gc.disable()
-    try:
-        node = Node()  # garbage made after the collection (a green thread that ended later)
-        gone = weakref.ref(node)
-        del node
-        clock.now = 29
-        assert r.check(0) is None
-        assert gone() is not None
-        clock.now = 30
-        assert r.check(0) == "reclaimed again"
-        assert gone() is None
-        clock.now = 1000
-        assert r.check(0) is None  # once
-    finally:
-        gc.enable()
+    node = Node()  # garbage made after the collection (a green thread that ended later)
+    gone = weakref.ref(node)
+    del node
+    clock.now = 29
+    assert r.check(0) is None
+    assert gone() is not None
+    clock.now = 30
+    assert r.check(0) == "reclaimed again"
+    assert gone() is None
+    clock.now = 1000
+    assert r.check(0) is None  # once
 
 
 def test_no_second_collection_in_the_middle_of_a_new_storm():
