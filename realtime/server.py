@@ -61,6 +61,11 @@ class _EngineIOServer(engineio.Server):
             if spawn_later is not None:
                 # A weak reference: a socket that closes meanwhile is not kept until then.
                 return spawn_later(self.ping_interval, _ping, weakref.ref(target.__self__))
+        if getattr(target, "__qualname__", None) == _WRITER and self.async_mode in _GREEN:
+            closure = dict(zip(target.__code__.co_freevars, target.__closure__, strict=True))
+            if {"self", "ws"} <= closure.keys():
+                socket, ws = closure["self"].cell_contents, closure["ws"].cell_contents
+                return _OnDemandWriter(socket, ws, self.async_mode)
         return super().start_background_task(target, *args, **kwargs)
 
 
@@ -82,6 +87,100 @@ def _ping(socket_ref: weakref.ref) -> None:
     if socket is not None and not socket.closing and not socket.closed:
         socket.last_ping = time.time()
         socket.send(engineio.packet.Packet(engineio.packet.PING))
+
+
+# python-engineio's green thread that sends a WebSocket's queued packets.
+_WRITER = "Socket._websocket_handler.<locals>.writer"
+_GREEN = ("eventlet", "gevent")
+
+
+class _OnDemandWriter:
+    """Sends one WebSocket's queued packets in order, from a green thread that runs only while
+    there are packets to send.
+
+    python-engineio keeps a writer green thread per WebSocket for the whole connection, asleep
+    on the socket's queue between packets (with a 45 s timer re-armed on every wait); with
+    thousands of idle sockets those are thousands of parked green threads with their saved
+    stacks. This takes its place: a packet put into the socket's queue starts a sender unless
+    one is running, and the sender ends once the queue is empty. A `None` in the queue (the
+    session ended) closes the WebSocket, as the writer did; so does a failed send, after which
+    packets are dropped. `join()` waits for that close."""
+
+    def __init__(self, socket, ws, async_mode: str):
+        self.queue = socket.queue
+        self.ws = ws
+        self.sending = False
+        self.finished = False  # no more packets are sent
+        self.closed = False  # the WebSocket is closed
+        self._create_event = socket.server.create_event
+        self._closed = None  # an event, made only when someone waits for the close
+        if async_mode == "eventlet":
+            import eventlet
+
+            self._spawn = eventlet.spawn_n
+        else:
+            import gevent
+
+            self._spawn = gevent.spawn
+        socket.queue = _WriterQueue(self.queue, self)
+        self._start()  # packets queued before the upgrade
+
+    def put(self, pkt, *args, **kwargs) -> None:
+        if self.finished:
+            return
+        self.queue.put(pkt, *args, **kwargs)
+        self._start()
+
+    def _start(self) -> None:
+        if not self.sending and not self.queue.empty():
+            self.sending = True
+            self._spawn(self._send_queued)
+
+    def _send_queued(self) -> None:
+        # Nothing yields between the check that finds the queue empty and `sending` going back
+        # to False, so a packet put meanwhile is never left behind.
+        try:
+            while not self.finished and not self.queue.empty():
+                pkt = self.queue.get(block=False)
+                self.queue.task_done()
+                if pkt is None:
+                    self._finish()
+                    return
+                try:
+                    self.ws.send(pkt.encode())
+                except Exception:
+                    self._finish()
+                    return
+        finally:
+            self.sending = False
+
+    def _finish(self) -> None:
+        self.finished = True
+        while not self.queue.empty():  # dropped, as the writer left them
+            self.queue.get(block=False)
+            self.queue.task_done()
+        try:
+            self.ws.close()
+        finally:
+            self.closed = True
+            if self._closed is not None:
+                self._closed.set()
+
+    def join(self) -> None:
+        if not self.closed:
+            self._closed = self._closed or self._create_event()
+            self._closed.wait()
+
+
+class _WriterQueue:
+    """A socket's queue once an `_OnDemandWriter` sends its packets: putting goes through it."""
+
+    def __init__(self, queue, writer: _OnDemandWriter):
+        self._queue = queue
+        self.put = writer.put
+
+    def __getattr__(self, name):
+        return getattr(self._queue, name)
 
 
 class _SocketIOServer(socketio.Server):
