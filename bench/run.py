@@ -825,6 +825,11 @@ def write_report(results: dict, path: Path) -> None:
             "reference: the whole history via `populate`). Filled with 8 concurrent senders.",
             "",
         ]
+        for label, side in (("ours", s7["ours"]), ("the reference", s7["reference"])):
+            if side.get("error"):
+                done = max((cp["messages"] for cp in side.get("checkpoints", [])), default=0)
+                reached = f"after the {done:,}-message checkpoint" if done else "at the start"
+                out += [f"{label.capitalize()} stopped ({side['error'][:80]}) {reached}.", ""]
     soak = results.get("L")
     if soak and soak.get("rounds"):
         rows = []

@@ -307,6 +307,9 @@ async function closeAll(sockets) {
 }
 
 // --- scenarios ---------------------------------------------------------------------------------
+// What a scenario has measured so far, printed if the watchdog stops it.
+const partial = {};
+
 const scenarios = {
   // S1 / S7-like: closed loop REST sends, no sockets.
   async rest() {
@@ -399,6 +402,7 @@ const scenarios = {
     const [sender, receiver] = [users[config.pair[0]], users[config.pair[1]]];
     const pairs = [[sender, receiver]];
     const checkpoints = [];
+    partial.checkpoints = checkpoints; // reported even if the watchdog stops the run
     let total = 0;
     for (const target of config.checkpoints) {
       const fill = target - total - config.sampleSends;
@@ -429,7 +433,7 @@ const scenarios = {
 };
 
 const watchdog = setTimeout(() => {
-  console.log(JSON.stringify({ error: "watchdog timeout" }));
+  console.log(JSON.stringify({ error: "watchdog timeout", ...partial }));
   process.exit(2);
 }, (config.watchdogS || 900) * 1000);
 
