@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import socket
 import threading
 import time
 
@@ -188,6 +190,34 @@ def test_a_connected_client_cannot_fake_a_connect_or_disconnect(raw, connect, al
 
 
 # --- packets no client would send ----------------------------------------------------------
+
+
+def test_a_refused_websocket_upgrade_gets_a_whole_http_answer(chat_server, raw, alice):
+    # The connection of a WebSocket request keeps only small buffers (manage.py serve); a
+    # refusal still goes out through them, whole.
+    host, port = chat_server.url.split("//")[1].split(":")
+    request = (
+        "GET /socket.io/?EIO=4&transport=websocket&sid=no-such-session HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            assert chunk, f"no whole answer: {answer!r}"
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        while len(body) < length:
+            chunk = sock.recv(4096)
+            assert chunk, "the answer was cut short"
+            body += chunk
+    assert re.match(rb"HTTP/1.1 4\d\d ", head), head  # 400; uvicorn (asgi) answers 403
+    assert len(body) == length
+
+    assert raw().namespace_connect(alice.access).startswith(CONNECT)  # others are served
 
 
 def test_garbage_before_the_namespace_connect_is_dropped(raw, connect, alice, bob):
