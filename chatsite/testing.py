@@ -37,6 +37,22 @@ TEST_ENVIRONMENT = {
     "REALTIME_PRESENCE_FANOUT": "everyone",
 }
 
+# The start of a test script run as `python -c SCRIPT MODE` in a process of its own: the
+# green-thread library MODE ("eventlet" or "gevent") patched in, its `spawn` and `sleep`.
+GREEN_PROCESS = """
+import sys
+mode = sys.argv[1]
+if mode == "eventlet":
+    import eventlet
+    eventlet.monkey_patch()
+    spawn, sleep = eventlet.spawn, eventlet.sleep
+else:
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    spawn, sleep = gevent.spawn, gevent.sleep
+"""
+
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):

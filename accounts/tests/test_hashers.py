@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher as DjangoHasher
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 
 from accounts.hashers import PBKDF2PasswordHasher
+from chatsite.testing import GREEN_PROCESS
 
 
 def test_it_makes_the_same_hashes_as_djangos():
@@ -26,18 +27,10 @@ def test_passwords_hashed_by_either_verify():
 
 # Green threads tick every 5 ms while a password is hashed in the same process; a hash that
 # holds the event loop lets none of them run until it is done.
-PROBE = """
-import sys
-mode, hasher_path = sys.argv[1], sys.argv[2]
-if mode == "eventlet":
-    import eventlet
-    eventlet.monkey_patch()
-    spawn, sleep = eventlet.spawn, eventlet.sleep
-else:
-    from gevent import monkey
-    monkey.patch_all()
-    import gevent
-    spawn, sleep = gevent.spawn, gevent.sleep
+PROBE = (
+    GREEN_PROCESS
+    + """
+hasher_path = sys.argv[2]
 from django.conf import settings
 settings.configure(PASSWORD_HASHERS=[hasher_path])
 from django.contrib.auth.hashers import get_hasher
@@ -52,6 +45,7 @@ before = len(ticks)
 get_hasher().encode("correct horse", "salt1234", 600_000)
 print(len(ticks) - before)
 """
+)
 
 
 @pytest.mark.parametrize("mode", ["eventlet", "gevent"])

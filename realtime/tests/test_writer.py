@@ -11,18 +11,11 @@ import sys
 
 import pytest
 
-PROBE = """
-import sys
-mode = sys.argv[1]
-if mode == "eventlet":
-    import eventlet
-    eventlet.monkey_patch()
-    spawn, sleep = eventlet.spawn, eventlet.sleep
-else:
-    from gevent import monkey
-    monkey.patch_all()
-    import gevent
-    spawn, sleep = gevent.spawn, gevent.sleep
+from chatsite.testing import GREEN_PROCESS
+
+PROBE = (
+    GREEN_PROCESS
+    + """
 import gc, json
 import django
 django.setup()
@@ -103,6 +96,7 @@ result["failed_sent"] = ws.sent
 result["failed_closed"] = ws.closed
 print(json.dumps(result))
 """
+)
 
 
 @pytest.mark.parametrize("mode", ["eventlet", "gevent"])
