@@ -61,11 +61,12 @@ class _EngineIOServer(engineio.Server):
             if spawn_later is not None:
                 # A weak reference: a socket that closes meanwhile is not kept until then.
                 return spawn_later(self.ping_interval, _ping, weakref.ref(target.__self__))
-        if getattr(target, "__qualname__", None) == _WRITER and self.async_mode in _GREEN:
+        spawn = _spawn(self.async_mode)
+        if getattr(target, "__qualname__", None) == _WRITER and spawn is not None:
             closure = dict(zip(target.__code__.co_freevars, target.__closure__, strict=True))
             if {"self", "ws"} <= closure.keys():
                 socket, ws = closure["self"].cell_contents, closure["ws"].cell_contents
-                return _OnDemandWriter(socket, ws, self.async_mode)
+                return _OnDemandWriter(socket, ws, spawn)
         return super().start_background_task(target, *args, **kwargs)
 
 
@@ -81,6 +82,18 @@ def _spawn_later(async_mode: str):
     return None
 
 
+def _spawn(async_mode: str):
+    if async_mode == "eventlet":
+        import eventlet
+
+        return eventlet.spawn_n
+    if async_mode == "gevent":
+        import gevent
+
+        return gevent.spawn
+    return None
+
+
 def _ping(socket_ref: weakref.ref) -> None:
     # What `Socket._send_ping` does once its sleep is over.
     socket = socket_ref()
@@ -91,7 +104,6 @@ def _ping(socket_ref: weakref.ref) -> None:
 
 # python-engineio's green thread that sends a WebSocket's queued packets.
 _WRITER = "Socket._websocket_handler.<locals>.writer"
-_GREEN = ("eventlet", "gevent")
 
 
 class _OnDemandWriter:
@@ -106,22 +118,15 @@ class _OnDemandWriter:
     session ended) closes the WebSocket, as the writer did; so does a failed send, after which
     packets are dropped. `join()` waits for that close."""
 
-    def __init__(self, socket, ws, async_mode: str):
+    def __init__(self, socket, ws, spawn):
         self.queue = socket.queue
         self.ws = ws
         self.sending = False
         self.finished = False  # no more packets are sent
         self.closed = False  # the WebSocket is closed
         self._create_event = socket.server.create_event
-        self._closed = None  # an event, made only when someone waits for the close
-        if async_mode == "eventlet":
-            import eventlet
-
-            self._spawn = eventlet.spawn_n
-        else:
-            import gevent
-
-            self._spawn = gevent.spawn
+        self._close_waiter = None  # an event, made only when someone waits for the close
+        self._spawn = spawn
         socket.queue = _WriterQueue(self.queue, self)
         self._start()  # packets queued before the upgrade
 
@@ -163,13 +168,13 @@ class _OnDemandWriter:
             self.ws.close()
         finally:
             self.closed = True
-            if self._closed is not None:
-                self._closed.set()
+            if self._close_waiter is not None:
+                self._close_waiter.set()
 
     def join(self) -> None:
         if not self.closed:
-            self._closed = self._closed or self._create_event()
-            self._closed.wait()
+            self._close_waiter = self._close_waiter or self._create_event()
+            self._close_waiter.wait()
 
 
 class _WriterQueue:

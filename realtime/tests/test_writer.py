@@ -22,7 +22,7 @@ django.setup()
 import engineio
 from engineio.packet import MESSAGE, Packet
 import greenlet
-from realtime.server import _OnDemandWriter
+from realtime.server import _OnDemandWriter, _spawn
 
 server = engineio.Server(async_mode=mode)
 
@@ -58,7 +58,7 @@ idle = live_green_threads()
 # Packets queued before the writer took over go first; three green threads then put 50 each.
 socket, ws = Socket(), WebSocket()
 socket.queue.put(Packet(MESSAGE, data="open"))
-writer = _OnDemandWriter(socket, ws, mode)
+writer = _OnDemandWriter(socket, ws, _spawn(mode))
 def put_many(name):
     for i in range(50):
         socket.queue.put(Packet(MESSAGE, data=f"{name}{i}"))
@@ -84,7 +84,7 @@ result["closed_after_end"] = ws.closed
 
 # A send that fails closes the WebSocket and drops what was queued and what comes later.
 socket, ws = Socket(), WebSocket(fail_at=2)
-writer = _OnDemandWriter(socket, ws, mode)
+writer = _OnDemandWriter(socket, ws, _spawn(mode))
 for i in range(5):
     socket.queue.put(Packet(MESSAGE, data=str(i)))
 sleep(0.1)
