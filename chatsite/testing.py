@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pymongo import monitoring
 
 from chatsite.embedded_db import EmbeddedDB, free_port
 
@@ -54,8 +56,41 @@ else:
 """
 
 
+class _StatementLog(monitoring.CommandListener):
+    """The names of the commands this process sends to the database while recording."""
+
+    def __init__(self):
+        self.names: list[str] | None = None
+
+    def started(self, event):
+        if self.names is not None:
+            self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+_statement_log = _StatementLog()
+
+
+@contextlib.contextmanager
+def database_statements() -> Iterator[list[str]]:
+    """Record the database commands sent inside the block (`find`, `update`, `insert`,
+    `commitTransaction`...), in order: each one is a round trip."""
+    _statement_log.names = names = []
+    try:
+        yield names
+    finally:
+        _statement_log.names = None
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
+    # Before any client exists: pymongo gives listeners registered here to every client.
+    monitoring.register(_statement_log)
     for name, value in TEST_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     if os.environ.get("TEST_MONGODB_URI"):

@@ -161,14 +161,7 @@ class SyncApi(APIView):
         return Response(
             {
                 "messages": MessageSerializer(changes["messages"], many=True).data,
-                "reads": [
-                    {
-                        "conversationId": str(m.conversation_id),
-                        "userId": str(m.user_id),
-                        "seq": m.last_read_seq,
-                    }
-                    for m in changes["reads"]
-                ],
+                "reads": changes["reads"],
                 "cursor": changes["cursor"],
                 "hasMore": changes["hasMore"],
             }

@@ -1,4 +1,4 @@
-"""Conversations, their messages and each member's read marker.
+"""Conversations (with each participant's read marker) and their messages.
 
 Ordering is by `seq` (per conversation, gap-free, allocated inside the send transaction), never
 by time: MongoDB keeps milliseconds only. `version` (per conversation) numbers every change —
@@ -31,6 +31,11 @@ class Conversation(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Each participant's read marker, `{"<user id>": {"seq": n, "version": v}}`, where `version`
+    # is the conversation version that moved it (for `/api/sync`); no entry means nothing read.
+    # Kept in the conversation document so that a send moves its sender's marker in the same
+    # update that allocates the seq.
+    read_markers = models.JSONField(default=dict, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -56,6 +61,9 @@ class Conversation(models.Model):
 
     def __str__(self):
         return self.title or f"{self.kind} conversation {self.pk}"
+
+    def last_read_seq(self, user_id) -> int:
+        return self.read_markers.get(str(user_id), {}).get("seq", 0)
 
     @staticmethod
     def direct_key_for(user_a_id, user_b_id) -> str:
@@ -118,26 +126,6 @@ class Message(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
-
-
-class ConversationMember(models.Model):
-    """A participant's read marker in one conversation."""
-
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    last_read_seq = models.PositiveIntegerField(default=0)
-    version = models.PositiveIntegerField(default=0)
-    joined_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["conversation", "user"], name="member_unique"),
-        ]
-
-    def __str__(self):
-        return f"{self.user_id} in {self.conversation_id} (read {self.last_read_seq})"
 
 
 class SyncCheckpoint(models.Model):

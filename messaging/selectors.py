@@ -15,7 +15,7 @@ from accounts.models import User
 from accounts.selectors import user_is_active
 from chatsite.errors import ValidationFailed
 from messaging import errors
-from messaging.models import Conversation, ConversationMember, Message, SyncCheckpoint
+from messaging.models import Conversation, Message, SyncCheckpoint
 
 SYNC_BATCH = 500
 
@@ -93,7 +93,7 @@ def message_page(
 def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int]]:
     """The caller's conversations, most recent activity first, each with the other
     participants, the last message and the caller's read marker; plus their versions (the
-    starting point of a sync cursor). Four queries, whatever the number of conversations."""
+    starting point of a sync cursor). Three queries, whatever the number of conversations."""
     conversations = list(
         Conversation.objects.filter(participants__contains=[user.pk]).order_by(
             "-last_message_at", "-pk"
@@ -101,12 +101,6 @@ def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int
     )
     if not conversations:
         return [], {}
-    ids = [c.pk for c in conversations]
-    markers = dict(
-        ConversationMember.objects.filter(user=user, conversation_id__in=ids).values_list(
-            "conversation_id", "last_read_seq"
-        )
-    )
     last_keys = [Q(conversation_id=c.pk, seq=c.last_seq) for c in conversations if c.last_seq]
     last_messages = (
         {m.conversation_id: m for m in Message.objects.filter(reduce(or_, last_keys))}
@@ -120,7 +114,7 @@ def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int
             "conversation": c,
             "others": [users[p] for p in c.participants if p in users],
             "last_message": last_messages.get(c.pk),
-            "last_read_seq": markers.get(c.pk, 0),
+            "last_read_seq": c.last_read_seq(user.pk),
         }
         for c in conversations
     ]
@@ -151,9 +145,12 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
             raise errors.CursorInvalid()
         seen = {k: int(v) for k, v in checkpoint.versions.items()}
 
-    current = dict(
-        Conversation.objects.filter(participants__contains=[user.pk]).values_list("pk", "version")
+    rows = Conversation.objects.filter(participants__contains=[user.pk]).values_list(
+        "pk", "version", "read_markers"
     )
+    current, markers = {}, {}
+    for pk, version, read_markers in rows:
+        current[pk], markers[pk] = version, read_markers
     changed = sorted(
         (pk for pk, version in current.items() if version > seen.get(str(pk), 0)), key=str
     )
@@ -186,10 +183,12 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
                 new_versions[str(pk)] = seen.get(str(pk), 0)
         new_versions[str(cut.conversation_id)] = cut.version
     result["messages"] = messages
+    # A read marker keeps only its latest move, under the version that made it.
     result["reads"] = [
-        marker
-        for marker in ConversationMember.objects.filter(window)
-        if marker.version <= new_versions[str(marker.conversation_id)]
+        {"conversationId": str(pk), "userId": user_id, "seq": marker["seq"]}
+        for pk in changed
+        for user_id, marker in sorted(markers[pk].items())
+        if ranges[pk][0] < marker["version"] <= new_versions[str(pk)]
     ]
     result["cursor"] = checkpoint_create(user=user, versions=new_versions)
     return result

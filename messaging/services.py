@@ -4,15 +4,19 @@ the REST API, the `sendMessage` socket event and the admin all call it."""
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
 from bson import Int64
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
+from chatsite.errors import DatabaseUnavailable
 from messaging import errors
-from messaging.models import Conversation, ConversationMember, Message
+from messaging.models import Conversation, Message
 from messaging.signals import message_visibility_changed, messages_read
 from messaging.transactions import run_in_transaction
 
@@ -49,34 +53,138 @@ def _conversations():
     return connection.get_collection(Conversation._meta.db_table)
 
 
-def _members():
-    return connection.get_collection(ConversationMember._meta.db_table)
-
-
-def _bump(filter_: dict, *, new_message: bool, upsert_fields: dict | None = None) -> dict | None:
-    """Atomically advance a conversation's version (and last_seq for a new message), creating
-    the conversation if `upsert_fields` are given. Returns the updated document.
+def _bump(filter_: dict) -> dict | None:
+    """Atomically advance a conversation's version (for a change that is not a new message).
+    Returns the updated document.
 
     An update then a read of the same document, inside the caller's transaction (which sees
     its own write), rather than one `findAndModify`: the embedded database answers
     `findAndModify` with a scan of the whole collection whatever the indexes (117 ms among
     5,000 conversations), and an indexed update and find in 5 ms."""
     now = timezone.now()
-    update: dict = {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}}
-    if new_message:
-        update["$inc"]["last_seq"] = Int64(1)
-        update["$set"]["last_message_at"] = now
-    if upsert_fields:
-        update["$setOnInsert"] = {**upsert_fields, "created_at": now}
+    update = {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}}
     conversations = _conversations()
-    result = conversations.update_one(
-        filter_, update, upsert=bool(upsert_fields), session=connection.session
-    )
-    if result.upserted_id is not None:
-        filter_ = {"_id": result.upserted_id}
-    elif not result.matched_count:
+    if not conversations.update_one(filter_, update, session=connection.session).matched_count:
         return None
     return conversations.find_one(filter_, session=connection.session)
+
+
+# What a send needs to know of its conversation.
+STATE_FIELDS = {"last_seq": 1, "version": 1, "kind": 1, "participants": 1, "direct_key": 1}
+
+
+class ConversationStates:
+    """The last committed state (`STATE_FIELDS`) of the conversations this process sent to
+    recently, by conversation id and by direct key, the `size` most recently used.
+
+    A send starts from the state kept here instead of reading the conversation, and writes on
+    condition that the conversation's `version` is still the one it started from: a state made
+    stale by another process, or by a read marker or a moderator, costs that send one update
+    that matches nothing and a read; nothing is decided on a kept state alone."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._states: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(state: dict) -> list[str]:
+        return [str(state["_id"])] + ([state["direct_key"]] if state.get("direct_key") else [])
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            state = self._states.get(key)
+            if state is not None:
+                self._states.move_to_end(key)
+            return state
+
+    def remember(self, state: dict) -> None:
+        with self._lock:
+            for key in self._keys(state):
+                kept = self._states.get(key)
+                # Commits of one conversation can finish out of order across threads.
+                if kept is None or kept["version"] < state["version"]:
+                    self._states[key] = state
+                self._states.move_to_end(key)
+            while len(self._states) > self.size:
+                self._states.popitem(last=False)
+
+    def forget(self, conversation_id, direct_key: str | None = None) -> None:
+        with self._lock:
+            self._states.pop(str(conversation_id), None)
+            if direct_key:
+                self._states.pop(direct_key, None)
+
+
+conversation_states = ConversationStates(size=10_000)
+
+
+def _allocate_seq(*, key: str, filter_: dict, sender_id, new_conversation: dict | None) -> dict:
+    """In the caller's transaction: allocate the next seq of the conversation `filter_` finds
+    (creating it from `new_conversation` if given and none exists), advance its version and
+    move the sender's read marker to the new seq, in one update of the conversation document.
+    Returns the conversation's new state; raises ConversationNotFound.
+
+    The update is conditional on the version it starts from (the kept state, or the stored
+    one), so two sends never allocate the same seq: a stale start matches nothing and the
+    stored state is read and tried instead."""
+    conversations = _conversations()
+    session = connection.session
+    state = conversation_states.get(key)
+    for _attempt in range(4):
+        if state is None:
+            state = conversations.find_one(filter_, STATE_FIELDS, session=session)
+        if state is None:
+            if new_conversation is None:
+                raise errors.ConversationNotFound()
+            created = _create_conversation(filter_, sender_id, new_conversation)
+            if created is not None:
+                return created
+            continue  # created meanwhile by another send: read it and go on
+        seq, version = state["last_seq"] + 1, state["version"] + 1
+        now = timezone.now()
+        result = conversations.update_one(
+            {"_id": state["_id"], "version": state["version"], "participants": sender_id},
+            {
+                "$set": {
+                    "last_seq": Int64(seq),
+                    "version": Int64(version),
+                    "last_message_at": now,
+                    "updated_at": now,
+                    f"read_markers.{sender_id}": {"seq": seq, "version": version},
+                }
+            },
+            session=session,
+        )
+        if result.matched_count:
+            return {**state, "last_seq": seq, "version": version}
+        state = None
+    # Only when other writers kept changing the conversation between each read and update.
+    raise DatabaseUnavailable()
+
+
+def _create_conversation(filter_: dict, sender_id, fields: dict) -> dict | None:
+    """Insert the conversation `filter_` (a direct key) names, holding its first seq; None if
+    it exists already."""
+    now = timezone.now()
+    document = {
+        **fields,
+        "last_seq": Int64(1),
+        "version": Int64(1),
+        "last_message_at": now,
+        "read_markers": {str(sender_id): {"seq": 1, "version": 1}},
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        result = _conversations().update_one(
+            filter_, {"$setOnInsert": document}, upsert=True, session=connection.session
+        )
+    except DuplicateKeyError as error:
+        raise IntegrityError(str(error)) from error
+    if result.upserted_id is None:
+        return None
+    return {"_id": result.upserted_id, **filter_, **document}
 
 
 def message_send(
@@ -87,8 +195,8 @@ def message_send(
     conversation: Conversation | None = None,
     client_msg_id: object = None,
 ) -> Message:
-    """Validate, find or create the conversation, allocate the next seq, store the message and
-    move the sender's read marker, all in one transaction. A retry with the same
+    """Validate, find or create the conversation, allocate the next seq, move the sender's
+    read marker and store the message, all in one transaction. A retry with the same
     `client_msg_id` returns the message stored the first time and creates nothing."""
     if (receiver is None) == (conversation is None):
         raise TypeError("message_send needs exactly one of receiver or conversation")
@@ -104,46 +212,37 @@ def message_send(
             raise errors.ReceiverNotFound()
         key = Conversation.direct_key_for(sender.pk, receiver.pk)
         conversation_filter = {"direct_key": key}
-        participants = sorted([sender.pk, receiver.pk], key=str)
-        upsert_fields = {
+        new_conversation = {
             "kind": Conversation.Kind.DIRECT.value,
-            "participants": participants,
+            "participants": sorted([sender.pk, receiver.pk], key=str),
             "title": "",
         }
     else:
         key = str(conversation.pk)
         conversation_filter = {"_id": conversation.pk, "participants": sender.pk}
-        upsert_fields = None
+        new_conversation = None
 
     def write() -> Message:
-        doc = _bump(conversation_filter, new_message=True, upsert_fields=upsert_fields)
-        if doc is None:
-            raise errors.ConversationNotFound()
-        if upsert_fields and doc["last_seq"] == 1:
-            ConversationMember.objects.bulk_create(
-                ConversationMember(conversation_id=doc["_id"], user_id=user_id)
-                for user_id in doc["participants"]
-            )
+        state = _allocate_seq(
+            key=key,
+            filter_=conversation_filter,
+            sender_id=sender.pk,
+            new_conversation=new_conversation,
+        )
         other = receiver
-        if other is None and doc["kind"] == Conversation.Kind.DIRECT:
-            other_id = next(p for p in doc["participants"] if p != sender.pk)
-            other = User(pk=other_id)
+        if other is None and state["kind"] == Conversation.Kind.DIRECT:
+            other = User(pk=next(p for p in state["participants"] if p != sender.pk))
         message = Message(
-            conversation_id=doc["_id"],
+            conversation_id=state["_id"],
             sender=sender,
             receiver=other,
             body=body,
-            seq=doc["last_seq"],
-            version=doc["version"],
+            seq=state["last_seq"],
+            version=state["version"],
             client_msg_id=client_msg_id,
         )
         message.save()
-        # The sender has read their own message (a plain update: this runs on every send).
-        _members().update_one(
-            {"conversation_id": doc["_id"], "user_id": sender.pk},
-            {"$set": {"last_read_seq": Int64(doc["last_seq"]), "version": Int64(doc["version"])}},
-            session=connection.session,
-        )
+        transaction.on_commit(lambda: conversation_states.remember(state))
         return message
 
     try:
@@ -153,7 +252,7 @@ def message_send(
             original = Message.objects.filter(sender=sender, client_msg_id=client_msg_id).first()
             if original is not None:
                 return original
-        if upsert_fields:
+        if new_conversation:
             # Another process created the same direct conversation at the same moment; it
             # exists now, so the next attempt finds it.
             return run_in_transaction(write, lock_key=key)
@@ -161,40 +260,45 @@ def message_send(
 
 
 def conversation_mark_read(*, user: User, conversation: Conversation, seq: object) -> int:
-    """Move `user`'s read marker forward to `seq`; returns the marker (never moves back)."""
+    """Move `user`'s read marker forward to `seq`; returns the marker (never moves back).
+
+    One update of the conversation document, conditional on the marker being behind `seq`:
+    the version advances and the marker takes the new version, atomically."""
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise errors.SeqInvalid()
-    member = ConversationMember.objects.filter(conversation=conversation, user=user).first()
-    if member is None:
+    if user.pk not in conversation.participants:
         raise errors.ConversationNotFound()
     if seq > conversation.last_seq:
         raise errors.SeqInvalid()
-    if seq <= member.last_read_seq:
-        return member.last_read_seq
-
-    def write() -> int:
-        doc = _bump({"_id": conversation.pk, "participants": user.pk}, new_message=False)
-        if doc is None:
-            raise errors.ConversationNotFound()
-        if seq > doc["last_seq"]:
-            raise errors.SeqInvalid()
-        moved = ConversationMember.objects.filter(pk=member.pk, last_read_seq__lt=seq).update(
-            last_read_seq=seq, version=doc["version"]
-        )
-        if moved:
-            transaction.on_commit(
-                lambda: messages_read.send(
-                    sender=Conversation, conversation=conversation, user=user, seq=seq
-                )
-            )
+    marker = f"read_markers.{user.pk}"
+    if seq <= conversation.last_read_seq(user.pk):
+        return conversation.last_read_seq(user.pk)
+    moved = _conversations().update_one(
+        {
+            "_id": conversation.pk,
+            "participants": user.pk,
+            f"{marker}.seq": {"$not": {"$gte": seq}},
+        },
+        [
+            {"$set": {"version": {"$add": ["$version", 1]}, "updated_at": timezone.now()}},
+            {"$set": {marker: {"seq": {"$literal": seq}, "version": "$version"}}},
+        ],
+    )
+    conversation_states.forget(conversation.pk, conversation.direct_key)
+    if moved.matched_count:
+        messages_read.send(sender=Conversation, conversation=conversation, user=user, seq=seq)
         return seq
-
-    return run_in_transaction(write, lock_key=str(conversation.pk))
+    # Moved as far or further meanwhile, or the user is no longer a participant.
+    current = Conversation.objects.filter(pk=conversation.pk, participants__contains=[user.pk])
+    current = current.only("read_markers").first()
+    if current is None:
+        raise errors.ConversationNotFound()
+    return current.last_read_seq(user.pk)
 
 
 def _message_set_hidden(*, message: Message, by: User | None, hidden: bool) -> Message:
     def write() -> Message:
-        doc = _bump({"_id": message.conversation_id}, new_message=False)
+        doc = _bump({"_id": message.conversation_id})
         if doc is None:
             raise errors.MessageNotFound()
         message.hidden_at = timezone.now() if hidden else None
@@ -206,6 +310,7 @@ def _message_set_hidden(*, message: Message, by: User | None, hidden: bool) -> M
             version=message.version,
             updated_at=timezone.now(),
         )
+        transaction.on_commit(lambda: conversation_states.forget(doc["_id"], doc.get("direct_key")))
         transaction.on_commit(
             lambda: message_visibility_changed.send(sender=Message, message=message)
         )

@@ -6,10 +6,10 @@ Fault, load and fuzz tests call `assert_invariants(db)` after they are done brea
   for a direct conversation, its receiver (the other participant);
 - the seqs of each conversation are unique and gap-free, 1..last_seq, and match its
   `last_seq` counter; no message or read marker is ahead of the conversation's `version`;
-- every conversation with messages has one read marker per participant and none for anyone
-  else; each marker is at most `last_seq`, and the unread count the API shows
-  (`last_seq - last_read_seq`, see `ConversationSerializer`) equals a recount of the messages
-  after the marker;
+- read markers belong to participants only; each is at most `last_seq`, not ahead of the
+  conversation's `version`, and at least the seq of its user's last message (a send moves its
+  sender's marker); the unread count the API shows (`last_seq - last_read_seq`, see
+  `ConversationSerializer`; no marker reads as 0) equals a recount of the messages after it;
 - `(sender, client_msg_id)` is unique;
 - a direct conversation has two distinct participants and the `direct_key` made of them, and
   no two conversations share a `direct_key`.
@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from messaging.models import Conversation, ConversationMember, Message
+from messaging.models import Conversation, Message
 
 
 def _column(model, name: str) -> str:
@@ -50,8 +50,6 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
     m_conversation = _column(Message, "conversation")
     m_sender = _column(Message, "sender")
     m_receiver = _column(Message, "receiver")
-    r_conversation = _column(ConversationMember, "conversation")
-    r_user = _column(ConversationMember, "user")
 
     problems: list[str] = []
     conversations = {c["_id"]: c for c in _collection(db, Conversation).find({})}
@@ -68,7 +66,6 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
             },
         )
     )
-    members = list(_collection(db, ConversationMember).find({}))
 
     # --- conversations ---------------------------------------------------------------------
     direct_keys: Counter[str] = Counter()
@@ -96,6 +93,7 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
 
     # --- messages --------------------------------------------------------------------------
     seqs: defaultdict[ObjectId, list[int]] = defaultdict(list)
+    last_sent: dict[tuple[ObjectId, object], int] = {}
     client_ids: Counter[tuple[str, str]] = Counter()
     for m in messages:
         mid, cid = m["_id"], m.get(m_conversation)
@@ -107,6 +105,8 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
             problems.append(f"message {mid}: conversation {_id(cid)} does not exist")
             continue
         seqs[cid].append(m.get("seq"))
+        if isinstance(m.get("seq"), int):
+            last_sent[(cid, sender)] = max(last_sent.get((cid, sender), 0), m["seq"])
         participants = c.get("participants") or []
         if sender not in participants:
             problems.append(f"message {mid}: sender {_id(sender)} is not a participant of {cid}")
@@ -149,51 +149,38 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
             )
 
     # --- read markers and unread counts ----------------------------------------------------
-    by_conversation: defaultdict[ObjectId, list[dict]] = defaultdict(list)
-    for r in members:
-        by_conversation[r.get(r_conversation)].append(r)
-    for cid, rows in by_conversation.items():
-        c = conversations.get(cid)
-        if c is None:
-            problems.append(f"read markers {[r['_id'] for r in rows]}: no conversation {cid}")
-            continue
-        users = Counter(r.get(r_user) for r in rows)
-        for user, count in users.items():
-            if count > 1:
-                problems.append(f"conversation {cid}: {count} read markers for user {user}")
-        participants = set(c.get("participants") or [])
-        strangers = sorted(map(str, set(users) - participants))
-        if strangers:
-            problems.append(f"conversation {cid}: read markers of non-participants {strangers}")
     for cid, c in conversations.items():
         last_seq = c.get("last_seq", 0)
-        rows = by_conversation.get(cid, [])
-        if last_seq:
-            without = set(c.get("participants") or []) - {r.get(r_user) for r in rows}
-            if without:
-                problems.append(
-                    f"conversation {cid}: participants {sorted(map(str, without))} have no "
-                    "read marker"
-                )
+        participants = c.get("participants") or []
+        markers = c.get("read_markers") or {}
+        strangers = sorted(set(markers) - {str(p) for p in participants})
+        if strangers:
+            problems.append(f"conversation {cid}: read markers of non-participants {strangers}")
         found = seqs.get(cid, [])
-        for r in rows:
-            marker = r.get("last_read_seq", 0)
-            if marker > last_seq:
+        for user in participants:
+            marker = markers.get(str(user), {})
+            read = marker.get("seq", 0)
+            if read > last_seq:
                 problems.append(
-                    f"conversation {cid}: user {r.get(r_user)} has read up to {marker}, "
+                    f"conversation {cid}: user {user} has read up to {read}, "
                     f"beyond last_seq {last_seq}"
                 )
-            if r.get("version", 0) > c.get("version", 0):
+            if marker.get("version", 0) > c.get("version", 0):
                 problems.append(
-                    f"conversation {cid}: read marker of {r.get(r_user)} has version "
-                    f"{r.get('version')}, ahead of the conversation's {c.get('version')}"
+                    f"conversation {cid}: read marker of {user} has version "
+                    f"{marker.get('version')}, ahead of the conversation's {c.get('version')}"
                 )
-            shown = max(last_seq - marker, 0)
-            recount = sum(1 for s in found if isinstance(s, int) and s > marker)
+            if read < last_sent.get((cid, user), 0):
+                problems.append(
+                    f"conversation {cid}: user {user} has read up to {read}, before their own "
+                    f"message {last_sent[(cid, user)]}"
+                )
+            shown = max(last_seq - read, 0)
+            recount = sum(1 for s in found if isinstance(s, int) and s > read)
             if shown != recount:
                 problems.append(
-                    f"conversation {cid}: unread count of {r.get(r_user)} is {shown} "
-                    f"(last_seq {last_seq} - read {marker}) but {recount} messages follow "
+                    f"conversation {cid}: unread count of {user} is {shown} "
+                    f"(last_seq {last_seq} - read {read}) but {recount} messages follow "
                     "the marker"
                 )
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from django.db import close_old_connections, connection
 
-from messaging.models import Conversation, ConversationMember, Message
-from messaging.services import message_send
+from messaging.models import Conversation, Message
+from messaging.services import ConversationStates, message_send
 from messaging.tests.factories import message_factory
 from messaging.transactions import FairGate
 
@@ -42,6 +42,14 @@ def run_together(workers: int, job: Callable[[int], object]) -> list:
     return results
 
 
+def assert_markers_at_last_sends(conversation: Conversation) -> None:
+    """Each sender's read marker is at their last message, under that message's version."""
+    last = {}
+    for message in Message.objects.filter(conversation=conversation).order_by("seq"):
+        last[str(message.sender_id)] = {"seq": message.seq, "version": message.version}
+    assert conversation.read_markers == last
+
+
 def test_parallel_first_messages_create_one_conversation(alice, bob):
     def send(i: int):
         sender, receiver = (alice, bob) if i % 2 == 0 else (bob, alice)
@@ -55,7 +63,7 @@ def test_parallel_first_messages_create_one_conversation(alice, bob):
     assert Message.objects.count() == 20
     assert sorted(Message.objects.values_list("seq", flat=True)) == list(range(1, 21))
     assert conversation.last_seq == 20
-    assert ConversationMember.objects.filter(conversation=conversation).count() == 2
+    assert_markers_at_last_sends(conversation)
 
 
 def test_concurrent_sends_get_distinct_consecutive_seqs(alice, bob):
@@ -97,13 +105,24 @@ def test_concurrent_retries_store_one_message(alice, bob):
     assert Conversation.objects.get().last_seq == 2
 
 
+class StatesPerThread(threading.local):
+    """`conversation_states` as if each thread were a separate process."""
+
+    def __init__(self):
+        self.states = ConversationStates(size=100)
+
+    def __getattr__(self, name):
+        return getattr(self.states, name)
+
+
 @pytest.fixture
 def no_process_lock(monkeypatch):
-    """Each writer gets its own lock and its own transaction gate, as if every thread were a
-    separate server process: then only the database's unique indexes and write-conflict
-    detection keep the data right."""
+    """Each writer gets its own lock, transaction gate and kept conversation states, as if
+    every thread were a separate server process: then only the database's unique indexes,
+    write-conflict detection and the sends' version conditions keep the data right."""
     monkeypatch.setattr("messaging.transactions._lock_for", lambda key: threading.Lock())
     monkeypatch.setattr("messaging.transactions._transaction_gate", lambda: FairGate(1))
+    monkeypatch.setattr("messaging.services.conversation_states", StatesPerThread())
 
 
 def test_first_messages_across_processes_create_one_conversation(alice, bob, no_process_lock):
@@ -116,7 +135,7 @@ def test_first_messages_across_processes_create_one_conversation(alice, bob, no_
     assert Conversation.objects.count() == 1
     assert sorted(m.seq for m in messages) == list(range(1, 21))
     assert sorted(Message.objects.values_list("seq", flat=True)) == list(range(1, 21))
-    assert ConversationMember.objects.count() == 2
+    assert_markers_at_last_sends(Conversation.objects.get())
 
 
 def test_sends_across_processes_get_consecutive_seqs(alice, bob, no_process_lock):
@@ -134,6 +153,7 @@ def test_sends_across_processes_get_consecutive_seqs(alice, bob, no_process_lock
 
     assert sorted(seqs) == list(range(2, 42))
     assert sorted(Message.objects.values_list("seq", flat=True)) == list(range(1, 42))
+    assert_markers_at_last_sends(Conversation.objects.get())
 
 
 def test_retries_across_processes_store_one_message(alice, bob, no_process_lock):

@@ -4,7 +4,7 @@ corruption, written on purpose with raw pymongo."""
 import pytest
 from bson import ObjectId
 
-from messaging.models import Conversation, ConversationMember, Message
+from messaging.models import Conversation, Message
 from messaging.serializers import MessageSerializer
 from messaging.services import conversation_mark_read, message_hide
 from messaging.tests.factories import message_factory, messages_factory
@@ -33,7 +33,7 @@ def chat(scratch, alice, bob, carol):
     conversation_mark_read(user=bob, conversation=messages[0].conversation, seq=3)
     message_hide(message=messages[1], by=None)
     real = database()
-    for model in (Conversation, ConversationMember, Message):
+    for model in (Conversation, Message):
         scratch[model._meta.db_table].insert_many(real[model._meta.db_table].find({}))
     return messages
 
@@ -109,22 +109,25 @@ def test_a_counter_ahead_of_the_messages_is_caught(scratch, chat):
 
 
 def test_a_read_marker_beyond_the_last_seq_is_caught(scratch, chat, bob):
-    collection(scratch, ConversationMember).update_one(
-        {"conversation_id": chat[0].conversation_id, "user_id": bob.pk},
-        {"$set": {"last_read_seq": 9}},
+    collection(scratch, Conversation).update_one(
+        {"_id": chat[0].conversation_id}, {"$set": {f"read_markers.{bob.pk}.seq": 9}}
     )
     one_violation(scratch, "has read up to 9")
 
 
-def test_a_missing_or_stray_read_marker_is_caught(scratch, chat, bob, carol):
-    members = collection(scratch, ConversationMember)
-    members.update_one(
-        {"conversation_id": chat[0].conversation_id, "user_id": bob.pk},
-        {"$set": {"user_id": carol.pk}},
+def test_a_stray_read_marker_is_caught(scratch, chat, carol):
+    collection(scratch, Conversation).update_one(
+        {"_id": chat[0].conversation_id},
+        {"$set": {f"read_markers.{carol.pk}": {"seq": 1, "version": 1}}},
     )
-    found = violations(scratch)
-    assert any(f"participants ['{bob.pk}'] have no read marker" in p for p in found), found
-    assert any(f"non-participants ['{carol.pk}']" in p for p in found), found
+    one_violation(scratch, f"non-participants ['{carol.pk}']")
+
+
+def test_a_read_marker_behind_its_users_own_message_is_caught(scratch, chat, bob):
+    collection(scratch, Conversation).update_one(
+        {"_id": chat[0].conversation_id}, {"$set": {f"read_markers.{bob.pk}.seq": 3}}
+    )
+    one_violation(scratch, "before their own message 4")
 
 
 def test_a_duplicate_client_msg_id_is_caught(scratch, chat, carol):
@@ -134,8 +137,8 @@ def test_a_duplicate_client_msg_id_is_caught(scratch, chat, carol):
     collection(scratch, Conversation).update_one(
         {"_id": original["conversation_id"]}, {"$inc": {"last_seq": 1}}
     )
-    collection(scratch, ConversationMember).update_many(
-        {"conversation_id": original["conversation_id"]}, {"$inc": {"last_read_seq": 1}}
+    collection(scratch, Conversation).update_one(
+        {"_id": original["conversation_id"]}, {"$inc": {f"read_markers.{carol.pk}.seq": 1}}
     )
     assert violations(scratch) == [
         f"client_msg_id 'carol-1' of sender {carol.pk} is stored 2 times"

@@ -3,10 +3,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts.services import user_deactivate
+from chatsite.testing import database_statements
 from messaging import errors
-from messaging.models import Conversation, ConversationMember, Message
+from messaging.models import Conversation, Message
 from messaging.serializers import MessageSerializer
 from messaging.services import (
+    ConversationStates,
     conversation_mark_read,
     message_hide,
     message_send,
@@ -19,6 +21,10 @@ pytestmark = pytest.mark.django_db
 
 def stored() -> tuple[int, int]:
     return Message.objects.count(), Conversation.objects.count()
+
+
+def conversation_of(message: Message) -> Conversation:
+    return Conversation.objects.get(pk=message.conversation_id)
 
 
 # --- validation: the right code, and nothing stored ---------------------------------------
@@ -109,7 +115,7 @@ def test_send_needs_exactly_one_target(alice, bob):
 # --- storing --------------------------------------------------------------------------------
 
 
-def test_first_message_creates_the_conversation_and_both_members(alice, bob):
+def test_first_message_creates_the_conversation_with_the_senders_read_marker(alice, bob):
     message = message_send(sender=alice, receiver=bob, body="  hello bob  ")
     assert message.body == "hello bob"
     assert (message.sender_id, message.receiver_id, message.seq) == (alice.pk, bob.pk, 1)
@@ -120,13 +126,9 @@ def test_first_message_creates_the_conversation_and_both_members(alice, bob):
     assert conversation.direct_key == Conversation.direct_key_for(alice.pk, bob.pk)
     assert conversation.last_seq == 1
     assert conversation.last_message_at is not None
-    markers = dict(
-        ConversationMember.objects.filter(conversation=conversation).values_list(
-            "user_id", "last_read_seq"
-        )
-    )
     # Sending moves the sender's own read marker; the receiver has one unread.
-    assert markers == {alice.pk: 1, bob.pk: 0}
+    assert conversation.read_markers == {str(alice.pk): {"seq": 1, "version": 1}}
+    assert (conversation.last_read_seq(alice.pk), conversation.last_read_seq(bob.pk)) == (1, 0)
 
 
 def test_seq_starts_at_one_and_increases_in_both_directions(alice, bob):
@@ -179,15 +181,64 @@ def test_an_inactive_sender_cannot_send(alice, bob):
     assert stored() == (0, 0)
 
 
+# --- round trips ----------------------------------------------------------------------------
+
+
+def test_a_send_after_this_process_wrote_the_conversation_is_three_round_trips(alice, bob):
+    first = message_factory(sender=alice, receiver=bob)
+    with database_statements() as statements:
+        second = message_send(sender=bob, receiver=alice, body="one update, one insert")
+    # The seq allocation with the sender's read marker, the message, the commit.
+    assert statements == ["update", "insert", "commitTransaction"]
+    conversation = conversation_of(first)
+    assert (second.seq, second.version) == (2, 2) == (conversation.last_seq, conversation.version)
+    assert conversation.read_markers == {
+        str(alice.pk): {"seq": 1, "version": 1},
+        str(bob.pk): {"seq": 2, "version": 2},
+    }
+
+
+def test_a_send_after_another_process_wrote_reads_the_conversation_again(alice, bob, monkeypatch):
+    """Two processes' kept states: each send after the other process's sends starts stale."""
+    here, there = ConversationStates(size=10), ConversationStates(size=10)
+    monkeypatch.setattr("messaging.services.conversation_states", here)
+    message_factory(sender=alice, receiver=bob)
+    monkeypatch.setattr("messaging.services.conversation_states", there)
+    message_factory(sender=bob, receiver=alice)
+    message_factory(sender=bob, receiver=alice)
+    monkeypatch.setattr("messaging.services.conversation_states", here)
+    with database_statements() as statements:
+        fourth = message_send(sender=alice, receiver=bob, body="after bob's two")
+    # The update from the stale state matches nothing; the stored state is read and used.
+    assert statements == ["update", "find", "update", "insert", "commitTransaction"]
+    conversation = conversation_of(fourth)
+    assert (fourth.seq, fourth.version, conversation.last_seq) == (4, 4, 4)
+    assert conversation.last_read_seq(alice.pk) == 4
+    assert conversation.last_read_seq(bob.pk) == 3
+    with database_statements() as statements:
+        assert message_send(sender=alice, receiver=bob, body="fresh again").seq == 5
+    assert statements == ["update", "insert", "commitTransaction"]
+
+
+def test_a_send_after_a_read_marker_moved_reads_the_conversation(alice, bob):
+    conversation = conversation_of(message_factory(sender=alice, receiver=bob))
+    conversation_mark_read(user=bob, conversation=conversation, seq=1)
+    with database_statements() as statements:
+        message = message_send(sender=alice, receiver=bob, body="after the read")
+    assert statements == ["find", "update", "insert", "commitTransaction"]
+    conversation = conversation_of(message)
+    assert (message.seq, message.version) == (2, 3) == (conversation.last_seq, conversation.version)
+    assert conversation.read_markers == {
+        str(alice.pk): {"seq": 2, "version": 3},
+        str(bob.pk): {"seq": 1, "version": 2},
+    }
+
+
 # --- read markers ---------------------------------------------------------------------------
 
 
-def conversation_of(message: Message) -> Conversation:
-    return Conversation.objects.get(pk=message.conversation_id)
-
-
 def marker(conversation: Conversation, user) -> int:
-    return ConversationMember.objects.get(conversation=conversation, user=user).last_read_seq
+    return Conversation.objects.get(pk=conversation.pk).last_read_seq(user.pk)
 
 
 def test_mark_read_moves_forward_only(alice, bob):
@@ -195,7 +246,9 @@ def test_mark_read_moves_forward_only(alice, bob):
         message = message_factory(sender=alice, receiver=bob)
     conversation = conversation_of(message)
     assert marker(conversation, bob) == 0
-    assert conversation_mark_read(user=bob, conversation=conversation, seq=3) == 3
+    with database_statements() as statements:
+        assert conversation_mark_read(user=bob, conversation=conversation, seq=3) == 3
+    assert statements == ["update"]
     assert marker(conversation, bob) == 3
     version = Conversation.objects.get(pk=conversation.pk).version
     # Going back answers the current marker and changes nothing.
