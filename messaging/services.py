@@ -270,9 +270,9 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
         raise errors.ConversationNotFound()
     if seq > conversation.last_seq:
         raise errors.SeqInvalid()
+    if seq <= (current := conversation.last_read_seq(user.pk)):
+        return current
     marker = f"read_markers.{user.pk}"
-    if seq <= conversation.last_read_seq(user.pk):
-        return conversation.last_read_seq(user.pk)
     moved = _conversations().update_one(
         {
             "_id": conversation.pk,
