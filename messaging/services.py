@@ -284,16 +284,20 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
             {"$set": {marker: {"seq": {"$literal": seq}, "version": "$version"}}},
         ],
     )
-    conversation_states.forget(conversation.pk, conversation.direct_key)
     if moved.matched_count:
+        # The version moved: a send of this process must not start from the kept state.
+        conversation_states.forget(conversation.pk, conversation.direct_key)
         messages_read.send(sender=Conversation, conversation=conversation, user=user, seq=seq)
         return seq
     # Moved as far or further meanwhile, or the user is no longer a participant.
-    current = Conversation.objects.filter(pk=conversation.pk, participants__contains=[user.pk])
-    current = current.only("read_markers").first()
-    if current is None:
+    stored = (
+        Conversation.objects.filter(pk=conversation.pk, participants__contains=[user.pk])
+        .only("read_markers")
+        .first()
+    )
+    if stored is None:
         raise errors.ConversationNotFound()
-    return current.last_read_seq(user.pk)
+    return stored.last_read_seq(user.pk)
 
 
 def _message_set_hidden(*, message: Message, by: User | None, hidden: bool) -> Message:
