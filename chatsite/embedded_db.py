@@ -55,6 +55,9 @@ class EmbeddedDB:
 
     def __init__(self, storage_path: str, port: int | None = None, log_path: str | None = None):
         self.storage_path = storage_path
+        # On disk, a commit is acknowledged only once its log record is on disk: without this
+        # SecantusDB answers first, and a kill -9 loses commits that clients were told about.
+        self.sync_on_commit = storage_path != ":memory:"
         self.port = port or free_port()
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -73,6 +76,7 @@ class EmbeddedDB:
             "--port", str(self.port),
             "--storage-path", self.storage_path,
             "--log-level", "WARNING",
+            *(["--sync-on-commit"] if self.sync_on_commit else []),
         ]  # fmt: skip
         # Its own process group: Ctrl-C in the terminal reaches our server, which then stops
         # the database in order instead of both dying at once.

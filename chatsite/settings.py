@@ -135,6 +135,10 @@ DATABASES = {
             # Fail fast (and answer 503) instead of hanging when the database is down.
             "serverSelectionTimeoutMS": env_int("MONGODB_TIMEOUT_MS", 5000),
             "connectTimeoutMS": env_int("MONGODB_TIMEOUT_MS", 5000),
+            # An acknowledged write (a send's commit above all) is on a majority of the replica
+            # set and in its journal: it survives a crash of the database process.
+            "w": "majority",
+            "journal": True,
         },
     },
 }

@@ -61,10 +61,13 @@ class _StatementLog(monitoring.CommandListener):
 
     def __init__(self):
         self.names: list[str] | None = None
+        self.commands: list[dict] | None = None
 
     def started(self, event):
         if self.names is not None:
             self.names.append(event.command_name)
+        if self.commands is not None:
+            self.commands.append(dict(event.command))
 
     def succeeded(self, event):
         pass
@@ -85,6 +88,16 @@ def database_statements() -> Iterator[list[str]]:
         yield names
     finally:
         _statement_log.names = None
+
+
+@contextlib.contextmanager
+def database_commands() -> Iterator[list[dict]]:
+    """Record the database commands sent inside the block, whole (with their options)."""
+    _statement_log.commands = commands = []
+    try:
+        yield commands
+    finally:
+        _statement_log.commands = None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts.services import user_deactivate
-from chatsite.testing import database_statements
+from chatsite.testing import database_commands, database_statements
 from messaging import errors
 from messaging.models import Conversation, Message
 from messaging.serializers import MessageSerializer
@@ -179,6 +179,16 @@ def test_an_inactive_sender_cannot_send(alice, bob):
     with pytest.raises(errors.ConversationNotFound):
         message_send(sender=alice, receiver=bob, body="hi")
     assert stored() == (0, 0)
+
+
+# --- durability ------------------------------------------------------------------------------
+
+
+def test_a_send_is_acknowledged_once_a_majority_has_it_in_its_journal(alice, bob):
+    with database_commands() as commands:
+        message_send(sender=alice, receiver=bob, body="durable")
+    commit = next(c for c in commands if "commitTransaction" in c)
+    assert commit["writeConcern"] == {"w": "majority", "j": True}
 
 
 # --- round trips ----------------------------------------------------------------------------
