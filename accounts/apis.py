@@ -7,6 +7,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import selectors, services
 from accounts.serializers import (
@@ -96,6 +97,11 @@ class LogoutApi(APIView):
         refresh = serializer.validated_data.get("refresh")
         if refresh:
             services.tokens_revoke(refresh=refresh)
+        elif isinstance(request.auth, AccessToken):
+            # No refresh token: the access token names the session to end.
+            services.session_end(
+                user_id=str(request.user.pk), session_id=request.auth.get("sid", "")
+            )
         if request.user.is_authenticated:
             session_logout(request._request)
         return Response({"message": "Logged out successfully"})

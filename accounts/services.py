@@ -9,7 +9,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import tokens
 from accounts.models import User
-from accounts.signals import user_deactivated
+from accounts.signals import session_ended, user_deactivated
 from chatsite.errors import ChatError, ValidationFailed
 
 
@@ -57,9 +57,13 @@ def tokens_issue(*, user: User) -> dict[str, str]:
 
 
 def tokens_refresh(*, refresh: str) -> dict[str, str]:
-    """Rotate: the refresh token is revoked and a new pair of the same session issued."""
+    """Rotate: the refresh token is revoked and a new pair of the same session issued. A
+    refresh token used a second time ends its whole session (someone else holds a copy)."""
     try:
         token = tokens.parse_refresh(refresh)
+    except tokens.RefreshTokenReused as reuse:
+        session_end(user_id=reuse.token["user_id"], session_id=reuse.token.get("sid", ""))
+        raise InvalidRefreshToken() from None
     except TokenError:
         raise InvalidRefreshToken() from None
     user = User.objects.filter(pk=token["user_id"], is_active=True).first()
@@ -77,6 +81,16 @@ def tokens_revoke(*, refresh: str) -> None:
     except TokenError:
         raise InvalidRefreshToken() from None
     token.revoke(logout=True)
+    session_end(user_id=token["user_id"], session_id=token.get("sid", ""))
+
+
+def session_end(*, user_id: str, session_id: str) -> None:
+    """End a login session on every device and process: its refresh tokens are refused from
+    now on and its open sockets are closed (`session_ended`)."""
+    if not session_id:
+        return  # a token from before sessions existed: nothing to end beyond the token
+    tokens.session_revoke(user_id=user_id, session_id=session_id)
+    session_ended.send(sender=User, user_id=str(user_id), session_id=session_id)
 
 
 def user_deactivate(*, user: User) -> None:

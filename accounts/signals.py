@@ -2,3 +2,5 @@ from django.dispatch import Signal
 
 # Sent with `user` after an account is deactivated (admin action or service call).
 user_deactivated = Signal()
+# Sent with `user` and `session_id` after a login session ends (logout, a reused refresh token).
+session_ended = Signal()

@@ -2,8 +2,11 @@
 
 Every login starts a *session* (`sid` claim, copied into each access token and kept across
 refreshes). Refreshing revokes the old refresh token and issues a new pair; logging out revokes
-the refresh token and ends the session, which lets the realtime layer close its sockets.
-(simplejwt's own token_blacklist app declares BigAutoField ids, which MongoDB cannot store.)"""
+the refresh token and ends the session, which lets the realtime layer close its sockets. A
+refresh token presented again after it was exchanged means a copy of it is in other hands
+(refresh-token reuse detection): the whole session ends, so the newer tokens of the chain stop
+working too. (simplejwt's own token_blacklist app declares BigAutoField ids, which MongoDB
+cannot store.)"""
 
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ import uuid
 from datetime import UTC, datetime
 
 from bson import ObjectId
+from django.conf import settings
 from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -19,11 +25,25 @@ from accounts.models import RevokedToken, User
 from accounts.selectors import user_is_active
 
 
+class RefreshTokenReused(TokenError):
+    """A refresh token that was already exchanged for a newer pair."""
+
+    def __init__(self, token: ChatRefreshToken):
+        super().__init__("Token was already used")
+        self.token = token
+
+
 class ChatRefreshToken(RefreshToken):
     def verify(self) -> None:
         super().verify()
-        if RevokedToken.objects.filter(jti=self["jti"]).exists():
-            raise TokenError("Token is revoked")
+        revoked = Q(jti=self["jti"])
+        if session_id := self.get("sid", ""):
+            revoked |= Q(session_id=session_id, logout=True)
+        found = list(RevokedToken.objects.filter(revoked).values_list("logout", flat=True)[:2])
+        if any(found):
+            raise TokenError("The session has ended")
+        if found:
+            raise RefreshTokenReused(self)
 
     def revoke(self, *, logout: bool) -> None:
         RevokedToken.objects.get_or_create(
@@ -46,6 +66,21 @@ def issue_for(user: User, *, session_id: str | None = None) -> dict[str, str]:
 def parse_refresh(raw: str) -> ChatRefreshToken:
     """Raises TokenError if the token is forged, expired, of another type or revoked."""
     return ChatRefreshToken(raw)
+
+
+def session_revoke(*, user_id: str, session_id: str) -> None:
+    """Mark a login session as ended: its refresh tokens are refused, its sockets closed."""
+    lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    RevokedToken.objects.get_or_create(
+        jti=f"session:{session_id}",
+        defaults={
+            "user_id": ObjectId(user_id),
+            "session_id": session_id,
+            "logout": True,
+            # Every refresh token of the session expires before this.
+            "expires_at": timezone.now() + lifetime,
+        },
+    )
 
 
 def ended_sessions(session_ids: list[str]) -> set[str]:

@@ -18,7 +18,7 @@ import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from realtime import events, handlers, presence, server
+from realtime import events, handlers, presence, revocations, server
 from realtime.rooms import RoomIndex
 
 BRIDGE_TIMEOUT = 30
@@ -130,6 +130,8 @@ def build_socketio_app(django_app=None) -> socketio.ASGIApp:
         bridge.loop = asyncio.get_running_loop()
         bridge.start_background_task(namespace.watch_sessions)
         bridge.start_background_task(namespace.watch_memory)
+        if settings.REDIS_URL:
+            bridge.start_background_task(revocations.listen, namespace)
 
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()

@@ -52,6 +52,8 @@ class ChatNamespace:
         self.sio = sio
         self.presence = presence
         self.identities: dict[str, auth.Identity] = {}
+        # Sockets whose session ended and that are being disconnected: their events are refused.
+        self.ended: set[str] = set()
         self.watching: dict[str, set[str]] = {}  # sid → users it asked to watch
         self._legacy_broadcast_pending = False
         self.reclaimer = memory.Reclaimer()
@@ -93,6 +95,7 @@ class ChatNamespace:
             return _error("invalid_event", "disconnect is not an event a client can send.")
         identity = self.identities.pop(sid, None)
         self.watching.pop(sid, None)
+        self.ended.discard(sid)
         if identity is None:
             return None
         went_offline = self.presence.remove(identity.user_id)
@@ -246,13 +249,18 @@ class ChatNamespace:
                 logger.exception("memory check failed; retrying")
 
     def end_session(self, sid: str, reason: str = "session_ended") -> None:
+        if sid in self.ended or sid not in self.identities:
+            return  # being closed already, or gone
+        self.ended.add(sid)
         self.sio.emit(events.SESSION_ENDED, {"reason": reason}, to=sid)
         self.sio.disconnect(sid)
 
-    def disconnect_user(self, user_id: str) -> None:
+    def end_sessions(self, *, user_id: str, session_id: str | None, reason: str) -> None:
+        """Close this process's sockets of `user_id`: all of them, or those of one login
+        session. From this call on, their events are refused."""
         for sid, identity in list(self.identities.items()):
-            if identity.user_id == user_id:
-                self.end_session(sid, "deactivated")
+            if identity.user_id == user_id and session_id in (None, identity.session_id):
+                self.end_session(sid, reason)
 
 
 def _with_acks(handler):
@@ -294,6 +302,8 @@ def _rate_limited(namespace: ChatNamespace, handler):
     def wrapper(sid, data=None, *extra):
         if sid not in namespace.identities:
             return _error("unauthorized", "Not connected.")
+        if sid in namespace.ended:
+            return _error("session_ended", "This session has ended.")
         if hit("event", sid, settings.REALTIME["EVENT_RATE"]):
             return _error("rate_limited", "Too many events.")
         return handler(sid, data)

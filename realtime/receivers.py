@@ -11,11 +11,11 @@ import logging
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from accounts.signals import user_deactivated
+from accounts.signals import session_ended, user_deactivated
 from messaging.models import Conversation, Message
 from messaging.serializers import MessageSerializer
 from messaging.signals import message_visibility_changed, messages_read
-from realtime import events, server
+from realtime import events, revocations, server
 from realtime.rooms import user_room
 
 logger = logging.getLogger(__name__)
@@ -65,11 +65,11 @@ def on_visibility_changed(sender, message: Message, **kwargs) -> None:
 
 
 def on_user_deactivated(sender, user, **kwargs) -> None:
-    namespace = server.current_namespace()
-    if namespace is not None:
-        namespace.disconnect_user(str(user.pk))
-    # Sockets on other processes are closed by their session watch (REALTIME_AUTH_RECHECK_SECONDS).
-    _emit(events.SESSION_ENDED, {"reason": "deactivated"}, [user_room(user.pk)])
+    revocations.announce(user_id=str(user.pk), session_id=None, reason="deactivated")
+
+
+def on_session_ended(sender, user_id: str, session_id: str, **kwargs) -> None:
+    revocations.announce(user_id=str(user_id), session_id=session_id, reason="session_ended")
 
 
 def connect() -> None:
@@ -77,3 +77,4 @@ def connect() -> None:
     messages_read.connect(on_messages_read, dispatch_uid="realtime.messages_read")
     message_visibility_changed.connect(on_visibility_changed, dispatch_uid="realtime.hidden")
     user_deactivated.connect(on_user_deactivated, dispatch_uid="realtime.deactivated")
+    session_ended.connect(on_session_ended, dispatch_uid="realtime.session_ended")

@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.core.wsgi import get_wsgi_application
 
-from realtime import handlers, memory, presence, server
+from realtime import handlers, memory, presence, revocations, server
 
 logger = logging.getLogger("realtime.serve")
 
@@ -60,6 +60,8 @@ class Command(BaseCommand):
         server.set_current_namespace(namespace)
         sio.start_background_task(namespace.watch_sessions)
         sio.start_background_task(namespace.watch_memory)
+        if settings.REDIS_URL:
+            sio.start_background_task(revocations.listen, namespace)
         app = socketio.WSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
