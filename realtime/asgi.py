@@ -18,7 +18,7 @@ import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from realtime import events, handlers, presence, revocations, server
+from realtime import events, handlers, packets, presence, revocations, server
 from realtime.rooms import RoomIndex
 
 BRIDGE_TIMEOUT = 30
@@ -72,6 +72,10 @@ class _EngineIOServer(engineio.AsyncServer):
         if socket is None:
             return await super().disconnect(sid)
         await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        # Unlike the synchronous Socket.close, the asyncio one leaves the writer waiting, so a
+        # WebSocket stayed open until the client left: the `None` ends the writer, which then
+        # closes the WebSocket.
+        await socket.queue.put(None)
         self.sockets.pop(sid, None)
         return None
 
@@ -104,7 +108,7 @@ def _in_thread(handler):
     return wrapper
 
 
-def build_socketio_app(django_app=None) -> socketio.ASGIApp:
+def build_socketio_app(django_app=None):
     """An ASGI app serving Socket.IO at /socket.io/ and passing other traffic to `django_app`."""
     options = settings.REALTIME
     sio = _SocketIOServer(
@@ -125,6 +129,8 @@ def build_socketio_app(django_app=None) -> socketio.ASGIApp:
     sio.on("disconnect", _in_thread(namespace.disconnect))
     for name, handler in handlers.client_events(namespace).items():
         sio.on(name, _in_thread(handler))
+    sio.on("*", _in_thread(handlers.unknown_events(namespace)))
+    packets.guard_async(sio)
 
     async def startup():
         bridge.loop = asyncio.get_running_loop()
@@ -136,8 +142,8 @@ def build_socketio_app(django_app=None) -> socketio.ASGIApp:
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()
 
-    return socketio.ASGIApp(
-        sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown
+    return packets.TextOnlyWebSockets(
+        socketio.ASGIApp(sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown)
     )
 
 

@@ -214,6 +214,9 @@ class ChatNamespace:
         )
         return {"ok": True, "seq": seq}
 
+    def unknown_event(self, sid: str, event: object) -> dict:
+        return _error("unknown_event", f"There is no event named {str(event)[:64]!r}.")
+
     # --- housekeeping ----------------------------------------------------------------------
 
     def watch_sessions(self) -> None:
@@ -324,10 +327,22 @@ def client_events(namespace: ChatNamespace) -> dict:
     }
 
 
+def unknown_events(namespace: ChatNamespace):
+    """The catch-all handler (`sio.on("*")`): an event nobody handles is answered
+    `unknown_event` (an ack the client waits for), under the same rate limit."""
+    handler = _rate_limited(namespace, _with_acks(namespace.unknown_event))
+
+    def any_event(event, sid, *args) -> dict:
+        return handler(sid, event)
+
+    return any_event
+
+
 def register(sio: socketio.Server, presence: Presence) -> ChatNamespace:
     namespace = ChatNamespace(sio, presence)
     sio.on("connect", namespace.connect)
     sio.on("disconnect", namespace.disconnect)
     for name, handler in client_events(namespace).items():
         sio.on(name, handler)
+    sio.on("*", unknown_events(namespace))
     return namespace

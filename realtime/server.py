@@ -6,6 +6,8 @@ through Redis when `REDIS_URL` is set, so its events reach the serving processes
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 import weakref
 
@@ -15,6 +17,7 @@ import engineio.socket
 import socketio
 from django.conf import settings
 
+from realtime import packets
 from realtime.rooms import RoomIndex
 
 _server: socketio.Server | None = None
@@ -222,6 +225,7 @@ def configure(async_mode: str) -> socketio.Server:
         engineio_logger=False,
     )
     _configure_websockets(_server, async_mode, options["MAX_HTTP_BUFFER_SIZE"])
+    packets.guard(_server)
     return _server
 
 
@@ -233,9 +237,13 @@ def _without_compression(environ: dict) -> dict:
     return environ
 
 
+BINARY_OPCODE = 2  # RFC 6455
+
+
 def _configure_websockets(sio: socketio.Server, async_mode: str, limit: int) -> None:
-    """WebSockets without compression (see `_without_compression`), and a message refused as
-    soon as it passes `limit` bytes (close code 1009), as uvicorn does in the ASGI mode.
+    """WebSockets without compression (see `_without_compression`), a message refused as soon
+    as it passes `limit` bytes (close code 1009), as uvicorn does in the ASGI mode, and binary
+    frames refused (1003: the chat protocol has none; see `realtime.packets`).
 
     As python-engineio sets them up, eventlet checks each frame against the limit but not a
     message sent in many frames, and gevent's simple-websocket checks nothing: either read a
@@ -249,6 +257,8 @@ def _configure_websockets(sio: socketio.Server, async_mode: str, limit: int) -> 
             received = 0
 
             def push(self, data, final=False):
+                if self.opcode == BINARY_OPCODE:
+                    raise FailedConnectionError(1003, "Binary frames are not accepted")
                 self.received += len(data)
                 if self.received > limit:
                     raise FailedConnectionError(1009, "Message is too big")
@@ -274,12 +284,38 @@ def _configure_websockets(sio: socketio.Server, async_mode: str, limit: int) -> 
                 super().__init__(handler, server)
                 # simple-websocket counts characters: this bounds what it buffers...
                 self.server_args["max_message_size"] = limit
+                # With a ping interval its reader waits on a gevent selector between reads, so
+                # it yields to the greenlet that consumes (and checks) messages. Without one, a
+                # client that sends without pause keeps it reading and buffering (100 MB of
+                # binary frames were held before the first was looked at). A WebSocket ping
+                # every ten minutes costs nothing; Engine.IO pings do the liveness check.
+                self.server_args["ping_interval"] = 600
 
             def __call__(self, environ, start_response):
                 return super().__call__(_without_compression(environ), start_response)
 
+            def close(self):
+                self._end_connection()
+
+            def _end_connection(self, code=None, reason=None):
+                """Close, and shut the connection down under simple-websocket's reader, which
+                would otherwise go on reading (and buffering) whatever the client still sends.
+                (Closing closes its own copy of the socket: shut down through another.)"""
+                sock = None
+                with contextlib.suppress(OSError):
+                    sock = self.ws.sock.dup()
+                if self.ws.connected:
+                    self.ws.close(code, reason)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+
             def wait(self):
                 data = super().wait()
+                if isinstance(data, (bytes, bytearray)):
+                    self._end_connection(1003, "Binary frames are not accepted")
+                    return None
                 # ...and this holds text to the limit in bytes.
                 if isinstance(data, str) and not data.isascii() and len(data.encode()) > limit:
                     if self.ws.connected:
