@@ -1,7 +1,7 @@
 import contextlib
 
 from django.contrib.auth import logout as session_logout
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -18,9 +18,13 @@ from accounts.serializers import (
     RefreshSerializer,
     SignupSerializer,
     TokenPairSerializer,
+    UserListQuerySerializer,
     UserSerializer,
 )
 from accounts.throttles import LoginRateThrottle, SignupRateThrottle
+from chatsite.openapi import integer_parameter, links, raises
+
+USER_LIST_LIMIT = 1000
 
 
 def _auth_result(user, tokens) -> dict:
@@ -34,7 +38,16 @@ class SignupApi(APIView):
     authentication_classes = []
     throttle_classes = [SignupRateThrottle]
 
-    @extend_schema(request=SignupSerializer, responses={201: AuthResultSerializer})
+    @extend_schema(
+        operation_id="auth_signup",
+        request=SignupSerializer,
+        responses={201: AuthResultSerializer, **raises(services.UsernameTaken)},
+    )
+    @links(
+        201,
+        messages_send={"parameters": {"user_id": "$response.body#/_id"}},
+        messages_list={"parameters": {"user_id": "$response.body#/_id"}},
+    )
     def post(self, request):
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -56,7 +69,10 @@ class LoginApi(APIView):
     authentication_classes = []
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=LoginSerializer, responses={200: AuthResultSerializer})
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: AuthResultSerializer, **raises(services.InvalidCredentials)},
+    )
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -72,7 +88,10 @@ class RefreshApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={200: TokenPairSerializer, **raises(services.InvalidRefreshToken)},
+    )
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -90,7 +109,10 @@ class LogoutApi(APIView):
         with contextlib.suppress(AuthenticationFailed):
             request.user  # noqa: B018
 
-    @extend_schema(request=LogoutSerializer, responses={200: MessageResultSerializer})
+    @extend_schema(
+        request=LogoutSerializer,
+        responses={200: MessageResultSerializer, **raises(services.InvalidRefreshToken)},
+    )
     def post(self, request):
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -120,13 +142,17 @@ class UserListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("search", str, description="Filter by username or full name."),
-            OpenApiParameter("limit", int, description="At most this many (default 500)."),
+            UserListQuerySerializer,
+            integer_parameter("limit", 1, USER_LIST_LIMIT, "At most this many (default 500)."),
         ],
         responses={200: UserSerializer(many=True)},
     )
     def get(self, request):
-        search = request.query_params.get("search", "")[:100]
-        limit = selectors.parse_limit(request.query_params.get("limit"), default=500, maximum=1000)
+        query = UserListQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        search = query.validated_data.get("search", "")
+        limit = selectors.parse_limit(
+            request.query_params.get("limit"), default=500, maximum=USER_LIST_LIMIT
+        )
         users = selectors.user_list_for_sidebar(user=request.user, search=search, limit=limit)
         return Response(UserSerializer(users, many=True).data)

@@ -33,3 +33,13 @@ class BearerAuthenticationScheme(SimpleJWTScheme):
     it drf-spectacular warns and `check --deploy` is not clean)."""
 
     target_class = BearerAuthentication
+
+    def get_security_definition(self, auto_schema):
+        return {
+            **super().get_security_definition(auto_schema),
+            "description": (
+                "`Authorization: Bearer <access>`, the access token of signup, login or "
+                "refresh. A refused token answers 401 `token_expired` (refresh and retry), "
+                "`token_invalid` or `user_inactive`."
+            ),
+        }

@@ -10,9 +10,11 @@ from chatsite.errors import ValidationFailed
 
 
 def parse_limit(raw: str | None, *, default: int, maximum: int) -> int:
-    if raw in (None, ""):
+    """A query's `limit`. `str.isdigit` alone would let other scripts' digits and superscripts
+    through ("²", which `int` refuses); an empty value is refused, as the schema's integer is."""
+    if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise ValidationFailed(f"limit must be a whole number from 1 to {maximum}.",
                                fields={"limit": ["invalid"]})  # fmt: skip
     return int(raw)

@@ -12,4 +12,8 @@ class StrictCharField(serializers.CharField):
             self.fail("invalid")
         if "\x00" in data:
             self.fail("null_char")
+        # The length as sent, before trimming, as the schema's `maxLength` counts it: a value the
+        # schema refuses is refused, however much whitespace surrounds it.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length, length=len(data))
         return super().to_internal_value(data)

@@ -198,7 +198,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["chatsite.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "chatsite.openapi.ChatAutoSchema",
     "EXCEPTION_HANDLER": "chatsite.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Rate limits count the connection's address. Only the last TRUSTED_PROXY_COUNT proxies

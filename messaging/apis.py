@@ -1,11 +1,12 @@
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import parse_limit
-from messaging import selectors, services
+from chatsite.openapi import integer_parameter, links, object_id_parameter, raises
+from messaging import errors, selectors, services
 from messaging.serializers import (
     ConversationListSerializer,
     ConversationSerializer,
@@ -20,10 +21,53 @@ from messaging.serializers import (
 from messaging.throttles import SendRateThrottle
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("before", int, description="Only messages with a smaller seq."),
-    OpenApiParameter("after", int, description="Only messages with a larger seq."),
-    OpenApiParameter("limit", int, description="Page size (default 50, at most 200)."),
+    integer_parameter("before", 0, selectors.SEQ_MAX, "Only messages with a smaller seq."),
+    integer_parameter("after", 0, selectors.SEQ_MAX, "Only messages with a larger seq."),
+    integer_parameter(
+        "limit",
+        1,
+        settings.CHAT["PAGE_SIZE_MAX"],
+        f"Page size (default {settings.CHAT['PAGE_SIZE']}).",
+    ),
 ]
+USER_ID = object_id_parameter("user_id", "The other user's id.")
+CONVERSATION_ID = object_id_parameter("conversation_id", "One of your conversations.")
+# What the send service refuses in a body the schema allows: the state the schema can't know.
+SEND_ERRORS = (
+    errors.MessageInvalid,
+    errors.MessageEmpty,
+    errors.MessageTooLong,
+    errors.ClientMsgIdInvalid,
+)
+# A sent message leads to its conversation's history, the next send and the read marker.
+SENT_MESSAGE_LINKS = {
+    "conversation_messages_list": {
+        "parameters": {"conversation_id": "$response.body#/conversationId"}
+    },
+    "conversation_messages_send": {
+        "parameters": {"conversation_id": "$response.body#/conversationId"}
+    },
+    "conversation_read": {
+        "parameters": {"conversation_id": "$response.body#/conversationId"},
+        "requestBody": {"seq": "$response.body#/seq"},
+    },
+    "messages_list": {"parameters": {"user_id": "$response.body#/receiverId"}},
+}
+HAS_MORE = OpenApiParameter(
+    "X-Has-More",
+    {"type": "string", "enum": ["true", "false"]},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="More messages exist in the direction of travel.",
+    response=[200],
+)
+PREV_LINK = OpenApiParameter(
+    "Link",
+    str,
+    OpenApiParameter.HEADER,
+    description='`<…?before=<seq>&limit=<n>>; rel="prev"`: the next older page.',
+    response=[200],
+)
 
 
 def _page_arguments(request) -> dict:
@@ -55,7 +99,16 @@ class DirectMessageSendApi(APIView):
 
     throttle_classes = [SendRateThrottle]
 
-    @extend_schema(request=SendMessageSerializer, responses={201: MessageSerializer})
+    @extend_schema(
+        operation_id="messages_send",
+        parameters=[USER_ID],
+        request=SendMessageSerializer,
+        responses={
+            201: MessageSerializer,
+            **raises(*SEND_ERRORS, errors.CannotMessageSelf, errors.ReceiverNotFound),
+        },
+    )
+    @links(201, **SENT_MESSAGE_LINKS)
     def post(self, request, user_id):
         receiver = selectors.user_get_active(user_id=user_id)
         return _send(request, receiver=receiver)
@@ -68,12 +121,16 @@ class DirectMessageListApi(APIView):
     pages with `?before=<seq>`. `X-Has-More` and the `Link: rel="prev"` header point at the
     next older page."""
 
-    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: MessageSerializer(many=True)})
+    @extend_schema(
+        operation_id="messages_list",
+        parameters=[USER_ID, *PAGE_PARAMETERS, HAS_MORE, PREV_LINK],
+        responses={200: MessageSerializer(many=True), **raises(errors.ReceiverNotFound)},
+    )
     def get(self, request, user_id):
         arguments = _page_arguments(request)
         conversation = selectors.conversation_get_direct(user=request.user, other_id=user_id)
         if conversation is None:
-            return Response([])
+            return Response([], headers={"X-Has-More": "false"})
         messages, has_more = selectors.message_page(conversation=conversation, **arguments)
         response = Response(MessageSerializer(messages, many=True).data)
         if has_more and arguments["after"] is None and messages:
@@ -87,7 +144,8 @@ class ConversationListApi(APIView):
     """The caller's conversations, most recent activity first, with the other participants,
     the last message and the unread count. `syncCursor` is where `/api/sync` picks up."""
 
-    @extend_schema(responses={200: ConversationListSerializer})
+    @extend_schema(operation_id="conversations_list", responses={200: ConversationListSerializer})
+    @links(200, sync={"parameters": {"since": "$response.body#/syncCursor"}})
     def get(self, request):
         items, versions = selectors.conversation_list_for_user(user=request.user)
         cursor = selectors.checkpoint_create(user=request.user, versions=versions)
@@ -104,7 +162,11 @@ class ConversationMessagesApi(APIView):
     def get_throttles(self):
         return super().get_throttles() if self.request.method == "POST" else []
 
-    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: MessagePageSerializer})
+    @extend_schema(
+        operation_id="conversation_messages_list",
+        parameters=[CONVERSATION_ID, *PAGE_PARAMETERS],
+        responses={200: MessagePageSerializer, **raises(errors.ConversationNotFound)},
+    )
     def get(self, request, conversation_id):
         arguments = _page_arguments(request)
         conversation = selectors.conversation_get_for_user(
@@ -120,7 +182,13 @@ class ConversationMessagesApi(APIView):
             }
         )
 
-    @extend_schema(request=SendMessageSerializer, responses={201: MessageSerializer})
+    @extend_schema(
+        operation_id="conversation_messages_send",
+        parameters=[CONVERSATION_ID],
+        request=SendMessageSerializer,
+        responses={201: MessageSerializer, **raises(*SEND_ERRORS, errors.ConversationNotFound)},
+    )
+    @links(201, **SENT_MESSAGE_LINKS)
     def post(self, request, conversation_id):
         conversation = selectors.conversation_get_for_user(
             user=request.user, conversation_id=conversation_id
@@ -131,7 +199,15 @@ class ConversationMessagesApi(APIView):
 class ConversationReadApi(APIView):
     """Move the caller's read marker forward to `seq` (never back). Peers get `messagesRead`."""
 
-    @extend_schema(request=MarkReadSerializer, responses={200: ReadMarkerSerializer})
+    @extend_schema(
+        operation_id="conversation_read",
+        parameters=[CONVERSATION_ID],
+        request=MarkReadSerializer,
+        responses={
+            200: ReadMarkerSerializer,
+            **raises(errors.SeqInvalid, errors.ConversationNotFound),
+        },
+    )
     def post(self, request, conversation_id):
         serializer = MarkReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -151,11 +227,15 @@ class SyncApi(APIView):
     `GET /api/conversations`): messages (new, hidden, unhidden) and read markers."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", str, description="Cursor from the last answer.")],
-        responses={200: SyncSerializer, 410: OpenApiResponse(description="cursor_invalid")},
+        operation_id="sync",
+        parameters=[SyncQuerySerializer],
+        responses={200: SyncSerializer, **raises(errors.CursorInvalid)},
     )
+    @links(200, sync={"parameters": {"since": "$response.body#/cursor"}})
     def get(self, request):
-        query = SyncQuerySerializer(data=request.query_params)
+        # A plain dict: DRF reads an empty value in a QueryDict as "not sent"; the schema
+        # refuses it.
+        query = SyncQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         changes = selectors.sync_changes(user=request.user, since=query.validated_data.get("since"))
         return Response(

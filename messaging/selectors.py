@@ -3,11 +3,11 @@ users get 404, so conversation ids can't be probed."""
 
 from __future__ import annotations
 
+import re
 from functools import reduce
 from operator import or_
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from django.db import connection
 from django.db.models import Q
 
@@ -20,17 +20,27 @@ from messaging.models import Conversation, Message, SyncCheckpoint
 SYNC_BATCH = 500
 
 
+OBJECT_ID = re.compile(r"\A[0-9a-f]{24}\Z")
+
+
 def object_id(raw: object, error: type[Exception]) -> ObjectId:
-    try:
-        return ObjectId(raw) if isinstance(raw, str) else ObjectId(str(raw))
-    except (InvalidId, TypeError):
-        raise error() from None
+    """The id the client sent, as the API writes ids: 24 lowercase hex digits (`ObjectId` would
+    also take upper case, which the schema's pattern refuses)."""
+    if isinstance(raw, ObjectId):
+        return raw
+    if not isinstance(raw, str) or not OBJECT_ID.match(raw):
+        raise error()
+    return ObjectId(raw)
+
+
+SEQ_MAX = 10**12 - 1
 
 
 def parse_seq(raw: str | None, name: str) -> int | None:
-    if raw in (None, ""):
+    """A query's `before`/`after`: ASCII digits only (see `parse_limit`), at most `SEQ_MAX`."""
+    if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise ValidationFailed(f"{name} must be a whole number.", fields={name: ["invalid"]})
     return int(raw)
 

@@ -1,10 +1,56 @@
 """Payload shapes. `MessageSerializer` is the one message shape: the REST answers and the
 realtime events (`newMessage`, sync) are all built by it."""
 
+from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import UserSerializer
 from chatsite.fields import StrictCharField
+from chatsite.openapi import NOT_BLANK_PATTERN, OBJECT_ID_PATTERN
+from messaging.models import Conversation
+
+
+def object_id_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(OBJECT_ID_PATTERN, **kwargs)
+
+
+CLIENT_MSG_ID_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "nullable": True}
+
+
+class ServiceCheckedField(serializers.JSONField):
+    """Any JSON value, null included, handed to the service that checks it, so that REST and the
+    socket events answer the same codes. The schema shows what the service accepts."""
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return (False, None)  # not "This field may not be null.": the service's own code
+        return super().validate_empty_values(data)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": settings.CHAT["MESSAGE_MAX_LENGTH"],
+        "pattern": NOT_BLANK_PATTERN,
+        "description": "The text: not blank, at most `MESSAGE_MAX_LENGTH` characters as sent "
+        "(whitespace around it is trimmed), no NUL.",
+    }
+)
+class MessageTextField(ServiceCheckedField):
+    """Checked by the send service: `message_invalid`, `message_empty`, `message_too_long`."""
+
+
+@extend_schema_field(CLIENT_MSG_ID_SCHEMA)
+class ClientMsgIdField(ServiceCheckedField):
+    """Checked by the send service: `client_msg_id_invalid`; null means no key."""
+
+
+@extend_schema_field({"type": "integer", "minimum": 0})
+class SeqField(ServiceCheckedField):
+    """Checked by the mark-read service: `seq_invalid`."""
 
 
 def iso(value) -> str | None:
@@ -19,13 +65,13 @@ class MessageSerializer(serializers.Serializer):
     `clientMsgId`, `editedAt` and `hidden`. A hidden message keeps its place (seq) but its
     text is withheld."""
 
-    _id = serializers.CharField()
-    conversationId = serializers.CharField()
-    senderId = serializers.CharField()
-    receiverId = serializers.CharField(allow_null=True)
-    message = serializers.CharField()
-    seq = serializers.IntegerField()
-    clientMsgId = serializers.CharField(allow_null=True)
+    _id = object_id_field()
+    conversationId = object_id_field()
+    senderId = object_id_field()
+    receiverId = object_id_field(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
+    seq = serializers.IntegerField(min_value=1)
+    clientMsgId = serializers.RegexField("^[A-Za-z0-9_-]{1,64}$", allow_null=True)
     createdAt = serializers.DateTimeField()
     updatedAt = serializers.DateTimeField()
     editedAt = serializers.DateTimeField(allow_null=True)
@@ -55,32 +101,30 @@ class SendMessageSerializer(serializers.Serializer):
     `message` is checked by the send service itself (type, blank, length) so the REST API and
     the socket event answer the same codes."""
 
-    # null is let through too: the service answers message_invalid, as the socket event does.
-    message = serializers.JSONField(allow_null=True)
-    clientMsgId = serializers.JSONField(required=False, allow_null=True)
+    message = MessageTextField()
+    clientMsgId = ClientMsgIdField(required=False, help_text="Idempotency key, unique per sender.")
 
 
 class MarkReadSerializer(serializers.Serializer):
-    # Checked by the service (seq_invalid), null included, as for the socket event.
-    seq = serializers.JSONField(allow_null=True)
+    seq = SeqField(help_text="Not above the conversation's `lastSeq`.")
 
 
 class MessagePageSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
     hasMore = serializers.BooleanField()
-    before = serializers.IntegerField(allow_null=True)
-    after = serializers.IntegerField(allow_null=True)
+    before = serializers.IntegerField(allow_null=True, min_value=1)
+    after = serializers.IntegerField(allow_null=True, min_value=1)
 
 
 class ConversationSerializer(serializers.Serializer):
-    _id = serializers.CharField()
-    kind = serializers.CharField()
-    title = serializers.CharField()
+    _id = object_id_field()
+    kind = serializers.ChoiceField(choices=Conversation.Kind.choices)
+    title = serializers.CharField(allow_blank=True)
     participants = UserSerializer(many=True)
     lastMessage = MessageSerializer(allow_null=True)
-    lastSeq = serializers.IntegerField()
-    lastReadSeq = serializers.IntegerField()
-    unreadCount = serializers.IntegerField()
+    lastSeq = serializers.IntegerField(min_value=0)
+    lastReadSeq = serializers.IntegerField(min_value=0)
+    unreadCount = serializers.IntegerField(min_value=0)
     lastMessageAt = serializers.DateTimeField(allow_null=True)
 
     def to_representation(self, item):
@@ -102,21 +146,27 @@ class ConversationSerializer(serializers.Serializer):
 
 class ConversationListSerializer(serializers.Serializer):
     conversations = ConversationSerializer(many=True)
-    syncCursor = serializers.CharField()
+    syncCursor = object_id_field()
 
 
 class ReadMarkerSerializer(serializers.Serializer):
-    conversationId = serializers.CharField()
-    userId = serializers.CharField()
-    seq = serializers.IntegerField()
+    conversationId = object_id_field()
+    userId = object_id_field()
+    seq = serializers.IntegerField(min_value=0)
 
 
 class SyncSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
     reads = ReadMarkerSerializer(many=True)
-    cursor = serializers.CharField()
+    cursor = object_id_field()
     hasMore = serializers.BooleanField()
 
 
 class SyncQuerySerializer(serializers.Serializer):
-    since = StrictCharField(required=False, max_length=64)
+    # A malformed cursor is a client bug (400); a well-formed one the server no longer knows
+    # is `410 cursor_invalid`: reload.
+    since = StrictCharField(
+        required=False,
+        validators=[RegexValidator("\\A[0-9a-f]{24}\\Z", "A cursor from an earlier answer.")],
+        help_text="The cursor of the last answer (or of `GET /api/conversations`).",
+    )

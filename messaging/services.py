@@ -20,7 +20,7 @@ from messaging.models import Conversation, Message
 from messaging.signals import message_visibility_changed, messages_read
 from messaging.transactions import run_in_transaction
 
-CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLIENT_MSG_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # \Z: no newline after
 # A lone UTF-16 surrogate: JSON can carry one (`"\ud800"`), UTF-8 (BSON) cannot store it.
 SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -32,12 +32,13 @@ def clean_body(body: object) -> str:
         raise errors.MessageInvalid("The message must not contain NUL characters.")
     if SURROGATE.search(body):
         raise errors.MessageInvalid("The message must be valid Unicode text.")
-    body = body.strip()
-    if not body:
-        raise errors.MessageEmpty()
+    # The length as sent, before trimming: the schema's `maxLength` counts it that way.
     limit = settings.CHAT["MESSAGE_MAX_LENGTH"]
     if len(body) > limit:
         raise errors.MessageTooLong(f"The message is longer than {limit} characters.")
+    body = body.strip()
+    if not body:
+        raise errors.MessageEmpty()
     return body
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.services import user_deactivate
-from accounts.tests.factories import PASSWORD, tokens_for, user_factory
+from accounts.tests.factories import PASSWORD, assert_error, tokens_for, user_factory
 
 pytestmark = pytest.mark.django_db
 
@@ -311,3 +311,22 @@ class TestLogoutWithAStaleAccessToken:
         )
 
         assert response.status_code == 200, response.content
+
+
+# --- What the OpenAPI schema says, the server does (chatsite/tests/test_contract.py) ----------
+
+
+@pytest.mark.parametrize("username", [" alice", "alice ", "alice\n"])
+def test_signup_refuses_a_username_with_whitespace(api, username):
+    password = "a-long-test-password-42"
+    response = api.post(
+        "/api/auth/signup",
+        {"fullName": "A", "username": username, "password": password, "confirmPassword": password},
+        format="json",
+    )
+    assert_error(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("query", [{"limit": "²"}, {"limit": ""}, {"search": "x" * 101}])
+def test_the_users_list_refuses_what_the_schema_refuses(alice_api, query):
+    assert_error(alice_api.get("/api/users", query), 400, "validation_error")

@@ -106,12 +106,100 @@ def test_the_schema_documents_bearer_authentication(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     schema = response.json()
-    assert schema["components"]["securitySchemes"]["jwtAuth"] == {
+    jwt = schema["components"]["securitySchemes"]["jwtAuth"]
+    assert {k: jwt[k] for k in ("type", "scheme", "bearerFormat")} == {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+    assert "token_expired" in jwt["description"]
+    cookie = schema["components"]["securitySchemes"]["cookieAuth"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", "sessionid")
+    assert "X-CSRFToken" in cookie["description"]
     assert {"jwtAuth": []} in schema["paths"]["/api/auth/me"]["get"]["security"]
     assert "security" not in schema["paths"]["/api/auth/login"]["post"] or schema["paths"][
         "/api/auth/login"
     ]["post"]["security"] == [{}]
+
+
+def openapi(client) -> dict:
+    return client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def error_codes(operation: dict, status: int) -> list[str]:
+    content = operation["responses"][str(status)]["content"]["application/json"]
+    assert content["schema"]["allOf"] == [{"$ref": "#/components/schemas/Error"}]
+    return content["schema"]["properties"]["code"]["enum"]
+
+
+def test_every_operation_documents_its_errors_with_the_error_shape(client):
+    schema = openapi(client)
+
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"error", "code", "fields", "retryAfter"}
+    assert set(error["required"]) == {"error", "code"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            statuses = {int(s) for s in operation["responses"]}
+            assert {406, 503} <= statuses, (method, path)
+            assert error_codes(operation, 503) == ["database_unavailable"]
+            if "requestBody" in operation:
+                assert {"malformed_json", "validation_error"} <= set(error_codes(operation, 400))
+                assert error_codes(operation, 415) == ["unsupported_media_type"]
+            security = operation.get("security", [])
+            if {"jwtAuth": []} in security and {} not in security:  # not optional
+                assert error_codes(operation, 401) == [
+                    "not_authenticated", "token_expired", "token_invalid", "user_inactive"
+                ]  # fmt: skip
+
+
+def test_the_codes_of_each_route_are_the_ones_it_raises(client):
+    paths = openapi(client)["paths"]
+
+    send = paths["/api/messages/send/{user_id}"]["post"]
+    assert error_codes(send, 404) == ["not_found", "receiver_not_found"]
+    assert {"cannot_message_self", "message_too_long"} <= set(error_codes(send, 400))
+    assert error_codes(send, 429) == ["rate_limited"]
+    assert send["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    assert error_codes(paths["/api/sync"]["get"], 410) == ["cursor_invalid"]
+    assert error_codes(paths["/api/auth/login"]["post"], 401) == ["invalid_credentials"]
+    assert "username_taken" in error_codes(paths["/api/auth/signup"]["post"], 400)
+    assert "401" not in paths["/api/auth/signup"]["post"]["responses"]
+    read = paths["/api/conversations/{conversation_id}/read"]["post"]
+    assert error_codes(read, 404) == ["conversation_not_found", "not_found"]
+    assert "429" not in read["responses"]
+
+
+def test_parameters_and_bodies_carry_the_constraints_the_server_applies(client, settings):
+    schema = openapi(client)
+    paths, components = schema["paths"], schema["components"]["schemas"]
+
+    page = {p["name"]: p for p in paths["/api/messages/{user_id}"]["get"]["parameters"]}
+    assert page["user_id"]["schema"]["pattern"] == "^[0-9a-f]{24}$"
+    assert page["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
+    assert page["before"]["schema"]["minimum"] == 0
+    users = {p["name"]: p for p in paths["/api/users"]["get"]["parameters"]}
+    assert users["limit"]["schema"]["maximum"] == 1000
+    # "" or at most 100 characters without NUL.
+    assert {"type": "string", "pattern": "^[^\\u0000]+$", "maxLength": 100} in users["search"][
+        "schema"
+    ]["oneOf"]
+    message = components["SendMessageRequest"]["properties"]["message"]
+    assert message["maxLength"] == settings.CHAT["MESSAGE_MAX_LENGTH"]
+    assert "nullable" not in message
+    password = components["SignupRequest"]["properties"]["password"]
+    assert password["minLength"] == 8
+    username = components["SignupRequest"]["properties"]["username"]
+    assert username["pattern"] == "^[A-Za-z0-9_.-]{3,30}$"
+    since = {p["name"]: p for p in paths["/api/sync"]["get"]["parameters"]}["since"]
+    assert since["schema"]["pattern"] == "^[0-9a-f]{24}$"
+
+
+def test_links_lead_from_signup_to_sending_and_from_a_message_to_its_history(client):
+    paths = openapi(client)["paths"]
+
+    signup = paths["/api/auth/signup"]["post"]["responses"]["201"]["links"]
+    assert signup["messages_send"]["parameters"] == {"user_id": "$response.body#/_id"}
+    sent = paths["/api/messages/send/{user_id}"]["post"]["responses"]["201"]["links"]
+    assert sent["conversation_messages_list"]["operationId"] == "conversation_messages_list"
+    assert sent["conversation_read"]["requestBody"] == {"seq": "$response.body#/seq"}

@@ -560,10 +560,18 @@ def test_sync_reports_hidden_messages_and_read_markers(api, alice, bob):
     assert sync(api, payload["cursor"])["messages"] == []
 
 
-@pytest.mark.parametrize("since", ["nope", str(ObjectId()), "../x", "a" * 64, "{$ne: null}"])
-def test_sync_with_an_unknown_cursor_is_410(api, alice, since):
-    response = api.login_as(alice).get("/api/sync", {"since": since})
+def test_sync_with_an_unknown_cursor_is_410(api, alice):
+    response = api.login_as(alice).get("/api/sync", {"since": str(ObjectId())})
     assert_error(response, 410, "cursor_invalid")
+
+
+@pytest.mark.parametrize(
+    "since", ["nope", "../x", "a" * 64, "{$ne: null}", "", str(ObjectId()).upper()]
+)
+def test_sync_with_a_malformed_cursor_is_400(api, alice, since):
+    # The schema's pattern refuses these; the server answers as it says (never 410 "reload").
+    response = api.login_as(alice).get("/api/sync", {"since": since})
+    assert_error(response, 400, "validation_error")
 
 
 def test_sync_with_someone_elses_cursor_is_410(api, alice, bob):
@@ -605,3 +613,41 @@ def test_sync_pages_in_batches(api, alice, bob, carol, monkeypatch):
     assert len(seen) == len(set(seen))
     assert reads.count((str(bob.pk), 7)) == 1
     assert sync(api, cursor)["messages"] == []
+
+
+# --- What the OpenAPI schema says, the server does (chatsite/tests/test_contract.py) ----------
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "", " 5", "5.0"])
+def test_page_parameters_take_ascii_digits_only(api, alice, bob, value):
+    # "²".isdigit() is true but int("²") raises: this answered 500 before.
+    message = message_factory(sender=alice, receiver=bob)
+    api.login_as(alice)
+    for name in ("before", "after", "limit"):
+        url = conversation_url(message.conversation_id)
+        assert_error(api.get(url, {name: value}), 400, "validation_error")
+        assert_error(api.get(list_url(bob), {name: value}), 400, "validation_error")
+
+
+def test_ids_in_upper_case_are_refused_like_unknown_ones(api, alice, bob):
+    message = message_factory(sender=alice, receiver=bob)
+    api.login_as(alice)
+    upper = str(message.conversation_id).upper()
+    assert_error(api.get(conversation_url(upper)), 404, "conversation_not_found")
+    response = api.post(
+        f"/api/messages/send/{str(bob.pk).upper()}", {"message": "hi"}, format="json"
+    )
+    assert_error(response, 404, "receiver_not_found")
+
+
+def test_a_client_msg_id_with_a_final_newline_is_refused(api, alice, bob):
+    response = api.login_as(alice).post(
+        send_url(bob), {"message": "hi", "clientMsgId": "abc\n"}, format="json"
+    )
+    assert_error(response, 400, "client_msg_id_invalid")
+
+
+def test_the_direct_history_with_no_conversation_says_there_is_no_more(api, alice, bob):
+    response = api.login_as(alice).get(list_url(bob))
+    assert response.json() == []
+    assert response["X-Has-More"] == "false"

@@ -1,0 +1,59 @@
+"""schemathesis hooks for the API contract test (`test_contract.py`), also usable from the CLI:
+`SCHEMATHESIS_HOOKS=chatsite.tests.contract_hooks st run ...`.
+
+A schema states the shape of a request, not the state it meets. These are the refusals of a
+schema-valid request that depend on state or on rules no JSON Schema can state; each has its own
+documented code (docs/api.md), so the `positive_data_acceptance` failures they raise are dropped
+and every other one is kept.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from schemathesis.openapi.checks import RejectedPositiveData
+
+STATE_REFUSALS = {
+    (400, "username_taken"): "the username exists (in any letter case)",
+    (400, "cannot_message_self"): "the user id is the caller's own",
+    (400, "seq_invalid"): "the seq is above the conversation's last one",
+    (410, "cursor_invalid"): "a well-formed cursor that this server did not issue to the caller",
+}
+# Django's password validators: "too common" and "too similar to the username or full name"
+# have no JSON Schema form; the schema's description says them.
+PASSWORD_FIELDS = {"password"}
+
+
+def _body(response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response) -> bool:
+    if not isinstance(failure, RejectedPositiveData):
+        return True
+    body = _body(response)
+    if (response.status_code, body.get("code")) in STATE_REFUSALS:
+        return False
+    fields = set(body.get("fields") or {})
+    return not (body.get("code") == "validation_error" and fields and fields <= PASSWORD_FIELDS)
+
+
+@schemathesis.hook
+def map_case(context, case):
+    """`confirmPassword` equals `password` in a valid signup: an equality between two fields,
+    which JSON Schema cannot state. Copied in positive cases, so that signups succeed and the
+    stateful phase can follow signup -> send -> history."""
+    body = case.body
+    if (
+        case.operation.path == "/api/auth/signup"
+        and case.meta is not None
+        and case.meta.generation.mode.is_positive
+        and isinstance(body, dict)
+        and isinstance(body.get("password"), str)
+    ):
+        case.body = {**body, "confirmPassword": body["password"]}
+    return case
