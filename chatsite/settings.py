@@ -260,6 +260,9 @@ REALTIME = {
     # connect storm, for small deployments). docs/realtime.md explains both.
     "PRESENCE_FANOUT": env_choice("REALTIME_PRESENCE_FANOUT", ("contacts", "everyone")),
     "PRESENCE_WATCH_MAX": 500,
+    # Whom `watchPresence` may watch: "contacts" (users sharing a conversation) or "anyone"
+    # (public presence, for deployments that want a directory with online dots).
+    "PRESENCE_WATCH": env_choice("REALTIME_PRESENCE_WATCH", ("contacts", "anyone")),
     "LEGACY_PRESENCE_BROADCAST": env_bool("REALTIME_LEGACY_PRESENCE", False),
     "LEGACY_PRESENCE_DEBOUNCE_MS": env_int("REALTIME_LEGACY_PRESENCE_DEBOUNCE_MS", 500),
     "EVENT_RATE": os.environ.get("REALTIME_EVENT_RATE", "30/s"),

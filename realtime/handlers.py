@@ -166,7 +166,11 @@ class ChatNamespace:
 
     def watch_presence(self, sid: str, data: object) -> dict:
         """Also hear `userOnline`/`userOffline` of these users (say, the ones a contact list
-        shows); replaces the socket's previous list. Answers which of them are online now."""
+        shows); replaces the socket's previous list. Answers which of them are online now.
+
+        Presence is not a tracking tool: unless REALTIME_PRESENCE_WATCH is `anyone` (or
+        presence goes to everyone anyway), only users who share a conversation with the
+        socket's user are watched; the others are answered as offline and never announced."""
         limit = settings.REALTIME["PRESENCE_WATCH_MAX"]
         ids = data.get("userIds") if isinstance(data, dict) else None
         if (
@@ -176,6 +180,12 @@ class ChatNamespace:
         ):
             return _error("invalid_payload", f"Send {{userIds: [...]}}: at most {limit} user ids.")
         wanted = {str(ObjectId(i)) for i in ids}
+        if (
+            wanted
+            and settings.REALTIME["PRESENCE_WATCH"] == "contacts"
+            and not _presence_to_everyone()
+        ):
+            wanted &= self._contacts(self.identities[sid].user_id)
         before = self.watching.get(sid, set())
         for user_id in before - wanted:
             self.sio.leave_room(sid, presence_room(user_id))

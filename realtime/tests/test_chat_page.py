@@ -99,15 +99,19 @@ def test_two_people_chat_in_the_browser(browser, server):
     ben = Person(browser, server, "ben")
     ann.sign_up()
     ben.sign_up()
-    # Ann's sidebar was loaded before Ben existed: a reload shows him, online.
+    # Ann's sidebar was loaded before Ben existed: a reload shows him, but not whether he is
+    # online: they have no conversation yet, and presence is only shared with contacts.
     ann.page.reload()
     ann.page.wait_for_selector("#app:not([hidden])")
-    ann.contact(ben).locator(".dot.online").wait_for(timeout=5000)
+    ann.contact(ben).wait_for(timeout=5000)
+    expect(ann.contact(ben).locator(".dot.online")).to_have_count(0)
 
-    # Ann writes first; Ben has not opened the chat, so he gets an unread badge.
+    # Ann writes first; Ben has not opened the chat, so he gets an unread badge. Now they
+    # share a conversation, Ann sees that Ben is online.
     ann.open_chat(ben)
     ann.say(XSS)
     ann.page.locator(".message.mine", has_text="onerror").wait_for()
+    ann.contact(ben).locator(".dot.online").wait_for(timeout=5000)
     ben.page.reload()
     ben.page.wait_for_selector("#app:not([hidden])")
     ben.contact(ann).locator(".dot.online").wait_for(timeout=5000)

@@ -75,24 +75,56 @@ def test_a_conversation_started_while_online_counts_at_disconnect(open_socket, t
 
 
 def test_watch_presence_answers_who_is_online_and_sends_their_changes(
-    open_socket, alice, bob, carol
+    open_socket, talk, alice, bob, carol
 ):
+    talk(carol, alice)
+    talk(bob, carol)
     open_socket(alice)
     watcher = open_socket(carol)
 
     answer = watcher.call("watchPresence", {"userIds": [bob.id, alice.id]})
     assert answer == {"ok": True, "online": [alice.id]}
 
-    bobs_tab = open_socket(bob)
+    open_socket(bob)
     assert watcher.wait_for("userOnline") == {"userId": bob.id}
 
-    # A new list replaces the old one: Bob is no longer watched.
-    assert watcher.call("watchPresence", {"userIds": [alice.id]}) == {
+
+def test_a_stranger_cannot_watch_someone_come_and_go(open_socket, talk, alice, bob, carol):
+    """Presence is not a tracking tool: watching a user you share no conversation with answers
+    them as offline, and their comings and goings are never sent."""
+    talk(carol, alice)
+    open_socket(alice)
+    bobs_tab = open_socket(bob)
+    watcher = open_socket(carol)
+
+    answer = watcher.call("watchPresence", {"userIds": [bob.id, alice.id]})
+    assert answer == {"ok": True, "online": [alice.id]}  # bob is online, but a stranger
+
+    bobs_tab.close()
+    open_socket(bob).close()
+    watcher.barrier()
+    assert watcher.received("userOnline") == []
+    assert watcher.received("userOffline") == []
+
+
+def test_public_presence_lets_anyone_watch(chat_server_factory, make_client, alice, bob, carol):
+    server = chat_server_factory(
+        "eventlet", REALTIME_PRESENCE_FANOUT="contacts", REALTIME_PRESENCE_WATCH="anyone"
+    )
+    bobs_tab = make_client(server).connect(token=bob.access)
+    watcher = make_client(server).connect(token=carol.access)
+
+    assert watcher.call("watchPresence", {"userIds": [bob.id, alice.id]}) == {
         "ok": True,
-        "online": [alice.id],
+        "online": [bob.id],
     }
     bobs_tab.close()
-    watcher.assert_silent("userOffline")
+    assert watcher.wait_for("userOffline") == {"userId": bob.id}
+
+    # A new list replaces the old one: Bob is no longer watched.
+    assert watcher.call("watchPresence", {"userIds": [alice.id]}) == {"ok": True, "online": []}
+    make_client(server).connect(token=bob.access)
+    watcher.assert_silent("userOnline")
 
 
 @pytest.mark.parametrize(

@@ -291,6 +291,8 @@
           renderContacts();
           watchPresence();
         });
+      } else {
+        watchPresence(); // a new contact: the server now shares their presence with us
       }
     }
     const store = messagesOf(c._id);
