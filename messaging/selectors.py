@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Q
 
 from accounts.models import User
-from accounts.selectors import user_is_active
+from accounts.selectors import is_ascii_number, user_is_active
 from chatsite.errors import ValidationFailed
 from messaging import errors
 from messaging.models import Conversation, Message, SyncCheckpoint
@@ -30,7 +30,7 @@ def object_id(raw: object, error: type[Exception]) -> ObjectId:
 def parse_seq(raw: str | None, name: str) -> int | None:
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not is_ascii_number(raw) or len(raw) > 12:
         raise ValidationFailed(f"{name} must be a whole number.", fields={name: ["invalid"]})
     return int(raw)
 
