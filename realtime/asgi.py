@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from realtime import events, handlers, presence, server
+from realtime.hosts import AllowedHostsASGIApp
 from realtime.rooms import RoomIndex
 
 BRIDGE_TIMEOUT = 30
@@ -105,7 +106,8 @@ def _in_thread(handler):
 
 
 def build_socketio_app(django_app=None) -> socketio.ASGIApp:
-    """An ASGI app serving Socket.IO at /socket.io/ and passing other traffic to `django_app`."""
+    """An ASGI app serving Socket.IO at /socket.io/ (for the hosts in ALLOWED_HOSTS) and passing
+    other traffic to `django_app`."""
     options = settings.REALTIME
     sio = _SocketIOServer(
         async_mode="asgi",
@@ -134,7 +136,7 @@ def build_socketio_app(django_app=None) -> socketio.ASGIApp:
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()
 
-    return socketio.ASGIApp(
+    return AllowedHostsASGIApp(
         sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown
     )
 
