@@ -9,12 +9,18 @@ from accounts.models import User
 from chatsite.errors import ValidationFailed
 
 
+def is_ascii_number(raw: str) -> bool:
+    """Only 0-9: `str.isdigit()` also takes other scripts' digits (U+FF15, read by `int()` as 5)
+    and superscripts (U+00B2, which `int()` refuses)."""
+    return raw.isascii() and raw.isdigit()
+
+
 def parse_limit(raw: str | None, *, default: int, maximum: int) -> int:
     """A query's `limit`. `str.isdigit` alone would let other scripts' digits and superscripts
     through ("²", which `int` refuses); an empty value is refused, as the schema's integer is."""
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
+    if not is_ascii_number(raw) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise ValidationFailed(f"limit must be a whole number from 1 to {maximum}.",
                                fields={"limit": ["invalid"]})  # fmt: skip
     return int(raw)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from pymongo.errors import ConnectionFailure, PyMongoError
 from rest_framework import exceptions, status
@@ -54,6 +56,15 @@ class DatabaseUnavailable(ChatError):
     code = "database_unavailable"
     status = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The database is unavailable; try again shortly."
+
+
+class RequestTooLarge(ChatError):
+    code = "request_too_large"
+    status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The request body is larger than {limit} bytes.")
 
 
 # DRF's own exception classes mapped to our stable codes.
@@ -103,6 +114,9 @@ def api_exception_handler(exc, context):
     if _database_down(exc):
         logger.warning("database unavailable: %s", exc)
         exc = DatabaseUnavailable()
+    if isinstance(exc, RequestDataTooBig):
+        # Django answers it through handler400 only with DEBUG off; with DEBUG on, its debug page.
+        exc = RequestTooLarge()
     if isinstance(exc, DatabaseUnavailable):
         return Response(exc.as_dict(), status=exc.status, headers={"Retry-After": "5"})
     if isinstance(exc, ChatError):
@@ -150,3 +164,20 @@ def _token_error_code(exc) -> str:
 def json_error(status_code: int, code: str, message: str) -> JsonResponse:
     """The same shape for errors raised outside DRF (404/500 handlers, middleware)."""
     return JsonResponse({"error": message, "code": code}, status=status_code)
+
+
+# Failures Django answers before (or instead of) a DRF view, by status.
+_HTTP_ERRORS = {
+    400: ("bad_request", "Bad request."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    500: ("internal_error", "Internal server error."),
+}
+
+
+def http_error(status_code: int) -> JsonResponse:
+    """The JSON answer for a failure known only by its HTTP status."""
+    fallback = _HTTP_ERRORS[500 if status_code >= 500 else 400]
+    code, message = _HTTP_ERRORS.get(status_code, fallback)
+    return json_error(status_code, code, message)

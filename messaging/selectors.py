@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Q
 
 from accounts.models import User
-from accounts.selectors import user_is_active
+from accounts.selectors import is_ascii_number, user_is_active
 from chatsite.errors import ValidationFailed
 from messaging import errors
 from messaging.models import Conversation, Message, SyncCheckpoint
@@ -40,7 +40,7 @@ def parse_seq(raw: str | None, name: str) -> int | None:
     """A query's `before`/`after`: ASCII digits only (see `parse_limit`), at most `SEQ_MAX`."""
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+    if not is_ascii_number(raw) or len(raw) > 12:
         raise ValidationFailed(f"{name} must be a whole number.", fields={name: ["invalid"]})
     return int(raw)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 
 from bson import Int64
@@ -23,6 +24,18 @@ from messaging.transactions import run_in_transaction
 CLIENT_MSG_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # \Z: no newline after
 # A lone UTF-16 surrogate: JSON can carry one (`"\ud800"`), UTF-8 (BSON) cannot store it.
 SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters that show nothing: controls, format characters (zero-width space, joiners, bidi
+# marks), space and line separators, the Hangul fillers and the blank braille pattern, which
+# fonts draw as blank. A message made only of them would be an empty bubble.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+INVISIBLE_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _invisible(text: str) -> bool:
+    return all(
+        char in INVISIBLE_CHARACTERS or unicodedata.category(char) in INVISIBLE_CATEGORIES
+        for char in text
+    )
 
 
 def clean_body(body: object) -> str:
@@ -37,7 +50,8 @@ def clean_body(body: object) -> str:
     if len(body) > limit:
         raise errors.MessageTooLong(f"The message is longer than {limit} characters.")
     body = body.strip()
-    if not body:
+    # A visible first character (the usual case) ends the look at once.
+    if not body or _invisible(body):
         raise errors.MessageEmpty()
     return body
 

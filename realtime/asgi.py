@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from realtime import events, handlers, packets, presence, revocations, server
+from realtime.hosts import AllowedHostsASGIApp
 from realtime.rooms import RoomIndex
 
 BRIDGE_TIMEOUT = 30
@@ -109,7 +110,8 @@ def _in_thread(handler):
 
 
 def build_socketio_app(django_app=None):
-    """An ASGI app serving Socket.IO at /socket.io/ and passing other traffic to `django_app`."""
+    """An ASGI app serving Socket.IO at /socket.io/ (for the hosts in ALLOWED_HOSTS) and passing
+    other traffic to `django_app`."""
     options = settings.REALTIME
     sio = _SocketIOServer(
         async_mode="asgi",
@@ -143,7 +145,9 @@ def build_socketio_app(django_app=None):
         await sync_to_async(who.shutdown, thread_sensitive=False)()
 
     return packets.TextOnlyWebSockets(
-        socketio.ASGIApp(sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown)
+        AllowedHostsASGIApp(
+            sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown
+        )
     )
 
 

@@ -181,6 +181,18 @@ class TestCreateSuperuser:
         assert user.full_name == "The Boss"
         assert user.check_password(PASSWORD)
 
+    def test_noinput_with_the_whole_account_in_the_environment(self, monkeypatch):
+        # As the README documents it: the full name is a required field too.
+        monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "Boss")
+        monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+        monkeypatch.setenv("DJANGO_SUPERUSER_FULL_NAME", "The Boss")
+
+        call_command("createsuperuser", "--noinput")
+
+        user = User.objects.get(username="Boss")
+        assert user.is_superuser and user.full_name == "The Boss"
+        assert user.check_password(PASSWORD)
+
     def test_the_superuser_can_use_the_admin(self, monkeypatch, client):
         monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
         call_command("createsuperuser", "--noinput", "--username", "boss", "--full_name", "B")

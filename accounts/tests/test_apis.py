@@ -267,7 +267,7 @@ class TestUserList:
 
         assert [u["username"] for u in response.json()] == ["bob"]
 
-    @pytest.mark.parametrize("limit", ["0", "-1", "abc", "1001"])
+    @pytest.mark.parametrize("limit", ["0", "-1", "abc", "1001", "\uff15", "\u00b2", "\u0661"])
     def test_a_bad_limit_is_a_validation_error(self, alice_api, limit):
         response = alice_api.get("/api/users", {"limit": limit})
 

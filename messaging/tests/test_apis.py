@@ -272,6 +272,11 @@ def test_walk_the_whole_history(api, alice, bob):
         {"limit": "abc"},
         {"limit": "201"},
         {"before": "9" * 40},
+        # Digits of other scripts: int() reads U+FF15 (fullwidth 5) as 5 and refuses U+00B2 (²).
+        {"limit": "\uff15"},
+        {"limit": "\u00b2"},
+        {"before": "\u0663"},
+        {"after": "\uff11"},
     ],
 )
 def test_bad_page_parameters_are_400(api, alice, bob, query):

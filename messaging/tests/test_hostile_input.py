@@ -143,6 +143,38 @@ def test_a_1_mb_message_is_413_and_stores_nothing(api, alice, bob, chat):
     assert stored() == before
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "\u200b",  # zero-width space
+        "\u200c\u200d\u2060\ufeff",  # joiners, word joiner, BOM
+        "\u202e\u2066\u00ad",  # bidi controls, soft hyphen
+        "\u00a0\u3000\u2028\u2029",  # no-break and ideographic spaces, separators
+        "\x07\x1b\x7f",  # controls
+        "\u115f\u1160\u3164\uffa0",  # Hangul fillers
+        "\u2800\u2800",  # braille blank
+    ],
+)
+def test_a_message_of_invisible_characters_is_empty(api, alice, bob, chat, body):
+    api.login_as(alice)
+    before = stored()
+
+    for url in (send_url(bob), conversation_url(chat.conversation_id)):
+        response = api.post(url, {"message": f" {body} "}, format="json")
+        assert_error(response, 400, "message_empty")
+    assert stored() == before
+
+
+def test_visible_text_among_invisible_characters_is_stored_as_sent(api, alice, bob):
+    body = "\u200bhi\u2800\u3164 there\u200d"
+
+    response = api.login_as(alice).post(send_url(bob), {"message": f"  {body}\n"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["message"] == body
+    assert Message.objects.get(pk=response.json()["_id"]).body == body
+
+
 def test_deeply_nested_json_is_malformed_json(api, alice, bob):
     raw = b'{"message": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
 

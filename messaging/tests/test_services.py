@@ -1,6 +1,9 @@
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accounts.services import user_deactivate
 from chatsite.testing import database_commands, database_statements
@@ -9,6 +12,7 @@ from messaging.models import Conversation, Message
 from messaging.serializers import MessageSerializer
 from messaging.services import (
     ConversationStates,
+    clean_body,
     conversation_mark_read,
     message_hide,
     message_send,
@@ -46,6 +50,45 @@ def test_send_rejects_bad_bodies(alice, bob, body, error, code):
     with pytest.raises(error) as caught:
         message_send(sender=alice, receiver=bob, body=body)
     assert caught.value.code == code
+    assert stored() == (0, 0)
+
+
+# What renders as nothing: controls (but NUL, refused as message_invalid), format characters
+# (zero-width space, joiners, bidi controls, soft hyphen), space, line and paragraph
+# separators, the Hangul fillers and the blank braille pattern.
+INVISIBLE = st.one_of(
+    st.characters(categories=["Cc", "Cf", "Zs", "Zl", "Zp"], exclude_characters="\x00"),
+    st.sampled_from("\u115f\u1160\u3164\uffa0\u2800"),
+)
+VISIBLE = st.characters(categories=["L", "N", "P", "S"])
+QUICK = hypothesis_settings(deadline=None, database=None)
+
+
+@QUICK
+@given(body=st.text(INVISIBLE, min_size=1, max_size=30))
+def test_a_body_of_invisible_characters_is_empty(body):
+    with pytest.raises(errors.MessageEmpty):
+        clean_body(body)
+
+
+@QUICK
+@given(
+    before=st.text(INVISIBLE, max_size=10),
+    visible=VISIBLE,
+    after=st.text(st.one_of(INVISIBLE, VISIBLE), max_size=10),
+)
+def test_a_visible_character_keeps_the_body_as_sent(before, visible, after):
+    body = before + visible + after
+
+    assert clean_body(body) == body.strip()
+
+
+@pytest.mark.parametrize(
+    "body", ["\u200b", "\u200b\u200d\u2060\ufeff", "\u3164", "\u2800 \u2800", "\u202e\u00ad"]
+)
+def test_send_refuses_a_body_of_invisible_characters(alice, bob, body):
+    with pytest.raises(errors.MessageEmpty):
+        message_send(sender=alice, receiver=bob, body=f" {body} ")
     assert stored() == (0, 0)
 
 

@@ -1,4 +1,5 @@
-"""`manage.py serve`: Django and Socket.IO from one process (`socketio.WSGIApp`).
+"""`manage.py serve`: Django and Socket.IO from one process (`socketio.WSGIApp`, with the
+Host check of `realtime.hosts`).
 
 Under eventlet by default; `REALTIME_ASYNC_MODE=gevent`, `asgi` or `threading` pick the others
 (manage.py monkey-patches before anything is imported).
@@ -24,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django.core.wsgi import get_wsgi_application
 
 from realtime import handlers, memory, presence, revocations, server
+from realtime.hosts import AllowedHostsWSGIApp
 
 logger = logging.getLogger("realtime.serve")
 
@@ -62,7 +64,7 @@ class Command(BaseCommand):
         sio.start_background_task(namespace.watch_memory)
         if settings.REDIS_URL:
             sio.start_background_task(revocations.listen, namespace)
-        app = socketio.WSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
+        app = AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
 
