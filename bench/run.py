@@ -492,7 +492,12 @@ def write_report(results: dict, path: Path) -> None:
         f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}; "
         f"Python {m['python']}, Node {m['node']}",
         "- servers and load generator share the CPUs (one Node load process; our server is one "
-        "eventlet process, the reference one Node process); SecantusDB in memory (`:memory:`).",
+        "eventlet process, the reference one Node process); SecantusDB "
+        + (
+            "in memory (`:memory:`)."
+            if c.get("database", "memory") == "memory"
+            else "on disk, syncing its log on every commit (`--sync-on-commit`, as `make run`)."
+        ),
         f"- users: {c['api_users']} per server through `POST /api/auth/signup` "
         f"(ours {fmt(results['signup']['ours'])}/s, reference {fmt(results['signup']['reference'])}/s: "
         "PBKDF2 with 1,000,000 iterations vs bcrypt cost 10), the other "
@@ -983,12 +988,19 @@ def main() -> None:
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
     parser.add_argument("--sockets", default="", help="S4 socket counts, e.g. 1000,10000")
+    parser.add_argument(
+        "--database",
+        choices=("memory", "disk"),
+        default="memory",
+        help="SecantusDB in memory, or on disk syncing its log on every commit (as `make run`)",
+    )
     args = parser.parse_args()
     only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
     want = lambda name: not only or name in only  # noqa: E731
     quick = args.quick
     cfg = {
         "quick": quick,
+        "database": args.database,
         "api_users": 40,
         "K": args.connected or (1000 if quick else 5000),
         "S1_concurrency": 16,
@@ -1023,7 +1035,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
     log(f"work dir {workdir}")
-    db = EmbeddedDB(":memory:", log_path=str(workdir / "secantusdb.log")).start()
+    storage = ":memory:" if args.database == "memory" else str(workdir / "db")
+    db = EmbeddedDB(storage, log_path=str(workdir / "secantusdb.log")).start()
     _dbs.append(db)
     log(f"SecantusDB on {db.uri}")
     ours = ours_server(db.uri, workdir).start()
