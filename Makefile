@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint format install install-dev browser-deps static clean
+.PHONY: run test test-fast bench lint format install install-dev browser-deps static clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ run: $(VENV)/.installed static
 
 test: $(VENV)/.installed-dev static browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit loop: services, selectors, serializers, in-process API tests; no server process,
+# browser, Redis, fault drill or contract run (those are marked; `make test` runs everything).
+FAST_MARKERS := not live and not browser and not faults and not redis and not contract
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 browser-deps:

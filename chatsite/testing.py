@@ -122,6 +122,17 @@ def pytest_unconfigure(config):
         _embedded.pop().stop()
 
 
+# Fixtures that start real chat server processes: a test that uses one (directly or through
+# another fixture) is marked `live`, which `make test-fast` leaves out.
+LIVE_SERVER_FIXTURES = frozenset({"chat_server", "chat_server_factory", "start_server"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if LIVE_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters live in the cache; every test starts with none."""

@@ -11,12 +11,10 @@ import sys
 
 import pytest
 import requests
-from django.db import connection
 from django.urls import include, path
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 from rest_framework.views import APIView
 
-from chatsite.testing import ChatServer
 from realtime.tests.clients import TIMEOUT
 
 # Anything that would show the response is Django's debug page.
@@ -24,12 +22,9 @@ DEBUG_PAGE_MARKS = ("<html", "Traceback", "MONGODB_URI", "SECRET_KEY", "DATABASE
 
 
 @pytest.fixture(scope="module", params=["eventlet", "asgi"])
-def debug_server(request, django_db_setup):
+def debug_server(request, chat_server_factory):
     """The real server with DEBUG on, under WSGI (eventlet) and ASGI (uvicorn)."""
-    env = {"DEBUG": "true", "MAX_REQUEST_BYTES": "1024"}
-    server = ChatServer(connection.settings_dict["NAME"], request.param, env).start()
-    yield server
-    server.stop()
+    return chat_server_factory(request.param, DEBUG="true", MAX_REQUEST_BYTES="1024")
 
 
 def assert_json_error(response, status: int, body: dict) -> None:
