@@ -82,9 +82,11 @@ _DRF_CODES = {
 }
 
 
-def _database_down(exc: BaseException | None) -> bool:
-    """The ORM wraps pymongo's errors; look through the chain for a connection failure or a
-    timeout (server selection, a network read, a transaction's time budget)."""
+def database_down(exc: BaseException | None) -> bool:
+    """Whether this failure means "the database is unreachable, try again" (503 over REST,
+    `database_unavailable` over a socket): a connection failure or a timeout (server selection,
+    a network read, a transaction's time budget) anywhere in the chain (the ORM wraps
+    pymongo's errors). Any other database error is a bug: 500, or `internal_error`."""
     while exc is not None:
         if isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout):
             return True
@@ -111,7 +113,7 @@ def _fields(detail) -> dict:
 
 def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every failure leaves in the documented shape, never a 500 page."""
-    if _database_down(exc):
+    if database_down(exc):
         logger.warning("database unavailable: %s", exc)
         exc = DatabaseUnavailable()
     if isinstance(exc, RequestDataTooBig):

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from pymongo.errors import PyMongoError
 
-from chatsite.errors import ChatError, DatabaseUnavailable
+from chatsite.errors import ChatError, DatabaseUnavailable, database_down
 from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
@@ -286,11 +286,8 @@ def _with_acks(handler):
             return handler(sid, data)
         except ChatError as error:
             return {"ok": False, "error": {"code": error.code, "detail": error.detail}}
-        except PyMongoError:
-            error = DatabaseUnavailable()
-            return {"ok": False, "error": {"code": error.code, "detail": error.detail}}
         except Exception as exc:
-            if _is_database_down(exc):
+            if database_down(exc):
                 error = DatabaseUnavailable()
                 return {"ok": False, "error": {"code": error.code, "detail": error.detail}}
             logger.exception("socket event failed")
@@ -304,10 +301,6 @@ def _with_acks(handler):
 def _presence_to_everyone() -> bool:
     realtime = settings.REALTIME
     return realtime["PRESENCE_FANOUT"] == "everyone" or realtime["LEGACY_PRESENCE_BROADCAST"]
-
-
-def _is_database_down(exc: BaseException) -> bool:
-    return isinstance(exc.__cause__, PyMongoError)
 
 
 def _rate_limited(namespace: ChatNamespace, handler):
