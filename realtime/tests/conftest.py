@@ -1,6 +1,12 @@
 import pytest
 
-from realtime.tests.clients import Api, ChatClient, RawSocket, person_create
+from realtime.tests.clients import (
+    Api,
+    ChatClient,
+    RawSocket,
+    assert_contract_kept,
+    person_create,
+)
 
 
 def _closed_after_the_test(kind):
@@ -19,8 +25,21 @@ def _closed_after_the_test(kind):
 
 @pytest.fixture
 def make_client():
-    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test."""
-    yield from _closed_after_the_test(ChatClient)
+    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test,
+    and the test fails if any of them received an event or ack that breaks the event contract
+    (docs/realtime-events.schema.json). Events arrive on each client's reader thread, where a
+    failed assertion would only be logged, so they are checked here."""
+    made: list[ChatClient] = []
+
+    def make(server):
+        client = ChatClient(server.url)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+    assert_contract_kept(made)
 
 
 @pytest.fixture

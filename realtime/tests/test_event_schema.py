@@ -1,6 +1,7 @@
 """The event contract's schema (docs/realtime-events.schema.json) itself: a valid JSON Schema,
 naming exactly the events and error codes docs/realtime.md lists, and strict enough to refuse
-payloads the docs do not allow."""
+payloads the docs do not allow. The live realtime tests check what the server sends against it
+(`clients.ChatClient`); these tests keep that check from passing everything."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from chatsite.openapi import WHITESPACE
 from realtime import events
+from realtime.tests.clients import ChatClient, assert_contract_kept
 from realtime.tests.event_schema import (
     SCHEMA_PATH,
     ack_problem,
@@ -206,3 +208,17 @@ def test_documented_acks_pass(event, ack):
 @pytest.mark.parametrize(("event", "ack"), BAD_ACKS)
 def test_undocumented_acks_are_refused(event, ack):
     assert ack_problem(event, ack) is not None
+
+
+def test_a_client_that_received_a_wrong_payload_fails_its_test():
+    """What the `make_client` fixture does at teardown, fed an event the way python-socketio
+    hands it over (on the reader thread, through the catch-all handler)."""
+    client = ChatClient("http://127.0.0.1:9")
+    client._on_event("userOnline", {"userId": ID_A})
+    assert_contract_kept([client])  # a good event: nothing to say
+
+    client._on_event("newMessage", {**MESSAGE, "seq": "7"})
+
+    assert client.received("newMessage") == [{**MESSAGE, "seq": "7"}]  # still recorded
+    with pytest.raises(pytest.fail.Exception, match=r"newMessage.*seq"):
+        assert_contract_kept([client])
