@@ -26,7 +26,7 @@ import websocket
 
 from accounts.models import User
 from accounts.services import tokens_issue, user_create
-from realtime.tests.event_schema import ack_problem, event_problem
+from realtime.tests.event_schema import ack_problem, event_problem, frame_problem
 
 TIMEOUT = 10
 PASSWORD = "a-long-test-password-42"
@@ -185,9 +185,9 @@ class ChatClient:
         assert answer["ok"] is False
 
 
-def assert_contract_kept(clients: Iterable[ChatClient]) -> None:
-    """Fail (the current test) if any of `clients` received an event or an ack that breaks
-    docs/realtime-events.schema.json."""
+def assert_contract_kept(clients: Iterable) -> None:
+    """Fail (the current test) if any of `clients` (each with a `contract_problems` list)
+    received an event or an ack that breaks docs/realtime-events.schema.json."""
     problems = [problem for client in clients for problem in client.contract_problems]
     if problems:
         pytest.fail(
@@ -253,6 +253,7 @@ class RawSocket:
         self.ws = websocket.WebSocket()
         self.answering = True
         self.packets: list[str] = []
+        self.contract_problems: list[str] = []  # see `assert_contract_kept`
         self.pings = 0
         self.closed = threading.Event()
         self._changed = threading.Condition()
@@ -268,6 +269,7 @@ class RawSocket:
             assert packet.startswith("4"), packet
             if packet.startswith("40"):
                 break
+            self._check(packet)
             self.packets.append(packet)
         self.ws.settimeout(None)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -280,6 +282,7 @@ class RawSocket:
                 packet = self.ws.recv()
                 if not packet:  # a close frame
                     break
+                self._check(packet)
                 with self._changed:
                     self.packets.append(packet)
                     if packet == "2":  # Engine.IO PING
@@ -293,6 +296,11 @@ class RawSocket:
             self.closed.set()
             with self._changed:
                 self._changed.notify_all()
+
+    def _check(self, packet: str) -> None:
+        problem = frame_problem(packet, {})
+        if problem:
+            self.contract_problems.append(problem)
 
     def wait_pings(self, count: int, *, timeout: float = TIMEOUT) -> None:
         with self._changed:

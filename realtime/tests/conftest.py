@@ -9,9 +9,9 @@ from realtime.tests.clients import (
 )
 
 
-def _closed_after_the_test(kind):
-    """`make(server)` → an unconnected `kind` client of `server`; all are closed at the end."""
-    made = []
+def _closed_after_the_test(kind, made: list):
+    """`make(server)` → an unconnected `kind` client of `server`, kept in `made`; all are closed
+    at the end."""
 
     def make(server):
         client = kind(server.url)
@@ -30,22 +30,17 @@ def make_client():
     (docs/realtime-events.schema.json). Events arrive on each client's reader thread, where a
     failed assertion would only be logged, so they are checked here."""
     made: list[ChatClient] = []
-
-    def make(server):
-        client = ChatClient(server.url)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    yield from _closed_after_the_test(ChatClient, made)
     assert_contract_kept(made)
 
 
 @pytest.fixture
 def make_raw_socket():
-    """`make_raw_socket(server)` → an unconnected RawSocket; every one is closed after the test."""
-    yield from _closed_after_the_test(RawSocket)
+    """`make_raw_socket(server)` → an unconnected RawSocket; every one is closed after the test,
+    and the test fails if any of them received an event that breaks the event contract."""
+    made: list[RawSocket] = []
+    yield from _closed_after_the_test(RawSocket, made)
+    assert_contract_kept(made)
 
 
 @pytest.fixture

@@ -53,10 +53,39 @@ def event_problem(event: str, args: tuple) -> str | None:
     return _problem(f"event {event!r}", args[0], f"serverEvents/$defs/{event}")
 
 
-def ack_problem(event: str, ack: Any) -> str | None:
+def ack_problem(event: object, ack: Any) -> str | None:
     """Why the server's ack of the client → server event `event` is not what the contract says,
     or None if it is. An event outside the contract (a test sending garbage on purpose) must
     still be answered with the `unknown_event`/`invalid_event` error ack."""
-    if event in client_event_names():
+    if isinstance(event, str) and event in client_event_names():
         return _problem(f"ack of {event!r}", ack, f"acks/$defs/{event}")
     return _problem(f"ack of {str(event)[:64]!r} (no such event)", ack, "unknownEventAck")
+
+
+def frame_problem(frame: str | bytes, acks: dict[int, Any]) -> str | None:
+    """Why a WebSocket frame the server sent breaks the contract, or None; for the tests' bare
+    WebSocket clients. Only Socket.IO EVENT (`42[...]`) and ACK (`43<id>[...]`) packets of the
+    default namespace carry payloads; `acks` names the event each ack id was sent with (an ack
+    of an id sent some other way is not checked)."""
+    if not isinstance(frame, str):
+        return None
+    if frame.startswith("42["):
+        try:
+            event, *args = json.loads(frame[2:])
+        except (ValueError, TypeError):
+            return f"an EVENT packet that is not a JSON array with a name: {frame[:200]!r}"
+        if not isinstance(event, str):
+            return f"an EVENT packet whose name is not a string: {frame[:200]!r}"
+        return event_problem(event, tuple(args))
+    if frame.startswith("43") and "[" in frame:
+        number, _, body = frame[2:].partition("[")
+        if not number.isdigit() or int(number) not in acks:
+            return None
+        try:
+            answer = json.loads("[" + body)
+        except ValueError:
+            return f"an ACK packet that is not a JSON array: {frame[:200]!r}"
+        if len(answer) != 1:
+            return f"the ack of {acks[int(number)]!r} carries {len(answer)} values: {frame!r}"
+        return ack_problem(acks[int(number)], answer[0])
+    return None

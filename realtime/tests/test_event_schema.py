@@ -5,6 +5,7 @@ payloads the docs do not allow. The live realtime tests check what the server se
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from realtime.tests.event_schema import (
     client_event_names,
     document,
     event_problem,
+    frame_problem,
     server_event_names,
 )
 
@@ -208,6 +210,24 @@ def test_documented_acks_pass(event, ack):
 @pytest.mark.parametrize(("event", "ack"), BAD_ACKS)
 def test_undocumented_acks_are_refused(event, ack):
     assert ack_problem(event, ack) is not None
+
+
+def test_bare_websocket_frames_are_checked_too():
+    """What the tests' bare WebSocket clients (`RawSocket`, test_hostile_input's
+    `RawConnection`) check: EVENT packets, and ACK packets of the ack ids they sent."""
+    assert frame_problem("42" + json.dumps(["userOnline", {"userId": ID_A}]), {}) is None
+    assert frame_problem("42" + json.dumps(["userOnline", {"userId": "nope"}]), {}) is not None
+    assert frame_problem('42["userOnline"]', {}) is not None  # no payload
+    assert frame_problem("42[7,{}]", {}) is not None
+    assert frame_problem("42[not json", {}) is not None
+
+    unknown = "433" + json.dumps([_error("unknown_event")])
+    assert frame_problem(unknown, {3: 7}) is None  # any name but the contract's is unknown
+    assert frame_problem(unknown, {3: "markRead"}) is not None  # markRead never answers that
+    assert frame_problem(unknown, {}) is None  # an ack id sent some other way: not checked
+    assert frame_problem("433" + json.dumps([{"ok": True, "seq": 2}]), {3: "markRead"}) is None
+    for ignored in ("2", "3", "40{}", '44{"message":"unauthorized"}', b"\x04binary"):
+        assert frame_problem(ignored, {}) is None
 
 
 def test_a_client_that_received_a_wrong_payload_fails_its_test():
