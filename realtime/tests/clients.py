@@ -3,7 +3,11 @@
 `ChatClient` records every event it receives, in the order the server sent them, so tests wait
 for an event with a timeout instead of sleeping, and prove that an event did *not* arrive with
 `barrier()`: a round trip on the same socket whose answer comes after anything the server sent
-to that socket before it."""
+to that socket before it.
+
+Every event a `ChatClient` receives and every ack it gets is checked against the event contract
+(`event_schema.py`, docs/realtime-events.schema.json); what breaks it is kept in
+`contract_problems`, and the `make_client` fixture fails the test that received it."""
 
 from __future__ import annotations
 
@@ -11,16 +15,18 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import engineio
+import pytest
 import requests
 import socketio
 import websocket
 
 from accounts.models import User
 from accounts.services import tokens_issue, user_create
+from realtime.tests.event_schema import ack_problem, event_problem, frame_problem
 
 TIMEOUT = 10
 PASSWORD = "a-long-test-password-42"
@@ -51,6 +57,8 @@ class ChatClient:
         self.events: list[tuple[str, Any]] = []
         self.connect_errors: list[Any] = []
         self.disconnects: list[Any] = []
+        # Events and acks that break docs/realtime-events.schema.json (see `assert_contract_kept`).
+        self.contract_problems: list[str] = []
         self._changed = threading.Condition()
         self.sio.on("*", self._on_event)
         self.sio.on("connect_error", self._on_connect_error)
@@ -63,8 +71,12 @@ class ChatClient:
             target.append(item)
             self._changed.notify_all()
 
-    def _on_event(self, event: str, data: Any = None, *extra) -> None:
-        self._record(self.events, (event, data))
+    def _on_event(self, event: str, *args) -> None:
+        # On the client's reader thread: a failed assertion here would only be logged.
+        problem = event_problem(event, args)
+        if problem:
+            self._record(self.contract_problems, problem)
+        self._record(self.events, (event, args[0] if args else None))
 
     def _on_connect_error(self, data: Any = None) -> None:
         self._record(self.connect_errors, data)
@@ -134,7 +146,29 @@ class ChatClient:
         return self._wait(lambda: self.disconnects, timeout, "disconnect")[0]
 
     def call(self, event: str, data: Any = None, *, timeout: float = TIMEOUT) -> Any:
-        return self.sio.call(event, data, timeout=timeout)
+        """Emit `event` and return the server's ack; an ack that breaks the contract fails
+        here (and at the fixture's teardown, should the caller swallow the error)."""
+        ack = self.sio.call(event, data, timeout=timeout)
+        self._check_ack(event, ack)
+        return ack
+
+    def emit(self, event: str, data: Any, callback: Callable[[Any], None]) -> None:
+        """Emit without waiting; `callback` gets the ack, which is checked like `call`'s."""
+
+        def checked(ack: Any = None, *extra) -> None:
+            # On the reader thread: recorded for the fixture's teardown, not raised.
+            problem = ack_problem(event, (ack, *extra) if extra else ack)
+            if problem:
+                self._record(self.contract_problems, problem)
+            callback(ack)
+
+        self.sio.emit(event, data, callback=checked)
+
+    def _check_ack(self, event: str, ack: Any) -> None:
+        problem = ack_problem(event, ack)
+        if problem:
+            self._record(self.contract_problems, problem)
+            raise AssertionError(problem)
 
     def assert_silent(self, event: str, *, within: float = 0.5) -> None:
         """No new `event` for `within` seconds. Only for what a barrier cannot order (events
@@ -149,6 +183,17 @@ class ChatClient:
         the server answers an invalid `markRead` on the same socket, after those events."""
         answer = self.call("markRead", "barrier")
         assert answer["ok"] is False
+
+
+def assert_contract_kept(clients: Iterable) -> None:
+    """Fail (the current test) if any of `clients` (each with a `contract_problems` list)
+    received an event or an ack that breaks docs/realtime-events.schema.json."""
+    problems = [problem for client in clients for problem in client.contract_problems]
+    if problems:
+        pytest.fail(
+            "the server broke docs/realtime-events.schema.json:\n" + "\n".join(problems),
+            pytrace=False,
+        )
 
 
 class Person:
@@ -208,6 +253,7 @@ class RawSocket:
         self.ws = websocket.WebSocket()
         self.answering = True
         self.packets: list[str] = []
+        self.contract_problems: list[str] = []  # see `assert_contract_kept`
         self.pings = 0
         self.closed = threading.Event()
         self._changed = threading.Condition()
@@ -223,6 +269,7 @@ class RawSocket:
             assert packet.startswith("4"), packet
             if packet.startswith("40"):
                 break
+            self._check(packet)
             self.packets.append(packet)
         self.ws.settimeout(None)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -235,6 +282,7 @@ class RawSocket:
                 packet = self.ws.recv()
                 if not packet:  # a close frame
                     break
+                self._check(packet)
                 with self._changed:
                     self.packets.append(packet)
                     if packet == "2":  # Engine.IO PING
@@ -248,6 +296,11 @@ class RawSocket:
             self.closed.set()
             with self._changed:
                 self._changed.notify_all()
+
+    def _check(self, packet: str) -> None:
+        problem = frame_problem(packet, {})
+        if problem:
+            self.contract_problems.append(problem)
 
     def wait_pings(self, count: int, *, timeout: float = TIMEOUT) -> None:
         with self._changed:

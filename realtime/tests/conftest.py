@@ -1,11 +1,17 @@
 import pytest
 
-from realtime.tests.clients import Api, ChatClient, RawSocket, person_create
+from realtime.tests.clients import (
+    Api,
+    ChatClient,
+    RawSocket,
+    assert_contract_kept,
+    person_create,
+)
 
 
-def _closed_after_the_test(kind):
-    """`make(server)` → an unconnected `kind` client of `server`; all are closed at the end."""
-    made = []
+def _closed_after_the_test(kind, made: list):
+    """`make(server)` → an unconnected `kind` client of `server`, kept in `made`; all are closed
+    at the end."""
 
     def make(server):
         client = kind(server.url)
@@ -19,14 +25,22 @@ def _closed_after_the_test(kind):
 
 @pytest.fixture
 def make_client():
-    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test."""
-    yield from _closed_after_the_test(ChatClient)
+    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test,
+    and the test fails if any of them received an event or ack that breaks the event contract
+    (docs/realtime-events.schema.json). Events arrive on each client's reader thread, where a
+    failed assertion would only be logged, so they are checked here."""
+    made: list[ChatClient] = []
+    yield from _closed_after_the_test(ChatClient, made)
+    assert_contract_kept(made)
 
 
 @pytest.fixture
 def make_raw_socket():
-    """`make_raw_socket(server)` → an unconnected RawSocket; every one is closed after the test."""
-    yield from _closed_after_the_test(RawSocket)
+    """`make_raw_socket(server)` → an unconnected RawSocket; every one is closed after the test,
+    and the test fails if any of them received an event that breaks the event contract."""
+    made: list[RawSocket] = []
+    yield from _closed_after_the_test(RawSocket, made)
+    assert_contract_kept(made)
 
 
 @pytest.fixture

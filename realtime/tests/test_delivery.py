@@ -119,10 +119,8 @@ def test_rapid_sends_arrive_in_seq_order(connect, alice, bob):
             all_acked.set()
 
     for i in range(count):
-        sender.sio.emit(
-            "sendMessage",
-            {"to": bob.id, "message": f"m{i}", "clientMsgId": f"rapid-{i}"},
-            callback=on_ack,
+        sender.emit(
+            "sendMessage", {"to": bob.id, "message": f"m{i}", "clientMsgId": f"rapid-{i}"}, on_ack
         )
 
     received = receiver.wait_count("newMessage", count, timeout=60)

@@ -22,7 +22,8 @@ import websocket
 from accounts.tests.factories import FORGED_TOKEN_KINDS, forged_token
 from messaging.models import Message
 from messaging.tests.invariants import assert_invariants, database
-from realtime.tests.clients import TIMEOUT
+from realtime.tests.clients import TIMEOUT, assert_contract_kept
+from realtime.tests.event_schema import frame_problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,8 @@ CONNECT, EVENT, ACK, CONNECT_ERROR = "40", "42", "43", "44"
 class RawConnection:
     """One Engine.IO connection over a bare WebSocket (websocket-client). It sends exactly the
     frames a test writes, which a Socket.IO client never would, and records every frame the
-    server sends, answering its pings."""
+    server sends, answering its pings. What the server sends must still keep the event contract
+    (docs/realtime-events.schema.json): events, and the acks of events sent with an ack id."""
 
     def __init__(self, server):
         url = server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -49,8 +51,16 @@ class RawConnection:
         assert opening.startswith("0"), opening  # Engine.IO OPEN
         self.frames: list[str | bytes] = []
         self.closed = False
+        self.acks: dict[int, object] = {}  # ack id → the name of the event sent with it
+        self.contract_problems: list[str] = []  # see `assert_contract_kept`
 
     def send(self, frame: str | bytes, *, binary: bool = False) -> None:
+        sent_with_ack = re.match(rf"{EVENT}(\d+)\[", frame) if isinstance(frame, str) else None
+        if sent_with_ack:
+            # Garbage on purpose, nested too deeply for json included.
+            with contextlib.suppress(ValueError, TypeError, IndexError, RecursionError):
+                name = json.loads(frame[sent_with_ack.end() - 1 :])[0]
+                self.acks[int(sent_with_ack.group(1))] = name
         opcode = websocket.ABNF.OPCODE_BINARY if binary else websocket.ABNF.OPCODE_TEXT
         try:
             self.ws.send(frame, opcode)
@@ -84,6 +94,9 @@ class RawConnection:
             if frame == "2":  # Engine.IO PING
                 self.send("3")
                 continue
+            problem = frame_problem(frame, self.acks)
+            if problem:
+                self.contract_problems.append(problem)
             got.append(frame)
             self.frames.append(frame)
             if until is not None and until(frame):
@@ -122,6 +135,7 @@ def raw(chat_server):
     yield open_connection
     for connection in opened:
         connection.close()
+    assert_contract_kept(opened)
 
 
 def socket_io_packets(frames) -> list:
@@ -444,7 +458,7 @@ def test_a_flooding_client_is_rate_limited_and_others_are_served_meanwhile(
 
     flood = 600
     for i in range(flood):
-        flooder.sio.emit("sendMessage", {"to": carol.id, "message": f"flood {i}"}, callback=record)
+        flooder.emit("sendMessage", {"to": carol.id, "message": f"flood {i}"}, record)
     # While the server works through the flood, another user's send is answered and delivered.
     ack = sender.call("sendMessage", {"to": carol.id, "message": "not drowned"}, timeout=TIMEOUT)
     assert ack["ok"] is True
