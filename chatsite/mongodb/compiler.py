@@ -13,8 +13,9 @@ from django_mongodb_backend.compiler import SQLInsertCompiler  # noqa: F401 (no 
 def flat_conjunction(mql: dict) -> dict:
     """`{"$and": [{"a": 1}, {"b": {"$gt": 2}}, {"b": {"$ne": None}}]}` →
     `{"a": 1, "b": {"$gt": 2, "$ne": None}}`; anything it can't merge without changing the
-    meaning (a field compared to a value twice, one operator with two values) stays as it
-    was. Then each field's condition is simplified (see `_simplified`)."""
+    meaning (a field compared to a value twice, one operator with two values, two `$expr` or
+    `$or` conditions) stays as it was. Then each field's condition is simplified (see
+    `_simplified`)."""
     merged = _merged(mql)
     if merged is None:
         return mql
@@ -37,6 +38,10 @@ def _merged(mql: object) -> dict | None:
         for key, condition in part.items():
             if key not in merged:
                 merged[key] = condition
+            elif key.startswith("$"):
+                # Two `$expr` (or `$or`...) conditions: their operators apply to different
+                # arguments, so they can't share one object.
+                return None
             elif (
                 _operators(merged[key])
                 and _operators(condition)
