@@ -1,10 +1,18 @@
-"""django-mongodb-backend's compilers, with each query's filter flattened.
+"""django-mongodb-backend's compilers, with each query's filter flattened, for the embedded
+database only (see the package docstring for when it is used).
 
 The ORM writes `filter(pk=x, is_active=True)` as `{"$and": [{"is_active": true}, {"_id": x}]}`.
 MongoDB's planner treats that exactly like `{"is_active": true, "_id": x}`, but the embedded
-database (SecantusDB) uses an index only for the flat form and scans the whole collection for
-the `$and` form: 80 ms instead of 1.5 ms for a user looked up by id among 2,000. Flattening is
-the same query for both, so every query sends the flat form when it can."""
+database (SecantusDB 0.7.0b3) uses an index only for the flat form and scans the whole
+collection for the `$and` form (likewise for `$all` of one value, and for a range with the
+ORM's not-null guards). Flattening is the same query for both, so every query sends the flat
+form when it can. What it saves, measured again with `bench/query_rewrite.py`: "The embedded
+database's adapter" in docs/benchmarks.md.
+
+Written against django-mongodb-backend 5.2.4 (5.2.x): it rewrites `MongoQuery.match_mql`
+after the stock `build_query`. The property test in
+`chatsite/tests/test_mongodb_backend.py` checks that random ORM filters answer the same rows
+through these compilers as through the stock ones; run it after upgrading either package."""
 
 from django_mongodb_backend import compiler
 from django_mongodb_backend.compiler import SQLInsertCompiler  # noqa: F401 (no filter)
@@ -59,9 +67,9 @@ RANGE = ("$gt", "$gte", "$lt", "$lte")
 def _simplified(condition: object) -> object:
     """The same condition in the form SecantusDB serves from an index:
     - `{"$all": [x]}` → `x` (MongoDB documents the two as equivalent): the conversations of
-      a user among 5,000 in 6 ms instead of 490 ms;
+      a user;
     - `{"$gte": 5, "$exists": true, "$ne": null}` → `{"$gte": 5}`: a comparison with a value
-      never matches a missing or null field (50 messages out of 10,000 in 8 ms, not 800)."""
+      never matches a missing or null field (a page of messages by seq range)."""
     if not _operators(condition):
         return condition
     if list(condition) == ["$all"] and len(condition["$all"]) == 1:

@@ -3,8 +3,12 @@ serve from an index. The same rows as django-mongodb-backend's own compiler answ
 examples here and for random ORM filters (hypothesis, at the end)."""
 
 import operator
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from bson import ObjectId
@@ -286,3 +290,34 @@ def test_rewritten_filters_answer_the_same_rows_as_the_stock_compiler(rows, filt
     assert found == expected, (match, stock_match)
     for expression in [d["$expr"] for d in _dicts(match) if "$expr" in d]:
         assert not isinstance(expression, dict) or len(expression) == 1
+
+
+# --- Which engine runs ------------------------------------------------------------------------
+def _engine(**env: str | None) -> str:
+    environment = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    script = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_the_adapter_runs_only_on_the_embedded_database():
+    embedded = "mongodb://127.0.0.1:1/?directConnection=true"
+    assert _engine(MONGODB_URI=embedded, EMBEDDED_MONGODB_URI=embedded) == "chatsite.mongodb"
+    # MongoDB: stock, even if a launcher's variable was left behind.
+    mongodb = "mongodb://db1,db2,db3/?replicaSet=rs0"
+    assert _engine(MONGODB_URI=mongodb, EMBEDDED_MONGODB_URI=embedded) == "django_mongodb_backend"
+    assert _engine(MONGODB_URI=mongodb, EMBEDDED_MONGODB_URI=None) == "django_mongodb_backend"
+
+
+@pytest.mark.skipif("TEST_MONGODB_URI" in os.environ, reason="the tests run on MongoDB")
+def test_the_test_run_uses_the_adapter():
+    assert connection.settings_dict["ENGINE"] == "chatsite.mongodb"
+    assert connection.ops.compiler_module == "chatsite.mongodb.compiler"
