@@ -27,7 +27,7 @@ def main() -> None:
         database = embedded_db.running(embedded_db.var_dir(BASE_DIR))
     with database as uri:
         if uri:
-            os.environ["MONGODB_URI"] = uri
+            os.environ.update(embedded_db.environment(uri))
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(sys.argv)

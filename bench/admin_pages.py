@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     db = EmbeddedDB(":memory:").start()
     os.environ.update(
-        MONGODB_URI=db.uri, MONGODB_NAME="bench_admin", DEBUG="false", ALLOWED_HOSTS="testserver"
+        db.environment, MONGODB_NAME="bench_admin", DEBUG="false", ALLOWED_HOSTS="testserver"
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     try:

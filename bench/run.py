@@ -32,6 +32,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
+from chatsite import embedded_db  # noqa: E402
 from chatsite.embedded_db import EmbeddedDB, free_port  # noqa: E402
 
 REFERENCE = BENCH / "reference"
@@ -134,7 +135,7 @@ def ours_server(
     db_uri: str, logdir: Path, mode: str = "eventlet", label: str = "", **extra: str
 ) -> Server:
     env = {
-        "MONGODB_URI": db_uri,
+        **embedded_db.environment(db_uri),
         "MONGODB_NAME": "bench_chat",
         "DJANGO_ENV": "development",
         "DEBUG": "false",
@@ -209,7 +210,7 @@ def bulk_users_ours(server: Server, db_uri: str, start: int, total: int) -> None
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "chatsite.settings",
-            "MONGODB_URI": db_uri,
+            **embedded_db.environment(db_uri),
             "MONGODB_NAME": "bench_chat",
             "SECRET_KEY": SECRET,
             "DEBUG": "false",

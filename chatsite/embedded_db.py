@@ -7,6 +7,11 @@ before Django reads its settings.
 A running embedded server records itself in `<var>/embedded-db.json`; other `manage.py`
 commands started meanwhile (a second terminal running `createsuperuser`, say) reuse it instead
 of opening the same data directory twice.
+
+Whoever starts it hands its URI on with `environment(uri)`: `MONGODB_URI`, and the same URI in
+`EMBEDDED_MONGODB_URI`, from which the settings know that the database is this one and turn on
+its adapter (`chatsite.mongodb`). A `MONGODB_URI` set by hand to anything else gets the stock
+backend.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 STARTUP_TIMEOUT = 60.0
+EMBEDDED_URI_VARIABLE = "EMBEDDED_MONGODB_URI"
 logger = logging.getLogger(__name__)
+
+
+def environment(uri: str) -> dict[str, str]:
+    """The variables that point the chat server at the embedded database listening on `uri`."""
+    return {"MONGODB_URI": uri, EMBEDDED_URI_VARIABLE: uri}
 
 
 def free_port() -> int:
@@ -65,6 +76,10 @@ class EmbeddedDB:
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return environment(self.uri)
 
     def start(self) -> EmbeddedDB:
         if self.storage_path != ":memory:":

@@ -127,9 +127,13 @@ TEMPLATES = [
 # --- Database: MongoDB through django-mongodb-backend ------------------------------------------
 # `manage.py` starts the embedded SecantusDB and sets MONGODB_URI when it is unset.
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+# The launcher of the embedded database also names it in EMBEDDED_MONGODB_URI
+# (chatsite/embedded_db.py): only then does the embedded database's adapter, chatsite.mongodb,
+# stand in for the stock backend.
+EMBEDDED_DATABASE = os.environ.get("EMBEDDED_MONGODB_URI") == MONGODB_URI
 DATABASES = {
     "default": {
-        "ENGINE": "chatsite.mongodb",
+        "ENGINE": "chatsite.mongodb" if EMBEDDED_DATABASE else "django_mongodb_backend",
         "HOST": MONGODB_URI,
         "NAME": os.environ.get("MONGODB_NAME", "chat"),
         "OPTIONS": {

@@ -113,7 +113,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         db = EmbeddedDB(":memory:", log_path=str(ARTIFACTS / f"secantusdb-{worker}.log")).start()
         _embedded.append(db)
-        os.environ["MONGODB_URI"] = db.uri
+        os.environ.update(db.environment)
     return (yield)
 
 

@@ -1,10 +1,18 @@
-"""django-mongodb-backend's compilers, with each query's filter flattened.
+"""django-mongodb-backend's compilers, with each query's filter flattened, for the embedded
+database only (see the package docstring for when it is used).
 
 The ORM writes `filter(pk=x, is_active=True)` as `{"$and": [{"is_active": true}, {"_id": x}]}`.
 MongoDB's planner treats that exactly like `{"is_active": true, "_id": x}`, but the embedded
-database (SecantusDB) uses an index only for the flat form and scans the whole collection for
-the `$and` form: 80 ms instead of 1.5 ms for a user looked up by id among 2,000. Flattening is
-the same query for both, so every query sends the flat form when it can."""
+database (SecantusDB 0.7.0b3) uses an index only for the flat form and scans the whole
+collection for the `$and` form (likewise for `$all` of one value, and for a range with the
+ORM's not-null guards). Flattening is the same query for both, so every query sends the flat
+form when it can. What it saves, measured again with `bench/query_rewrite.py`: "The embedded
+database's adapter" in docs/benchmarks.md.
+
+Written against django-mongodb-backend 5.2.4 (5.2.x): it rewrites `MongoQuery.match_mql`
+after the stock `build_query`. The property test in
+`chatsite/tests/test_mongodb_backend.py` checks that random ORM filters answer the same rows
+through these compilers as through the stock ones; run it after upgrading either package."""
 
 from django_mongodb_backend import compiler
 from django_mongodb_backend.compiler import SQLInsertCompiler  # noqa: F401 (no filter)
@@ -13,8 +21,9 @@ from django_mongodb_backend.compiler import SQLInsertCompiler  # noqa: F401 (no 
 def flat_conjunction(mql: dict) -> dict:
     """`{"$and": [{"a": 1}, {"b": {"$gt": 2}}, {"b": {"$ne": None}}]}` →
     `{"a": 1, "b": {"$gt": 2, "$ne": None}}`; anything it can't merge without changing the
-    meaning (a field compared to a value twice, one operator with two values) stays as it
-    was. Then each field's condition is simplified (see `_simplified`)."""
+    meaning (a field compared to a value twice, one operator with two values, two `$expr` or
+    `$or` conditions) stays as it was. Then each field's condition is simplified (see
+    `_simplified`)."""
     merged = _merged(mql)
     if merged is None:
         return mql
@@ -37,6 +46,10 @@ def _merged(mql: object) -> dict | None:
         for key, condition in part.items():
             if key not in merged:
                 merged[key] = condition
+            elif key.startswith("$"):
+                # Two `$expr` (or `$or`...) conditions: their operators apply to different
+                # arguments, so they can't share one object.
+                return None
             elif (
                 _operators(merged[key])
                 and _operators(condition)
@@ -54,9 +67,9 @@ RANGE = ("$gt", "$gte", "$lt", "$lte")
 def _simplified(condition: object) -> object:
     """The same condition in the form SecantusDB serves from an index:
     - `{"$all": [x]}` → `x` (MongoDB documents the two as equivalent): the conversations of
-      a user among 5,000 in 6 ms instead of 490 ms;
+      a user;
     - `{"$gte": 5, "$exists": true, "$ne": null}` → `{"$gte": 5}`: a comparison with a value
-      never matches a missing or null field (50 messages out of 10,000 in 8 ms, not 800)."""
+      never matches a missing or null field (a page of messages by seq range)."""
     if not _operators(condition):
         return condition
     if list(condition) == ["$all"] and len(condition["$all"]) == 1:

@@ -60,7 +60,7 @@ def database(tmp_path_factory) -> Iterator[EmbeddedDB]:
     ).start()
     subprocess.run(
         [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--verbosity", "0"],
-        env={**os.environ, "MONGODB_URI": db.uri, "MONGODB_NAME": DATABASE_NAME},
+        env={**os.environ, **db.environment, "MONGODB_NAME": DATABASE_NAME},
         cwd=BASE_DIR,
         check=True,
         timeout=120,
@@ -87,7 +87,7 @@ def start_server(db) -> Iterator:
     servers: list[ChatServer] = []
 
     def start(async_mode: str = "eventlet", **extra_env) -> ChatServer:
-        env = {"MONGODB_URI": db.uri, "MONGODB_TIMEOUT_MS": str(int(DATABASE_TIMEOUT * 1000))}
+        env = {**db.environment, "MONGODB_TIMEOUT_MS": str(int(DATABASE_TIMEOUT * 1000))}
         server = ChatServer(DATABASE_NAME, async_mode, {**env, **extra_env}).start()
         servers.append(server)
         return server
