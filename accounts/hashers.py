@@ -1,11 +1,12 @@
 """Password hashing that does not stop a serving process's other work.
 
 Under eventlet or gevent every request and socket of the process shares one OS thread, and
-Django's PBKDF2 (1,000,000 iterations) holds it for about 0.3 s per login or signup: every
-socket of the process waited that long for each one. The hash itself is computed by OpenSSL
-without the GIL, so it runs in the green-thread library's pool of OS threads instead, while
-the process goes on serving. Same algorithm and same stored hashes as Django's hasher; in
-ASGI and threading mode the views already run in threads and the hash is computed in place."""
+Django's PBKDF2, slow on purpose, holds it for the whole hash at every login or signup: every
+socket of the process waited that long for each one (measured: docs/benchmarks.md,
+"Measurements behind the code"). The hash itself is computed by OpenSSL without the GIL, so
+it runs in the green-thread library's pool of OS threads instead, while the process goes on
+serving. Same algorithm and same stored hashes as Django's hasher; in ASGI and threading
+mode the views already run in threads and the hash is computed in place."""
 
 from __future__ import annotations
 

@@ -40,8 +40,8 @@ def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:
     """Which of these user ids belong to existing, active users.
 
     Asked in batches: the embedded database answers an `$in` in a time that grows with the
-    square of its length (100 ids: 30 ms, 1,000: 1.9 s, 5,000: 50 s, during which it serves
-    nothing else); MongoDB does not mind either way."""
+    square of its length, and serves nothing else meanwhile; MongoDB does not mind either way
+    (measured: docs/benchmarks.md, "Measurements behind the code")."""
     ids = sorted(set(user_ids))
     active: set[str] = set()
     for start in range(0, len(ids), batch):
@@ -52,9 +52,10 @@ def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:
 
 def user_is_active(pk: ObjectId) -> bool:
     """Whether this user exists and is active: one indexed read through the driver, for the
-    hot paths (every socket connect, every send to a user), where an ORM query costs 1.3 ms
-    of CPU against 0.5 ms. Asked by `_id` alone: the embedded database spends twice the CPU
-    on `{_id, is_active}` (0.57 ms against 0.27)."""
+    hot paths (every socket connect, every send to a user), where the ORM's query building
+    costs more CPU than the query. Asked by `_id` alone: the embedded database spends more CPU
+    on `{_id, is_active}` than on `{_id}` (measured: docs/benchmarks.md, "Measurements behind
+    the code")."""
     users = connection.get_collection(User._meta.db_table)
     doc = users.find_one({"_id": pk}, {"is_active": 1})
     return doc is not None and doc.get("is_active") is True
@@ -70,8 +71,9 @@ def user_get_by_id(user_id: object) -> User | None:
 
 def user_from_document(doc: dict) -> User:
     """The User the ORM would build from this MongoDB document: for reads on every request,
-    where the ORM's query building costs more CPU than the query (1.3 ms against 0.5 ms).
-    Stored datetimes are UTC; fields missing from the document are left deferred."""
+    where the ORM's query building costs more CPU than the query (measured: docs/benchmarks.md,
+    "Measurements behind the code"). Stored datetimes are UTC; fields missing from the document
+    are left deferred."""
     names, values = [], []
     for field in User._meta.concrete_fields:
         if field.column in doc:

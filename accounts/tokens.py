@@ -93,8 +93,8 @@ def session_is_live(*, user_id: str, session_id: str) -> bool:
     """True if the user exists and is active and this login session was not logged out.
 
     Asked on every socket connect (a reconnect storm asks it thousands of times a second), so
-    it reads through the driver: two indexed reads cost about 1.1 ms of this process's CPU so,
-    and 2.7 ms as ORM queries."""
+    it reads through the driver: the ORM's query building costs this process more CPU than the
+    two indexed reads themselves (measured: docs/benchmarks.md, "Measurements behind the code")."""
     if not ObjectId.is_valid(user_id) or not user_is_active(ObjectId(user_id)):
         return False
     if not session_id:

@@ -50,8 +50,8 @@ class Conversation(models.Model):
         indexes = [
             # The unique index above is partial (`$type` filters, as for every unique index
             # the backend makes), and the embedded database uses no partial index for a lookup:
-            # find-or-create by direct_key scanned every conversation (85 ms at 2,000) without
-            # this plain one.
+            # find-or-create by direct_key scanned every conversation without this plain one
+            # (measured: docs/benchmarks.md, "Measurements behind the code").
             models.Index(fields=["direct_key"], name="conversation_by_direct_key"),
             models.Index(
                 fields=["participants", "-last_message_at"], name="conversation_by_member"

@@ -65,8 +65,9 @@ def conversation_get_for_user(*, user: User, conversation_id: object) -> Convers
 def contact_ids_for_user(*, user_id: object) -> set[str]:
     """Ids of the users who share a conversation with this one (its presence audience)."""
     me = object_id(user_id, errors.ConversationNotFound)
-    # Asked on every socket connect and disconnect: through the driver it costs about 0.5 ms
-    # of this process's CPU, as an ORM query 1.3 ms.
+    # Asked on every socket connect and disconnect, so through the driver: as an ORM query its
+    # query building costs more of this process's CPU than the read (measured:
+    # docs/benchmarks.md, "Measurements behind the code").
     conversations = connection.get_collection(Conversation._meta.db_table)
     rows = conversations.find({"participants": me}, {"participants": 1, "_id": 0})
     return {str(p) for row in rows for p in row["participants"] if p != me}

@@ -74,8 +74,9 @@ def _bump(filter_: dict) -> dict | None:
 
     An update then a read of the same document, inside the caller's transaction (which sees
     its own write), rather than one `findAndModify`: the embedded database answers
-    `findAndModify` with a scan of the whole collection whatever the indexes (117 ms among
-    5,000 conversations), and an indexed update and find in 5 ms."""
+    `findAndModify` with a scan of the whole collection whatever the indexes, so it grows
+    with the number of conversations, while an indexed update and find stay flat
+    (measured: docs/benchmarks.md, "Measurements behind the code")."""
     now = timezone.now()
     update = {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}}
     conversations = _conversations()

@@ -17,11 +17,11 @@ At most `CHAT["MAX_TRANSACTIONS"]` (`MONGODB_MAX_TRANSACTIONS`, default 4) trans
 process run at once; the others wait their turn, in order of arrival, for up to
 `MONGODB_TIMEOUT_MS` (then `DatabaseUnavailable`). Four keep the database busy: a send's
 transaction is a few milliseconds of database work, and a process's own CPU runs out first.
-More at once only made the embedded database slower: with 32 concurrent send transactions it
-answered every statement in 0.3-6 s for several seconds at a time (its threads queued on the
-lock of its transaction registry, which every statement takes and which is held while the
-registry goes through all transactions); with four at once it did not, and it stored more
-sends per second (135-145 against 125-142).
+More at once only made the embedded database slower: with many concurrent send transactions
+it answered every statement slowly for seconds at a time (its threads queued on the lock of
+its transaction registry, which every statement takes and which is held while the registry
+goes through all transactions); with four at once it did not, and it stored more sends per
+second (measured: docs/benchmarks.md, "Measurements behind the code").
 
 Transactions need a replica set (SecantusDB advertises itself as one; production MongoDB must
 be a replica set or a sharded cluster)."""

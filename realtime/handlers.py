@@ -34,8 +34,9 @@ def _release_db_connection() -> None:
     """Forget this green thread's Django connection object (the MongoDB client is shared).
 
     `connect` runs in the green thread that reads the socket, which lives as long as the
-    socket, and Django keeps one connection object (about 40 Python objects) per thread: each
-    socket kept one for every full garbage collection to walk through. (Not in `disconnect`:
+    socket, and Django keeps one connection object (and the Python objects it holds) per
+    thread: each socket kept one for every full garbage collection to walk through (measured:
+    docs/benchmarks.md, "Measurements behind the code"). (Not in `disconnect`:
     it also runs inside requests, the admin's deactivation for one, mid-transaction.)"""
     with contextlib.suppress(AttributeError):
         del connections[DEFAULT_DB_ALIAS]
@@ -234,8 +235,9 @@ class ChatNamespace:
         was logged out; keep this process's presence alive in Redis.
 
         Each round checks every socket once, RECHECK_SLICE sockets at a time spread evenly over
-        REALTIME_AUTH_RECHECK_SECONDS: asked all at once, 5,000 sockets' users made the embedded
-        database busy for 0.7 s, and every send waited behind it."""
+        REALTIME_AUTH_RECHECK_SECONDS: asked all at once, thousands of sockets' users kept the
+        embedded database busy in one stretch, and every send waited behind it
+        (measured: docs/benchmarks.md, "Measurements behind the code")."""
         interval = settings.REALTIME["AUTH_RECHECK_SECONDS"]
         while True:
             sids = list(self.identities)

@@ -1,12 +1,13 @@
 """Garbage collection and memory of a serving process that holds thousands of sockets.
 
-Each socket is about 170 Python objects that live as long as it does (Engine.IO's socket, its
+Each socket brings Python objects that live as long as it does (Engine.IO's socket, its
 green threads, queues, timers, rooms), and CPython's cyclic collector walks every object it
-tracks: with the default thresholds, 5,000 sockets connecting at once triggered 17 full
-collections of up to a million objects each (8 s of CPU, pauses up to 3 s, every socket
-waiting). `tune()` collects less often and leaves the start-up objects out; `Reclaimer` leaves
-the connected sockets' objects out too and gives memory back once most sockets have left
-(measured in docs/benchmarks.md, scenarios S2, S4 and L)."""
+tracks: with the default thresholds, a storm of sockets connecting at once triggered full
+collection after full collection of every live object, with long pauses while every socket
+waited. `tune()` collects less often and leaves the start-up objects out;
+`Reclaimer` leaves the connected sockets' objects out too and gives memory back once most
+sockets have left (measured: docs/benchmarks.md, "Measurements behind the code", and
+scenarios S2, S4 and L)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ import time
 
 logger = logging.getLogger(__name__)
 
-# Young collections a little less often than CPython's default (700): each request leaves about
-# 110 objects in reference cycles (Django's request and messages storage, DRF's view, request,
+# Young collections a little less often than CPython's default (700): each request leaves
+# objects in reference cycles (Django's request and messages storage, DRF's view, request,
 # response and serializers), which only a collection frees, so a young collection's pause grows
-# with its threshold (20,000: 40-80 ms with 5,000 sockets under load; 1,000: under 30 ms). The
+# with its threshold (measured: docs/benchmarks.md, "Measurements behind the code"). The
 # full collection, whose pause grows with every live socket that is not frozen yet, comes
 # after 1,000 x 10 x 100 = a million new objects, not every 70,000.
 THRESHOLDS = (1_000, 10, 100)
@@ -30,7 +31,7 @@ THRESHOLDS = (1_000, 10, 100)
 def tune() -> None:
     """Call once, when the process has loaded everything it serves with."""
     gc.collect()
-    gc.freeze()  # Django, DRF and the rest (~130,000 objects) are never garbage
+    gc.freeze()  # Django, DRF and the rest are never garbage
     gc.set_threshold(*THRESHOLDS)
 
 
@@ -55,7 +56,8 @@ class Reclaimer:
     - Once at least `min_joined` sockets have arrived since the last freeze and they have
       stopped arriving, everything alive is frozen (`gc.freeze()`, no pause): full collections
       then walk only what is newer, instead of every connected socket's objects (a full
-      collection with 5,000 sockets paused the process 0.8 s).
+      collection with thousands of sockets paused the whole process; measured:
+      docs/benchmarks.md, "Measurements behind the code").
     - Once at least half of the sockets, and at least `min_left` of them, are gone and they
       have stopped leaving, everything is unfrozen and collected at once, the freed heap is
       handed back to the operating system (glibc keeps it otherwise) and the survivors are

@@ -16,8 +16,9 @@ class RoomIndex:
 
     python-socketio finds a leaving socket's rooms by copying and testing every room of the
     namespace, and there are two or more per socket (its own, its user's, presence rooms), so
-    each disconnect cost O(sockets) and a reconnect storm of N sockets O(N²): 5,000 sockets
-    leaving at once kept one process busy for about a minute."""
+    each disconnect cost O(sockets) and a reconnect storm of N sockets O(N²): thousands of
+    sockets leaving at once kept one process busy for a long time
+    (measured: docs/benchmarks.md, "Measurements behind the code")."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

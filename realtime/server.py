@@ -55,10 +55,10 @@ class _EngineIOServer(engineio.Server):
 
     def start_background_task(self, target, *args, **kwargs):
         """python-engineio waits out each socket's ping interval in a green thread of its own
-        (`Socket._send_ping` sleeps, then pings), whose saved stack cost about 6 KB per socket
-        (2,000 sockets under eventlet: 70 KB each with it, 63.5 KB without). Under eventlet and
-        gevent the ping is scheduled as a timer instead, whose green thread starts only when
-        the ping is due."""
+        (`Socket._send_ping` sleeps, then pings), whose saved stack stays in memory for every
+        socket (measured: docs/benchmarks.md, "Measurements behind the code"). Under eventlet
+        and gevent the ping is scheduled as a timer instead, whose green thread starts only
+        when the ping is due."""
         if getattr(target, "__func__", None) is engineio.socket.Socket._send_ping:
             spawn_later = _spawn_later(self.async_mode)
             if spawn_later is not None:
@@ -230,9 +230,10 @@ def configure(async_mode: str) -> socketio.Server:
 
 
 def _without_compression(environ: dict) -> dict:
-    """Negotiate no permessage-deflate: each socket's zlib streams held about 90 KB (2,000
-    sockets under eventlet: 163 KB per socket with it, 72 KB without), for frames of a few
-    hundred bytes that hardly compress. The ASGI mode turns it off in uvicorn's options."""
+    """Negotiate no permessage-deflate: each socket's zlib streams held more memory than the
+    rest of the socket, for frames of a few hundred bytes that hardly compress (measured:
+    docs/benchmarks.md, "Measurements behind the code"). The ASGI mode turns it off in
+    uvicorn's options."""
     environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     return environ
 
@@ -286,8 +287,9 @@ def _configure_websockets(sio: socketio.Server, async_mode: str, limit: int) -> 
                 self.server_args["max_message_size"] = limit
                 # With a ping interval its reader waits on a gevent selector between reads, so
                 # it yields to the greenlet that consumes (and checks) messages. Without one, a
-                # client that sends without pause keeps it reading and buffering (100 MB of
-                # binary frames were held before the first was looked at). A WebSocket ping
+                # client that sends without pause keeps it reading and buffering (a flood of
+                # binary frames was held before the first was looked at; measured:
+                # docs/benchmarks.md, "Measurements behind the code"). A WebSocket ping
                 # every ten minutes costs nothing; Engine.IO pings do the liveness check.
                 self.server_args["ping_interval"] = 600
 

@@ -150,7 +150,8 @@ def serve_eventlet(
 
     listener = eventlet.listen((host, port), backlog=2048)
     # Accepted sockets inherit it: small Socket.IO frames leave at once instead of waiting for
-    # the client's delayed ACK (Nagle's algorithm), which added ~40 ms to every connect.
+    # the client's delayed ACK (Nagle's algorithm), which delayed every connect (measured:
+    # docs/benchmarks.md, "Measurements behind the code").
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     pool = eventlet.GreenPool(settings.REALTIME["MAX_CONNECTIONS"])
 
