@@ -14,6 +14,9 @@ from pymongo.errors import (
 from chatsite.errors import api_exception_handler, database_down
 from realtime import handlers
 
+# The socket path closes stale database connections around each event, as in the server.
+pytestmark = pytest.mark.django_db
+
 
 def wrapped(error: BaseException) -> BaseException:
     """As the ORM raises it: a Django DatabaseError caused by pymongo's."""
