@@ -15,7 +15,7 @@ against a live server to hold the schema to what the server does.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from drf_spectacular.authentication import SessionScheme
@@ -45,23 +45,30 @@ STATUS_TITLES = {
 OBJECT_ID_PATTERN = "^[0-9a-f]{24}$"
 
 
-def _whitespace_class() -> str:
-    """The characters `str.strip()` removes, as the inside of a regex class. Spelled out because
-    `\\s` means another set in ECMA-262 (the schema's regex dialect) than in Python."""
-    spaces = [c for c in range(0x110000) if chr(c).isspace()]
+def character_class(predicate: Callable[[str], bool]) -> str:
+    """The characters for which `predicate` is true, as the inside of a regex class. Spelled
+    out because `\\s` and `\\p{...}` mean other sets, or nothing, in ECMA-262 (the schema's
+    regex dialect) than in Python. Characters past U+FFFF are written as themselves: with the
+    `u` flag (which JSON Schema validators use) and in Python they are one character each."""
     ranges: list[list[int]] = []
-    for c in spaces:
+    for c in range(0x110000):
+        if 0xD800 <= c <= 0xDFFF or not predicate(chr(c)):
+            continue
         if ranges and ranges[-1][1] == c - 1:
             ranges[-1][1] = c
         else:
             ranges.append([c, c])
-    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+    def char(c: int) -> str:
+        return chr(c) if c > 0xFFFF else f"\\u{c:04x}"
+
+    return "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
 
 
 # What `StrictCharField` accepts, as ECMA-262 patterns: no NUL anywhere, and when blanks are
 # refused after trimming, one character that is neither whitespace nor NUL. Written so that no
 # input makes them backtrack more than linearly.
-WHITESPACE = _whitespace_class()
+WHITESPACE = character_class(str.isspace)  # what `str.strip()` removes
 # Not empty: drf-spectacular offers "" as a `oneOf` branch of its own where blanks are allowed.
 NO_NUL_PATTERN = "^[^\\u0000]+$"
 NOT_BLANK_PATTERN = f"^[{WHITESPACE}]*[^{WHITESPACE}\\u0000][^\\u0000]*$"

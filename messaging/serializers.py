@@ -8,8 +8,9 @@ from rest_framework import serializers
 
 from accounts.serializers import UserSerializer
 from chatsite.fields import StrictCharField
-from chatsite.openapi import NOT_BLANK_PATTERN, OBJECT_ID_PATTERN
+from chatsite.openapi import OBJECT_ID_PATTERN, character_class
 from messaging.models import Conversation
+from messaging.services import invisible_character
 
 
 def object_id_field(**kwargs) -> serializers.RegexField:
@@ -29,14 +30,26 @@ class ServiceCheckedField(serializers.JSONField):
         return super().validate_empty_values(data)
 
 
+# What the send service accepts (`clean_body`): at least one visible character, no NUL. The
+# invisible characters past U+FFFF (tag characters, musical-notation controls) are left out of
+# the class: schema tools fail to compile it with them, so the schema lets through a message
+# made only of those, which the service answers `message_empty`.
+INVISIBLE = character_class(
+    lambda char: char != "\x00" and ord(char) <= 0xFFFF and invisible_character(char)
+)
+MESSAGE_TEXT_PATTERN = f"^[{INVISIBLE}]*[^{INVISIBLE}\\u0000][^\\u0000]*$"
+
+
 @extend_schema_field(
     {
         "type": "string",
         "minLength": 1,
         "maxLength": settings.CHAT["MESSAGE_MAX_LENGTH"],
-        "pattern": NOT_BLANK_PATTERN,
-        "description": "The text: not blank, at most `MESSAGE_MAX_LENGTH` characters as sent "
-        "(whitespace around it is trimmed), no NUL.",
+        "pattern": MESSAGE_TEXT_PATTERN,
+        "description": "The text: at most `MESSAGE_MAX_LENGTH` characters as sent (whitespace "
+        "around it is trimmed), no NUL, and something visible: not only whitespace, controls, "
+        "format characters (zero-width space, joiners, bidi marks), Hangul fillers or the blank "
+        "braille pattern.",
     }
 )
 class MessageTextField(ServiceCheckedField):

@@ -31,11 +31,12 @@ INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 INVISIBLE_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
+def invisible_character(char: str) -> bool:
+    return char in INVISIBLE_CHARACTERS or unicodedata.category(char) in INVISIBLE_CATEGORIES
+
+
 def _invisible(text: str) -> bool:
-    return all(
-        char in INVISIBLE_CHARACTERS or unicodedata.category(char) in INVISIBLE_CATEGORIES
-        for char in text
-    )
+    return all(invisible_character(char) for char in text)
 
 
 def clean_body(body: object) -> str:

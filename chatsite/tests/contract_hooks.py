@@ -38,6 +38,13 @@ def filter_failure(context, failure, case, response) -> bool:
     body = _body(response)
     if (response.status_code, body.get("code")) in STATE_REFUSALS:
         return False
+    sent = case.body.get("message") if isinstance(case.body, dict) else None
+    if (
+        body.get("code") == "message_empty"
+        and isinstance(sent, str)
+        and any(ord(char) > 0xFFFF for char in sent)
+    ):
+        return False  # invisible characters past U+FFFF: see MESSAGE_TEXT_PATTERN
     fields = set(body.get("fields") or {})
     return not (body.get("code") == "validation_error" and fields and fields <= PASSWORD_FIELDS)
 
