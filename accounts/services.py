@@ -11,6 +11,7 @@ from accounts import tokens
 from accounts.models import User
 from accounts.signals import session_ended, user_deactivated
 from chatsite.errors import ChatError, ValidationFailed
+from chatsite.signals import send_after_commit
 
 
 class InvalidCredentials(ChatError):
@@ -90,7 +91,7 @@ def session_end(*, user_id: str, session_id: str) -> None:
     if not session_id:
         return  # a token from before sessions existed: nothing to end beyond the token
     tokens.session_revoke(user_id=user_id, session_id=session_id)
-    session_ended.send(sender=User, user_id=str(user_id), session_id=session_id)
+    send_after_commit(session_ended, sender=User, user_id=str(user_id), session_id=session_id)
 
 
 def user_deactivate(*, user: User) -> None:
@@ -98,4 +99,4 @@ def user_deactivate(*, user: User) -> None:
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
-    user_deactivated.send(sender=User, user=user)
+    send_after_commit(user_deactivated, sender=User, user=user)

@@ -148,7 +148,7 @@ class ConversationListApi(APIView):
     @links(200, sync={"parameters": {"since": "$response.body#/syncCursor"}})
     def get(self, request):
         items, versions = selectors.conversation_list_for_user(user=request.user)
-        cursor = selectors.checkpoint_create(user=request.user, versions=versions)
+        cursor = services.sync_checkpoint_create(user=request.user, versions=versions)
         return Response(
             {"conversations": ConversationSerializer(items, many=True).data, "syncCursor": cursor}
         )
@@ -238,6 +238,10 @@ class SyncApi(APIView):
         query = SyncQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         changes = selectors.sync_changes(user=request.user, since=query.validated_data.get("since"))
+        if "cursor" not in changes:
+            changes["cursor"] = services.sync_checkpoint_create(
+                user=request.user, versions=changes["versions"]
+            )
         return Response(
             {
                 "messages": MessageSerializer(changes["messages"], many=True).data,

@@ -133,10 +133,6 @@ def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int
     return items, versions
 
 
-def checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
-    return str(SyncCheckpoint.objects.create(user=user, versions=versions).pk)
-
-
 def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> dict:
     """Everything that changed in the caller's conversations after the cursor `since`: new,
     hidden and unhidden messages (their current state) and read markers.
@@ -144,7 +140,10 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
     Each conversation numbers its changes (`version`) inside the transactions that make them,
     so "changes with a version above the one in the cursor" misses nothing and repeats nothing.
     Without `since`, answers no changes and a cursor for "now". At most `batch` messages per
-    answer; `hasMore` says to call again with the new cursor."""
+    answer; `hasMore` says to call again with the new cursor.
+
+    The answer's `versions` are what the next cursor records (`services.sync_checkpoint_create`);
+    `cursor` is there already when it is `since` itself, nothing having changed."""
     # Read at call time (not bound as the default) so settings and tests can change it.
     batch = batch or SYNC_BATCH
     seen: dict[str, int] = {}
@@ -167,11 +166,9 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
     )
     result = {"messages": [], "reads": [], "hasMore": False}
     if not since or not changed:
-        versions = {str(pk): version for pk, version in current.items()}
-        if since and versions == seen:
-            result["cursor"] = since
-        else:
-            result["cursor"] = checkpoint_create(user=user, versions=versions)
+        result["versions"] = {str(pk): version for pk, version in current.items()}
+        if since and result["versions"] == seen:
+            result["cursor"] = since  # nothing new to record
         return result
 
     ranges = {pk: (seen.get(str(pk), 0), current[pk]) for pk in changed}
@@ -201,5 +198,5 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
         for user_id, marker in sorted(markers[pk].items())
         if ranges[pk][0] < marker["version"] <= new_versions[str(pk)]
     ]
-    result["cursor"] = checkpoint_create(user=user, versions=new_versions)
+    result["versions"] = new_versions
     return result

@@ -4,20 +4,18 @@ the REST API, the `sendMessage` socket event and the admin all call it."""
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 
 from bson import Int64
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
-from chatsite.errors import DatabaseUnavailable
+from chatsite.signals import send_after_commit
 from messaging import errors
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, SyncCheckpoint
 from messaging.signals import message_visibility_changed, messages_read
 from messaging.transactions import run_in_transaction
 
@@ -69,120 +67,48 @@ def _conversations():
     return connection.get_collection(Conversation._meta.db_table)
 
 
-def _bump(filter_: dict) -> dict | None:
-    """Atomically advance a conversation's version (for a change that is not a new message).
-    Returns the updated document.
-
-    An update then a read of the same document, inside the caller's transaction (which sees
-    its own write), rather than one `findAndModify`: the embedded database answers
-    `findAndModify` with a scan of the whole collection whatever the indexes, so it grows
-    with the number of conversations, while an indexed update and find stay flat
-    (measured: docs/benchmarks.md, "Measurements behind the code")."""
-    now = timezone.now()
-    update = {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}}
-    conversations = _conversations()
-    if not conversations.update_one(filter_, update, session=connection.session).matched_count:
-        return None
-    return conversations.find_one(filter_, session=connection.session)
+def writer_key(conversation: Conversation) -> str:
+    """The one key writers of a conversation take turns on (`run_in_transaction`): the direct
+    key of a direct conversation (a first message knows nothing else), else the id."""
+    return conversation.direct_key or str(conversation.pk)
 
 
-# What a send needs to know of its conversation.
-STATE_FIELDS = {"last_seq": 1, "version": 1, "kind": 1, "participants": 1, "direct_key": 1}
+def _bump(filter_: dict, update: dict | list) -> dict | None:
+    """In the caller's transaction: apply `update` to the conversation `filter_` finds and
+    return it as updated, or None if there is none.
 
-
-class ConversationStates:
-    """The last committed state (`STATE_FIELDS`) of the conversations this process sent to
-    recently, by conversation id and by direct key, the `size` most recently used.
-
-    A send starts from the state kept here instead of reading the conversation, and writes on
-    condition that the conversation's `version` is still the one it started from: a state made
-    stale by another process, or by a read marker or a moderator, costs that send one update
-    that matches nothing and a read; nothing is decided on a kept state alone."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._states: OrderedDict[str, dict] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _keys(state: dict) -> list[str]:
-        return [str(state["_id"])] + ([state["direct_key"]] if state.get("direct_key") else [])
-
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            state = self._states.get(key)
-            if state is not None:
-                self._states.move_to_end(key)
-            return state
-
-    def remember(self, state: dict) -> None:
-        with self._lock:
-            for key in self._keys(state):
-                kept = self._states.get(key)
-                # Commits of one conversation can finish out of order across threads.
-                if kept is None or kept["version"] < state["version"]:
-                    self._states[key] = state
-                self._states.move_to_end(key)
-            while len(self._states) > self.size:
-                self._states.popitem(last=False)
-
-    def forget(self, conversation_id, direct_key: str | None = None) -> None:
-        with self._lock:
-            self._states.pop(str(conversation_id), None)
-            if direct_key:
-                self._states.pop(direct_key, None)
-
-
-conversation_states = ConversationStates(size=10_000)
-
-
-def _allocate_seq(*, key: str, filter_: dict, sender_id, new_conversation: dict | None) -> dict:
-    """In the caller's transaction: allocate the next seq of the conversation `filter_` finds
-    (creating it from `new_conversation` if given and none exists), advance its version and
-    move the sender's read marker to the new seq, in one update of the conversation document.
-    Returns the conversation's new state; raises ConversationNotFound.
-
-    The update is conditional on the version it starts from (the kept state, or the stored
-    one), so two sends never allocate the same seq: a stale start matches nothing and the
-    stored state is read and tried instead."""
+    An update then a read of the same document, which the transaction sees as updated, rather
+    than one `findAndModify`: the embedded database answers `findAndModify` with a scan of the
+    whole collection (docs/benchmarks.md, "Measurements behind the code")."""
     conversations = _conversations()
     session = connection.session
-    state = conversation_states.get(key)
-    for _attempt in range(4):
-        if state is None:
-            state = conversations.find_one(filter_, STATE_FIELDS, session=session)
-        if state is None:
-            if new_conversation is None:
-                raise errors.ConversationNotFound()
-            created = _create_conversation(filter_, sender_id, new_conversation)
-            if created is not None:
-                return created
-            continue  # created meanwhile by another send: read it and go on
-        seq, version = state["last_seq"] + 1, state["version"] + 1
-        now = timezone.now()
-        result = conversations.update_one(
-            {"_id": state["_id"], "version": state["version"], "participants": sender_id},
-            {
-                "$set": {
-                    "last_seq": Int64(seq),
-                    "version": Int64(version),
-                    "last_message_at": now,
-                    "updated_at": now,
-                    f"read_markers.{sender_id}": {"seq": seq, "version": version},
-                }
-            },
-            session=session,
-        )
-        if result.matched_count:
-            return {**state, "last_seq": seq, "version": version}
-        state = None
-    # Only when other writers kept changing the conversation between each read and update.
-    raise DatabaseUnavailable()
+    if not conversations.update_one(filter_, update, session=session).matched_count:
+        return None
+    return conversations.find_one(filter_, session=session)
 
 
-def _create_conversation(filter_: dict, sender_id, fields: dict) -> dict | None:
-    """Insert the conversation `filter_` (a direct key) names, holding its first seq; None if
-    it exists already."""
+def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
+    """In the caller's transaction: the next seq and version of the conversation
+    `conversation_filter` finds among the sender's, with the sender's read marker moved to the
+    new seq, in one update. Returns the conversation as updated, or None if there is none."""
+    now = timezone.now()
+    allocate = [
+        {
+            "$set": {
+                "last_seq": {"$add": ["$last_seq", 1]},
+                "version": {"$add": ["$version", 1]},
+                "last_message_at": now,
+                "updated_at": now,
+            }
+        },
+        {"$set": {f"read_markers.{sender_id}": {"seq": "$last_seq", "version": "$version"}}},
+    ]
+    return _bump({**conversation_filter, "participants": sender_id}, allocate)
+
+
+def _create_conversation(fields: dict, sender_id) -> dict:
+    """Insert a direct conversation holding its first seq. A duplicate key (the same pair's
+    first message from another process at the same moment) is an IntegrityError."""
     now = timezone.now()
     document = {
         **fields,
@@ -194,14 +120,10 @@ def _create_conversation(filter_: dict, sender_id, fields: dict) -> dict | None:
         "updated_at": now,
     }
     try:
-        result = _conversations().update_one(
-            filter_, {"$setOnInsert": document}, upsert=True, session=connection.session
-        )
+        _conversations().insert_one(document, session=connection.session)
     except DuplicateKeyError as error:
         raise IntegrityError(str(error)) from error
-    if result.upserted_id is None:
-        return None
-    return {"_id": result.upserted_id, **filter_, **document}
+    return document
 
 
 def message_send(
@@ -212,9 +134,10 @@ def message_send(
     conversation: Conversation | None = None,
     client_msg_id: object = None,
 ) -> Message:
-    """Validate, find or create the conversation, allocate the next seq, move the sender's
-    read marker and store the message, all in one transaction. A retry with the same
-    `client_msg_id` returns the message stored the first time and creates nothing."""
+    """Validate, then in one transaction: allocate the conversation's next seq and move the
+    sender's read marker (one update; the first message of a direct pair creates the
+    conversation instead), and insert the message. A retry with the same `client_msg_id`
+    returns the message stored the first time and creates nothing."""
     if (receiver is None) == (conversation is None):
         raise TypeError("message_send needs exactly one of receiver or conversation")
     body = clean_body(body)
@@ -231,21 +154,21 @@ def message_send(
         conversation_filter = {"direct_key": key}
         new_conversation = {
             "kind": Conversation.Kind.DIRECT.value,
+            "direct_key": key,
             "participants": sorted([sender.pk, receiver.pk], key=str),
             "title": "",
         }
     else:
-        key = str(conversation.pk)
-        conversation_filter = {"_id": conversation.pk, "participants": sender.pk}
+        key = writer_key(conversation)
+        conversation_filter = {"_id": conversation.pk}
         new_conversation = None
 
     def write() -> Message:
-        state = _allocate_seq(
-            key=key,
-            filter_=conversation_filter,
-            sender_id=sender.pk,
-            new_conversation=new_conversation,
-        )
+        state = _allocate_seq(conversation_filter, sender.pk)
+        if state is None:
+            if new_conversation is None:
+                raise errors.ConversationNotFound()
+            state = _create_conversation(new_conversation, sender.pk)
         other = receiver
         if other is None and state["kind"] == Conversation.Kind.DIRECT:
             other = User(pk=next(p for p in state["participants"] if p != sender.pk))
@@ -259,7 +182,6 @@ def message_send(
             client_msg_id=client_msg_id,
         )
         message.save()
-        transaction.on_commit(lambda: conversation_states.remember(state))
         return message
 
     try:
@@ -302,9 +224,9 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
         ],
     )
     if moved.matched_count:
-        # The version moved: a send of this process must not start from the kept state.
-        conversation_states.forget(conversation.pk, conversation.direct_key)
-        messages_read.send(sender=Conversation, conversation=conversation, user=user, seq=seq)
+        send_after_commit(
+            messages_read, sender=Conversation, conversation=conversation, user=user, seq=seq
+        )
         return seq
     # Moved as far or further meanwhile, or the user is no longer a participant.
     stored = (
@@ -318,26 +240,29 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
 
 
 def _message_set_hidden(*, message: Message, by: User | None, hidden: bool) -> Message:
+    conversation = Conversation.objects.only("direct_key").get(pk=message.conversation_id)
+
     def write() -> Message:
-        doc = _bump({"_id": message.conversation_id})
+        now = timezone.now()
+        doc = _bump(
+            {"_id": message.conversation_id},
+            {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}},
+        )
         if doc is None:
             raise errors.MessageNotFound()
-        message.hidden_at = timezone.now() if hidden else None
+        message.hidden_at = now if hidden else None
         message.hidden_by = by if hidden else None
         message.version = doc["version"]
         Message.objects.filter(pk=message.pk).update(
             hidden_at=message.hidden_at,
             hidden_by=message.hidden_by,
             version=message.version,
-            updated_at=timezone.now(),
+            updated_at=now,
         )
-        transaction.on_commit(lambda: conversation_states.forget(doc["_id"], doc.get("direct_key")))
-        transaction.on_commit(
-            lambda: message_visibility_changed.send(sender=Message, message=message)
-        )
+        send_after_commit(message_visibility_changed, sender=Message, message=message)
         return message
 
-    return run_in_transaction(write, lock_key=str(message.conversation_id))
+    return run_in_transaction(write, lock_key=writer_key(conversation))
 
 
 def message_hide(*, message: Message, by: User | None) -> Message:
@@ -351,3 +276,8 @@ def message_unhide(*, message: Message, by: User | None) -> Message:
     if not message.is_hidden:
         return message
     return _message_set_hidden(message=message, by=by, hidden=False)
+
+
+def sync_checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
+    """Store the conversation versions a client has seen; returns the cursor that names them."""
+    return str(SyncCheckpoint.objects.create(user=user, versions=versions).pk)

@@ -1,35 +1,30 @@
-"""Multi-document transactions for the messaging services.
+"""Multi-document transactions for the messaging services: `run_in_transaction(fn, lock_key=...)`.
 
-pymongo's `ClientSession.with_transaction` retries the whole callback on transient errors (write
-conflicts between concurrent sends) and retries the commit when its outcome is unknown; the ORM
-calls made inside the callback run in the transaction because django-mongodb-backend reads the
-session from `connection.session`. `on_commit` callbacks registered by the last attempt run after
-the commit, never for an attempt that was rolled back.
+`fn` runs in a MongoDB transaction that its ORM and driver calls join (`connection.session`, see
+`chatsite.patches.django_mongodb_backend` for why not the backend's `atomic()`), then the
+transaction commits and the `on_commit` callbacks `fn` registered run, as with Django's
+`atomic()`; an attempt that fails is aborted and its callbacks never run.
 
-When the database is unreachable the transaction fails at once with `DatabaseUnavailable`
-(503) instead of being retried: pymongo's `with_transaction` would retry it, and a commit whose
-outcome is unknown, for two minutes while the request waits and holds the conversation's lock.
-The caller learns nothing about a commit cut off that way; a retry with the same `clientMsgId`
-returns the stored message or stores it. (No client-side timeout cuts a transaction short:
-cut off mid-way it could stay open on the server and block the conversation's later writes.)
+- A transient error (a write conflict with another process's transaction on the same document)
+  runs `fn` again after a short random pause, for as long as the database may take to answer
+  (`MONGODB_TIMEOUT_MS`), then `DatabaseUnavailable`.
+- The database unreachable: `DatabaseUnavailable` (503) at once, never a retry. A commit whose
+  outcome is unknown is not retried either: the caller learns nothing, and a retry with the same
+  `clientMsgId` returns the stored message or stores it.
+- Within one process, writers of one conversation take turns (`lock_key`, one per conversation),
+  so they never make each other retry; across processes the database's conflict detection
+  decides.
+- At most `CHAT["MAX_TRANSACTIONS"]` transactions of a process run at once (`TransactionTurns`).
 
-At most `CHAT["MAX_TRANSACTIONS"]` (`MONGODB_MAX_TRANSACTIONS`, default 4) transactions of one
-process run at once; the others wait their turn, in order of arrival, for up to
-`MONGODB_TIMEOUT_MS` (then `DatabaseUnavailable`). Four keep the database busy: a send's
-transaction is a few milliseconds of database work, and a process's own CPU runs out first.
-More at once only made the embedded database slower: with many concurrent send transactions
-it answered every statement slowly for seconds at a time (its threads queued on the lock of
-its transaction registry, which every statement takes and which is held while the registry
-goes through all transactions); with four at once it did not, and it stored more sends per
-second (measured: docs/benchmarks.md, "Measurements behind the code").
-
-Transactions need a replica set (SecantusDB advertises itself as one; production MongoDB must
-be a replica set or a sharded cluster)."""
+Transactions need a replica set (SecantusDB advertises itself as one; production MongoDB must be
+a replica set or a sharded cluster)."""
 
 from __future__ import annotations
 
 import collections
+import random
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import TypeVar
@@ -37,36 +32,43 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import logger
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from chatsite.errors import DatabaseUnavailable
+from chatsite.patches.django_mongodb_backend import in_transaction, orm_in_transaction
 
 T = TypeVar("T")
 
-_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
-_locks_guard = threading.Lock()
+# The longest pause before a transaction that conflicted with another is tried again.
+RETRY_PAUSE_SECONDS = 0.01
 
 
-def _lock_for(key: str) -> threading.Lock:
-    # Writers of one conversation in this process take turns, so they don't make each other
-    # retry on write conflicts; across processes the database's conflict detection decides.
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = threading.Lock()
-            _locks[key] = lock
-        return lock
+class TransactionTurns:
+    """Who of this process may run a transaction now: one writer per conversation at a time,
+    and at most `limit` transactions at once, granted in order of arrival (a plain semaphore lets
+    a newcomer take a freed place ahead of those already waiting).
 
-
-class FairGate:
-    """At most `limit` holders at once; waiters get in in the order they arrived (a plain
-    semaphore lets a newcomer take a freed place ahead of those already waiting)."""
+    The limit exists for the embedded database: with dozens of concurrent transactions it
+    answered every statement slowly for seconds at a time, and it stored more sends per second
+    with four at once (docs/benchmarks.md, "Measurements behind the code"). Four keep any
+    database busy: a send's transaction is a few milliseconds of database work, and the
+    process's own CPU runs out first."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self._lock = threading.Lock()
         self._inside = 0
         self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._writers: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def writer_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            lock = self._writers.get(key)
+            if lock is None:
+                lock = self._writers[key] = threading.Lock()
+            return lock
 
     def acquire(self, timeout: float | None = None) -> bool:
         with self._lock:
@@ -91,15 +93,15 @@ class FairGate:
                 self._inside -= 1
 
 
-_gate: FairGate | None = None
+_turns: TransactionTurns | None = None
 
 
-def _transaction_gate() -> FairGate:
-    global _gate
+def transaction_turns() -> TransactionTurns:
+    global _turns
     limit = settings.CHAT["MAX_TRANSACTIONS"]
-    if _gate is None or _gate.limit != limit:
-        _gate = FairGate(limit)
-    return _gate
+    if _turns is None or _turns.limit != limit:
+        _turns = TransactionTurns(limit)
+    return _turns
 
 
 def _turn_timeout() -> float:
@@ -109,43 +111,45 @@ def _turn_timeout() -> float:
 
 
 def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
-    if connection.in_atomic_block_mongo:
+    if in_transaction():
         return fn()  # already inside a transaction: join it
-    connection.ensure_connection()
-    hooks: list = []
-
-    def attempt(session) -> T:
-        connection.session = session
-        connection.in_atomic_block_mongo = True
-        connection.run_on_commit = []
-        try:
-            result = fn()
-            # Committed here, not by with_transaction, which retries an unknown commit result.
-            session.commit_transaction()
-            return result
-        except ConnectionFailure as error:
-            raise DatabaseUnavailable() from error
-        finally:
-            hooks[:] = connection.run_on_commit
-            connection.run_on_commit = []
-            connection.in_atomic_block_mongo = False
-            connection.session = None
-
-    gate = _transaction_gate()
-    with _lock_for(lock_key):
-        if not gate.acquire(timeout=_turn_timeout()):
+    turns = transaction_turns()
+    with turns.writer_lock(lock_key):
+        if not turns.acquire(timeout=_turn_timeout()):
             raise DatabaseUnavailable()
         try:
-            with connection.connection.start_session() as session:
-                result = session.with_transaction(attempt)
+            result, callbacks = _attempt_until_committed(fn)
         finally:
-            gate.release()
-    for _sids, func, robust in hooks:
+            turns.release()
+    for _savepoints, callback, robust in callbacks:
         if robust:
             try:
-                func()
+                callback()
             except Exception:
-                logger.exception("on_commit callback %s failed", func)
+                logger.exception("on_commit callback %s failed", callback)
         else:
-            func()
+            callback()
     return result
+
+
+def _attempt_until_committed(fn: Callable[[], T]) -> tuple[T, list]:
+    connection.ensure_connection()
+    give_up_at = time.monotonic() + _turn_timeout()
+    while True:
+        try:
+            # Leaving the session's block aborts a transaction that did not commit.
+            with connection.connection.start_session() as session:
+                session.start_transaction()
+                with orm_in_transaction(session) as callbacks:
+                    result = fn()
+                    session.commit_transaction()
+                return result, callbacks
+        except ConnectionFailure as error:
+            raise DatabaseUnavailable() from error
+        except PyMongoError as error:
+            if not error.has_error_label("TransientTransactionError"):
+                raise
+            if time.monotonic() >= give_up_at:
+                raise DatabaseUnavailable() from error
+            # Writers of other processes conflicting on the same conversation: let them pass.
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS))

@@ -8,9 +8,9 @@ import pytest
 from django.db import close_old_connections, connection
 
 from messaging.models import Conversation, Message
-from messaging.services import ConversationStates, message_send
+from messaging.services import message_send
 from messaging.tests.factories import message_factory
-from messaging.transactions import FairGate
+from messaging.transactions import TransactionTurns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,24 +105,12 @@ def test_concurrent_retries_store_one_message(alice, bob):
     assert Conversation.objects.get().last_seq == 2
 
 
-class StatesPerThread(threading.local):
-    """`conversation_states` as if each thread were a separate process."""
-
-    def __init__(self):
-        self.states = ConversationStates(size=100)
-
-    def __getattr__(self, name):
-        return getattr(self.states, name)
-
-
 @pytest.fixture
 def no_process_lock(monkeypatch):
-    """Each writer gets its own lock, transaction gate and kept conversation states, as if
-    every thread were a separate server process: then only the database's unique indexes,
-    write-conflict detection and the sends' version conditions keep the data right."""
-    monkeypatch.setattr("messaging.transactions._lock_for", lambda key: threading.Lock())
-    monkeypatch.setattr("messaging.transactions._transaction_gate", lambda: FairGate(1))
-    monkeypatch.setattr("messaging.services.conversation_states", StatesPerThread())
+    """Each writer gets its own turns (writer lock and transaction limit), as if every thread
+    were a separate server process: then only the database's unique indexes and write-conflict
+    detection keep the data right."""
+    monkeypatch.setattr("messaging.transactions.transaction_turns", lambda: TransactionTurns(1))
 
 
 def test_first_messages_across_processes_create_one_conversation(alice, bob, no_process_lock):

@@ -14,7 +14,6 @@ from messaging import errors
 from messaging.models import Conversation, Message
 from messaging.serializers import MESSAGE_TEXT_PATTERN, MessageSerializer
 from messaging.services import (
-    ConversationStates,
     clean_body,
     conversation_mark_read,
     message_hide,
@@ -243,12 +242,12 @@ def test_a_send_is_acknowledged_once_a_majority_has_it_in_its_journal(alice, bob
 # --- round trips ----------------------------------------------------------------------------
 
 
-def test_a_send_after_this_process_wrote_the_conversation_is_three_round_trips(alice, bob):
+def test_a_send_is_one_update_one_read_one_insert_one_commit(alice, bob):
     first = message_factory(sender=alice, receiver=bob)
     with database_statements() as statements:
         second = message_send(sender=bob, receiver=alice, body="one update, one insert")
-    # The seq allocation with the sender's read marker, the message, the commit.
-    assert statements == ["update", "insert", "commitTransaction"]
+    # The seq allocation with the sender's read marker, reading it back, the message, the commit.
+    assert statements == ["update", "find", "insert", "commitTransaction"]
     conversation = conversation_of(first)
     assert (second.seq, second.version) == (2, 2) == (conversation.last_seq, conversation.version)
     assert conversation.read_markers == {
@@ -257,34 +256,20 @@ def test_a_send_after_this_process_wrote_the_conversation_is_three_round_trips(a
     }
 
 
-def test_a_send_after_another_process_wrote_reads_the_conversation_again(alice, bob, monkeypatch):
-    """Two processes' kept states: each send after the other process's sends starts stale."""
-    here, there = ConversationStates(size=10), ConversationStates(size=10)
-    monkeypatch.setattr("messaging.services.conversation_states", here)
-    message_factory(sender=alice, receiver=bob)
-    monkeypatch.setattr("messaging.services.conversation_states", there)
-    message_factory(sender=bob, receiver=alice)
-    message_factory(sender=bob, receiver=alice)
-    monkeypatch.setattr("messaging.services.conversation_states", here)
+def test_a_first_message_creates_the_conversation_in_the_same_transaction(alice, bob):
     with database_statements() as statements:
-        fourth = message_send(sender=alice, receiver=bob, body="after bob's two")
-    # The update from the stale state matches nothing; the stored state is read and used.
-    assert statements == ["update", "find", "update", "insert", "commitTransaction"]
-    conversation = conversation_of(fourth)
-    assert (fourth.seq, fourth.version, conversation.last_seq) == (4, 4, 4)
-    assert conversation.last_read_seq(alice.pk) == 4
-    assert conversation.last_read_seq(bob.pk) == 3
-    with database_statements() as statements:
-        assert message_send(sender=alice, receiver=bob, body="fresh again").seq == 5
-    assert statements == ["update", "insert", "commitTransaction"]
+        message = message_send(sender=alice, receiver=bob, body="hello")
+    assert statements == ["update", "insert", "insert", "commitTransaction"]
+    conversation = conversation_of(message)
+    assert (message.seq, message.version, conversation.last_seq) == (1, 1, 1)
+    assert conversation.direct_key == Conversation.direct_key_for(alice.pk, bob.pk)
+    assert conversation.read_markers == {str(alice.pk): {"seq": 1, "version": 1}}
 
 
-def test_a_send_after_a_read_marker_moved_reads_the_conversation(alice, bob):
+def test_a_send_after_a_read_marker_moved_takes_the_next_version(alice, bob):
     conversation = conversation_of(message_factory(sender=alice, receiver=bob))
     conversation_mark_read(user=bob, conversation=conversation, seq=1)
-    with database_statements() as statements:
-        message = message_send(sender=alice, receiver=bob, body="after the read")
-    assert statements == ["find", "update", "insert", "commitTransaction"]
+    message = message_send(sender=alice, receiver=bob, body="after the read")
     conversation = conversation_of(message)
     assert (message.seq, message.version) == (2, 3) == (conversation.last_seq, conversation.version)
     assert conversation.read_markers == {

@@ -1,35 +1,37 @@
-"""messaging.transactions.FairGate: how many transactions of a process run at once, and who
-goes next."""
+"""messaging.transactions: how many transactions of a process run at once, who goes next,
+and what a transaction that fails leaves behind."""
 
 import threading
 import time
 
 import pytest
+from django.db import transaction
 
 from chatsite.errors import DatabaseUnavailable
-from messaging.models import Message
+from messaging.models import Conversation, Message
 from messaging.services import message_send
-from messaging.transactions import FairGate
+from messaging.tests.factories import message_factory
+from messaging.transactions import TransactionTurns, run_in_transaction
 
 
 def test_no_more_than_the_limit_get_in():
-    gate = FairGate(2)
-    assert gate.acquire(timeout=1)
-    assert gate.acquire(timeout=1)
-    assert gate.acquire(timeout=0.05) is False
-    gate.release()
-    assert gate.acquire(timeout=1)
+    turns = TransactionTurns(2)
+    assert turns.acquire(timeout=1)
+    assert turns.acquire(timeout=1)
+    assert turns.acquire(timeout=0.05) is False
+    turns.release()
+    assert turns.acquire(timeout=1)
 
 
 def test_waiters_get_in_in_the_order_they_arrived():
-    gate = FairGate(1)
-    assert gate.acquire()
+    turns = TransactionTurns(1)
+    assert turns.acquire()
     entered: list[int] = []
 
     def wait_then_enter(n: int) -> None:
-        assert gate.acquire(timeout=10)
+        assert turns.acquire(timeout=10)
         entered.append(n)
-        gate.release()
+        turns.release()
 
     threads = []
     for n in range(5):
@@ -38,28 +40,28 @@ def test_waiters_get_in_in_the_order_they_arrived():
         threads.append(thread)
         time.sleep(0.05)  # queued one after the other
     # A newcomer while they wait does not take the freed place ahead of them.
-    gate.release()
-    assert gate.acquire(timeout=10)
+    turns.release()
+    assert turns.acquire(timeout=10)
     for thread in threads:
         thread.join(timeout=10)
     assert entered == [0, 1, 2, 3, 4]
-    gate.release()
+    turns.release()
 
 
 def test_a_waiter_that_gave_up_does_not_hold_up_the_next():
-    gate = FairGate(1)
-    assert gate.acquire()
-    assert gate.acquire(timeout=0.05) is False  # gave up
+    turns = TransactionTurns(1)
+    assert turns.acquire()
+    assert turns.acquire(timeout=0.05) is False  # gave up
     got_in = threading.Event()
 
     def enter() -> None:
-        if gate.acquire(timeout=10):
+        if turns.acquire(timeout=10):
             got_in.set()
 
     thread = threading.Thread(target=enter)
     thread.start()
     time.sleep(0.05)
-    gate.release()
+    turns.release()
     assert got_in.wait(10)
     thread.join(timeout=10)
 
@@ -68,9 +70,9 @@ def test_a_waiter_that_gave_up_does_not_hold_up_the_next():
 def test_a_send_that_waits_too_long_for_its_turn_is_refused_and_stores_nothing(
     monkeypatch, alice, bob
 ):
-    full = FairGate(1)
+    full = TransactionTurns(1)
     assert full.acquire()  # another transaction holds the only place
-    monkeypatch.setattr("messaging.transactions._transaction_gate", lambda: full)
+    monkeypatch.setattr("messaging.transactions.transaction_turns", lambda: full)
     monkeypatch.setattr("messaging.transactions._turn_timeout", lambda: 0.1)
 
     with pytest.raises(DatabaseUnavailable):
@@ -79,3 +81,53 @@ def test_a_send_that_waits_too_long_for_its_turn_is_refused_and_stores_nothing(
     assert not Message.objects.exists()
     full.release()
     assert message_send(sender=alice, receiver=bob, body="hello").seq == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_attempt_stores_nothing_and_runs_none_of_its_callbacks(alice, bob):
+    ran: list[str] = []
+
+    def write():
+        message_send(sender=alice, receiver=bob, body="rolled back")
+        transaction.on_commit(lambda: ran.append("callback"))
+        raise RuntimeError("after the writes")
+
+    with pytest.raises(RuntimeError):
+        run_in_transaction(write, lock_key="test")
+
+    assert ran == []
+    assert not Message.objects.exists()
+    assert not Conversation.objects.exists()
+    # The connection is out of the transaction: the next write stands on its own.
+    assert message_send(sender=alice, receiver=bob, body="stored").seq == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_callbacks_run_once_after_the_commit_of_the_attempt_that_committed(alice, bob):
+    """A first attempt that conflicts with another writer is tried again; only the callbacks of
+    the attempt that committed run."""
+    message_factory(sender=alice, receiver=bob, body="hello")
+    conversation = Conversation.objects.get()
+    attempts: list[int] = []
+    ran: list[int] = []
+    other = threading.Thread(
+        target=lambda: message_send(sender=bob, conversation=conversation, body="the other")
+    )
+
+    def write():
+        attempts.append(len(attempts) + 1)
+        n = len(attempts)
+        if n == 1:
+            # The transaction reads the conversation, then another writer commits a change to
+            # it before this one writes it: this write conflicts.
+            Conversation.objects.get(pk=conversation.pk)
+            other.start()
+            other.join(timeout=30)
+        message_send(sender=alice, conversation=conversation, body="mine")
+        transaction.on_commit(lambda: ran.append(n))
+
+    run_in_transaction(write, lock_key="a key the other writer does not take")
+
+    assert len(attempts) >= 2
+    assert ran == [attempts[-1]]
+    assert sorted(Message.objects.values_list("body", flat=True)) == ["hello", "mine", "the other"]
