@@ -13,6 +13,7 @@ from django.utils import timezone
 from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
+from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
 from messaging import errors
 from messaging.models import Conversation, Message, SyncCheckpoint
@@ -81,29 +82,49 @@ def _bump(filter_: dict, update: dict | list) -> dict | None:
     than one `findAndModify`: the embedded database answers `findAndModify` with a scan of the
     whole collection (docs/benchmarks.md, "Measurements behind the code")."""
     conversations = _conversations()
-    session = connection.session
+    session = current_session()
     if not conversations.update_one(filter_, update, session=session).matched_count:
         return None
     return conversations.find_one(filter_, session=session)
 
 
+# What a send needs to know of its conversation.
+STATE_FIELDS = {"last_seq": 1, "version": 1, "kind": 1, "participants": 1}
+
+
 def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
     """In the caller's transaction: the next seq and version of the conversation
     `conversation_filter` finds among the sender's, with the sender's read marker moved to the
-    new seq, in one update. Returns the conversation as updated, or None if there is none."""
+    new seq. Returns the conversation's new state, or None if there is none.
+
+    A read, then an update to values computed from it: the transaction makes the pair atomic
+    (a concurrent writer's commit in between makes this update conflict, and the transaction
+    is tried again). The update sets plain values rather than computing them in an update
+    pipeline, which cost the embedded database more than the read (docs/benchmarks.md,
+    "Measurements behind the code")."""
+    conversations = _conversations()
+    session = current_session()
+    state = conversations.find_one(
+        {**conversation_filter, "participants": sender_id}, STATE_FIELDS, session=session
+    )
+    if state is None:
+        return None
+    seq, version = state["last_seq"] + 1, state["version"] + 1
     now = timezone.now()
-    allocate = [
+    conversations.update_one(
+        {"_id": state["_id"]},
         {
             "$set": {
-                "last_seq": {"$add": ["$last_seq", 1]},
-                "version": {"$add": ["$version", 1]},
+                "last_seq": Int64(seq),
+                "version": Int64(version),
                 "last_message_at": now,
                 "updated_at": now,
+                f"read_markers.{sender_id}": {"seq": seq, "version": version},
             }
         },
-        {"$set": {f"read_markers.{sender_id}": {"seq": "$last_seq", "version": "$version"}}},
-    ]
-    return _bump({**conversation_filter, "participants": sender_id}, allocate)
+        session=session,
+    )
+    return {**state, "last_seq": seq, "version": version}
 
 
 def _create_conversation(fields: dict, sender_id) -> dict:
@@ -120,7 +141,7 @@ def _create_conversation(fields: dict, sender_id) -> dict:
         "updated_at": now,
     }
     try:
-        _conversations().insert_one(document, session=connection.session)
+        _conversations().insert_one(document, session=current_session())
     except DuplicateKeyError as error:
         raise IntegrityError(str(error)) from error
     return document

@@ -1,6 +1,6 @@
 """Multi-document transactions for the messaging services: `run_in_transaction(fn, lock_key=...)`.
 
-`fn` runs in a MongoDB transaction that its ORM and driver calls join (`connection.session`, see
+`fn` runs in a MongoDB transaction that its ORM and driver calls join (`current_session()`, see
 `chatsite.patches.django_mongodb_backend` for why not the backend's `atomic()`), then the
 transaction commits and the `on_commit` callbacks `fn` registered run, as with Django's
 `atomic()`; an attempt that fails is aborted and its callbacks never run.

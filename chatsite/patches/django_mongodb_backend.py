@@ -30,6 +30,12 @@ def in_transaction() -> bool:
     return connection.in_atomic_block_mongo
 
 
+def current_session():
+    """The pymongo session of the transaction this thread's ORM queries run in (None outside
+    one): driver calls pass it as `session=` to take part in the same transaction."""
+    return connection.session
+
+
 @contextlib.contextmanager
 def orm_in_transaction(session) -> Iterator[list]:
     """Run this thread's ORM queries in `session` (a pymongo session with a transaction started)

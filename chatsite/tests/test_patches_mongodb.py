@@ -9,7 +9,11 @@ from django_mongodb_backend import transaction as mongo_transaction
 from pymongo.client_session import ClientSession
 from pymongo.errors import AutoReconnect
 
-from chatsite.patches.django_mongodb_backend import in_transaction, orm_in_transaction
+from chatsite.patches.django_mongodb_backend import (
+    current_session,
+    in_transaction,
+    orm_in_transaction,
+)
 from messaging.models import SyncCheckpoint
 from messaging.tests.factories import user_factory
 
@@ -23,6 +27,7 @@ def run(commit: bool) -> list:
         session.start_transaction()
         with orm_in_transaction(session) as callbacks:
             assert in_transaction()
+            assert current_session() is session
             SyncCheckpoint.objects.create(user=user, versions={"a": 1})
             transaction.on_commit(lambda: None)
             # Inside the transaction, the ORM sees its own write.
@@ -32,6 +37,7 @@ def run(commit: bool) -> list:
             else:
                 session.abort_transaction()
     assert not in_transaction()
+    assert current_session() is None
     return callbacks
 
 
