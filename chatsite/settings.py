@@ -246,6 +246,8 @@ CHAT = {
     "SIGNUP_RATE": os.environ.get("SIGNUP_RATE", "20/hour"),
     "SEND_RATE": os.environ.get("SEND_RATE", "60/10s"),
     "MESSAGE_MAX_LENGTH": env_int("MESSAGE_MAX_LENGTH", 4000),
+    # Members of one group, its creator included.
+    "GROUP_MAX_MEMBERS": env_int("GROUP_MAX_MEMBERS", 1000),
     # Write transactions one process runs at once (messaging/transactions.py); others queue.
     "MAX_TRANSACTIONS": env_int("MONGODB_MAX_TRANSACTIONS", 4),
     "PAGE_SIZE": 50,

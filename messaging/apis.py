@@ -10,6 +10,11 @@ from messaging import errors, selectors, services
 from messaging.serializers import (
     ConversationListSerializer,
     ConversationSerializer,
+    GroupCreateSerializer,
+    GroupMemberRoleSerializer,
+    GroupMembersAddSerializer,
+    GroupRenameSerializer,
+    GroupSerializer,
     MarkReadSerializer,
     MessagePageSerializer,
     MessageSerializer,
@@ -31,6 +36,7 @@ PAGE_PARAMETERS = [
     ),
 ]
 USER_ID = object_id_parameter("user_id", "The other user's id.")
+MEMBER_ID = object_id_parameter("user_id", "A member's id (your own to leave).")
 CONVERSATION_ID = object_id_parameter("conversation_id", "One of your conversations.")
 # What the send service refuses in a body the schema allows: the state the schema can't know.
 SEND_ERRORS = (
@@ -152,6 +158,149 @@ class ConversationListApi(APIView):
         return Response(
             {"conversations": ConversationSerializer(items, many=True).data, "syncCursor": cursor}
         )
+
+    @extend_schema(
+        operation_id="conversations_create",
+        request=GroupCreateSerializer,
+        responses={
+            201: GroupSerializer,
+            **raises(
+                errors.GroupNameInvalid,
+                errors.TooFewMembers,
+                errors.TooManyMembers,
+                errors.UserNotFound,
+            ),
+        },
+    )
+    def post(self, request):
+        """Create a group: you are its owner and a member, with `participantIds`."""
+        serializer = GroupCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        group = services.group_create(
+            creator=request.user,
+            name=serializer.validated_data["name"],
+            member_ids=serializer.validated_data["participantIds"],
+        )
+        return Response(GroupSerializer(group).data, status=status.HTTP_201_CREATED)
+
+
+GROUP_CHANGE_ERRORS = (errors.ConversationNotFound, errors.NotAGroup, errors.GroupAdminRequired)
+
+
+class ConversationDetailApi(APIView):
+    """GET: one of your conversations with its members and roles. PATCH: rename a group (its
+    owner and admins)."""
+
+    @extend_schema(
+        operation_id="conversation_get",
+        parameters=[CONVERSATION_ID],
+        responses={200: GroupSerializer, **raises(errors.ConversationNotFound)},
+    )
+    def get(self, request, conversation_id):
+        conversation = selectors.conversation_get_for_user(
+            user=request.user, conversation_id=conversation_id
+        )
+        return Response(GroupSerializer(conversation).data)
+
+    @extend_schema(
+        operation_id="conversation_rename",
+        parameters=[CONVERSATION_ID],
+        request=GroupRenameSerializer,
+        responses={200: GroupSerializer, **raises(errors.GroupNameInvalid, *GROUP_CHANGE_ERRORS)},
+    )
+    def patch(self, request, conversation_id):
+        serializer = GroupRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        group = _group_of(request, conversation_id)
+        if "name" in serializer.validated_data:
+            group = services.group_rename(
+                conversation=group, actor=request.user, name=serializer.validated_data["name"]
+            )
+        return Response(GroupSerializer(group).data)
+
+
+def _group_of(request, conversation_id):
+    conversation = selectors.conversation_get_for_user(
+        user=request.user, conversation_id=conversation_id
+    )
+    if conversation.kind != conversation.Kind.GROUP:
+        raise errors.NotAGroup()
+    return conversation
+
+
+class GroupMembersApi(APIView):
+    """Add members to a group (its owner and admins)."""
+
+    @extend_schema(
+        operation_id="conversation_members_add",
+        parameters=[CONVERSATION_ID],
+        request=GroupMembersAddSerializer,
+        responses={
+            200: GroupSerializer,
+            **raises(errors.UserNotFound, errors.TooManyMembers, *GROUP_CHANGE_ERRORS),
+        },
+    )
+    def post(self, request, conversation_id):
+        serializer = GroupMembersAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        group = services.group_members_add(
+            conversation=_group_of(request, conversation_id),
+            actor=request.user,
+            user_ids=serializer.validated_data["userIds"],
+        )
+        return Response(GroupSerializer(group).data)
+
+
+class GroupMemberApi(APIView):
+    """DELETE: remove a member (owner: anyone; admins: plain members), or leave (your own id).
+    PATCH: the owner changes a member's role, or hands ownership over."""
+
+    @extend_schema(
+        operation_id="conversation_member_remove",
+        parameters=[CONVERSATION_ID, MEMBER_ID],
+        responses={
+            200: GroupSerializer,
+            **raises(errors.MemberNotFound, errors.GroupOwnerRequired, *GROUP_CHANGE_ERRORS),
+        },
+    )
+    def delete(self, request, conversation_id, user_id):
+        group = services.group_member_remove(
+            conversation=_group_of(request, conversation_id),
+            actor=request.user,
+            user_id=selectors.object_id(user_id, errors.MemberNotFound),
+        )
+        return Response(GroupSerializer(group).data)
+
+    @extend_schema(
+        operation_id="conversation_member_role",
+        parameters=[CONVERSATION_ID, MEMBER_ID],
+        request=GroupMemberRoleSerializer,
+        responses={
+            200: GroupSerializer,
+            **raises(
+                errors.RoleInvalid,
+                errors.MemberNotFound,
+                errors.GroupOwnerRequired,
+                errors.ConversationNotFound,
+                errors.NotAGroup,
+            ),
+        },
+    )
+    def patch(self, request, conversation_id, user_id):
+        serializer = GroupMemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        group = _group_of(request, conversation_id)
+        member = selectors.object_id(user_id, errors.MemberNotFound)
+        if member not in group.participants:
+            raise errors.MemberNotFound()
+        if "role" in serializer.validated_data:
+            group = services.group_member_set_role(
+                conversation=group,
+                actor=request.user,
+                user_id=member,
+                role=serializer.validated_data["role"],
+            )
+        return Response(GroupSerializer(group).data)
 
 
 class ConversationMessagesApi(APIView):

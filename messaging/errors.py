@@ -52,3 +52,54 @@ class CursorInvalid(ChatError):
     code = "cursor_invalid"
     default_detail = "The sync cursor is unknown or expired; reload the conversations."
     status = 410
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    default_detail = "No active user with that id."
+
+    def __init__(self, user_id: object = None):
+        super().__init__(None if user_id is None else f"No active user with the id {user_id}.")
+
+
+class GroupNameInvalid(ChatError):
+    code = "group_name_invalid"
+    default_detail = "A group's name is 1 to 100 characters (after trimming), no NUL."
+
+
+class TooFewMembers(ChatError):
+    code = "too_few_members"
+    default_detail = "A group needs at least one member besides its creator."
+
+
+class TooManyMembers(ChatError):
+    code = "too_many_members"
+    default_detail = "A group has at most GROUP_MAX_MEMBERS members."
+
+
+class NotAGroup(ChatError):
+    code = "not_a_group"
+    default_detail = "Only a group's name and members can change."
+    status = 409
+
+
+class GroupAdminRequired(ChatError):
+    code = "group_admin_required"
+    default_detail = "Only the group's owner and admins can do that."
+    status = 403
+
+
+class GroupOwnerRequired(ChatError):
+    code = "group_owner_required"
+    default_detail = "Only the group's owner can do that."
+    status = 403
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    default_detail = "That user is not a member of the group."
+
+
+class RoleInvalid(ChatError):
+    code = "role_invalid"
+    default_detail = 'role must be "member", "admin" or "owner".'

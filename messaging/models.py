@@ -27,7 +27,16 @@ class Conversation(models.Model):
     # "<smaller id>:<larger id>" for direct conversations; its unique index makes
     # find-or-create race-free. Null for groups.
     direct_key = models.CharField(max_length=60, null=True, blank=True, editable=False)
+    # A group's name (1-100 characters); empty for direct conversations.
     title = models.CharField(max_length=100, blank=True)
+    # Groups: the owner (one) and the admins (members who may rename and manage members).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    admins = ArrayField(ObjectIdField(), default=list, blank=True)
+    # When the last member left a group.
+    archived_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
@@ -84,6 +93,11 @@ class Message(models.Model):
         related_name="+", db_index=False,
     )  # fmt: skip
     body = models.TextField()
+    # A system message (a group's membership or name changed): what happened, for clients to
+    # render in their own words; `body` says it in English for those that don't.
+    # `{"action": "created" | "renamed" | "added" | "removed" | "left" | "role_changed",
+    #   "actorId": "...", "userIds": [...], "name"?: "...", "role"?: "..."}`; null otherwise.
+    system = models.JSONField(null=True, blank=True, editable=False)
     seq = models.PositiveIntegerField()
     version = models.PositiveIntegerField()
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)

@@ -72,11 +72,35 @@ def iso(value) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "What a system message records (a group created, renamed, or its "
+        "members or roles changed); null for a message someone wrote.",
+        "required": ["action", "actorId", "userIds"],
+        "properties": {
+            "action": {
+                "type": "string",
+                "enum": ["created", "renamed", "added", "removed", "left", "role_changed"],
+            },
+            "actorId": {"type": "string", "pattern": OBJECT_ID_PATTERN},
+            "userIds": {"type": "array", "items": {"type": "string", "pattern": OBJECT_ID_PATTERN}},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "role": {"type": "string", "enum": ["member", "admin", "owner"]},
+        },
+        "additionalProperties": False,
+        "nullable": True,
+    }
+)
+class SystemEventField(serializers.JSONField):
+    pass
+
+
 class MessageSerializer(serializers.Serializer):
     """A stored message, with the reference design's field names (`_id`, `senderId`,
     `receiverId`, `message`, `createdAt`, `updatedAt`) plus `conversationId`, `seq`,
-    `clientMsgId`, `editedAt` and `hidden`. A hidden message keeps its place (seq) but its
-    text is withheld."""
+    `clientMsgId`, `editedAt`, `hidden` and `system` (what a system message records). A hidden
+    message keeps its place (seq) but its text is withheld."""
 
     _id = object_id_field()
     conversationId = object_id_field()
@@ -89,6 +113,7 @@ class MessageSerializer(serializers.Serializer):
     updatedAt = serializers.DateTimeField()
     editedAt = serializers.DateTimeField(allow_null=True)
     hidden = serializers.BooleanField()
+    system = SystemEventField(allow_null=True)
 
     def to_representation(self, m):
         # Written out by hand: this runs for every message sent and every page read.
@@ -105,6 +130,7 @@ class MessageSerializer(serializers.Serializer):
             "updatedAt": iso(m.updated_at),
             "editedAt": iso(m.edited_at),
             "hidden": hidden,
+            "system": m.system,
         }
 
 
@@ -182,4 +208,89 @@ class SyncQuerySerializer(serializers.Serializer):
         required=False,
         validators=[RegexValidator("\\A[0-9a-f]{24}\\Z", "A cursor from an earlier answer.")],
         help_text="The cursor of the last answer (or of `GET /api/conversations`).",
+    )
+
+
+class GroupSerializer(serializers.Serializer):
+    """A group as every member sees it: the answer of the group routes and the payload of
+    `conversationUpdated`."""
+
+    _id = object_id_field()
+    kind = serializers.ChoiceField(choices=Conversation.Kind.choices)
+    title = serializers.CharField(allow_blank=True, max_length=100)
+    ownerId = object_id_field(allow_null=True)
+    adminIds = serializers.ListField(child=object_id_field())
+    memberIds = serializers.ListField(child=object_id_field())
+    memberCount = serializers.IntegerField(min_value=0)
+    lastSeq = serializers.IntegerField(min_value=0)
+    archived = serializers.BooleanField()
+
+    def to_representation(self, conversation):
+        return {
+            "_id": str(conversation.pk),
+            "kind": conversation.kind,
+            "title": conversation.title,
+            "ownerId": str(conversation.owner_id) if conversation.owner_id else None,
+            "adminIds": [str(p) for p in conversation.admins or []],
+            "memberIds": [str(p) for p in conversation.participants],
+            "memberCount": len(conversation.participants),
+            "lastSeq": conversation.last_seq,
+            "archived": conversation.archived_at is not None,
+        }
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": OBJECT_ID_PATTERN},
+        "description": "User ids; duplicates are ignored.",
+    }
+)
+class UserIdsField(ServiceCheckedField):
+    """Checked by the group services: `user_not_found` (naming the id), `too_many_members`."""
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100})
+class GroupNameField(ServiceCheckedField):
+    """Checked by the group services: `group_name_invalid`."""
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": OBJECT_ID_PATTERN},
+        "minItems": 1,
+        "description": "The other members (at least one); duplicates are ignored.",
+    }
+)
+class MemberIdsField(UserIdsField):
+    """Checked by the group services: `too_few_members` as well."""
+
+
+class GroupCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[Conversation.Kind.GROUP.value])
+    name = GroupNameField(help_text="1 to 100 characters after trimming.")
+    participantIds = MemberIdsField()
+
+
+class GroupRenameSerializer(serializers.Serializer):
+    """A PATCH: without `name`, nothing changes."""
+
+    name = GroupNameField(required=False, help_text="1 to 100 characters after trimming.")
+
+
+class GroupMembersAddSerializer(serializers.Serializer):
+    userIds = UserIdsField(help_text="Users to add; members already in are ignored.")
+
+
+@extend_schema_field({"type": "string", "enum": ["member", "admin", "owner"]})
+class RoleField(ServiceCheckedField):
+    """Checked by the group services: `role_invalid`."""
+
+
+class GroupMemberRoleSerializer(serializers.Serializer):
+    """A PATCH: without `role`, nothing changes."""
+
+    role = RoleField(
+        required=False, help_text='"owner" hands ownership over; the old owner becomes an admin.'
     )

@@ -6,18 +6,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bson import Int64
+from bson import Int64, ObjectId
 from django.conf import settings
 from django.db import IntegrityError, connection
 from django.utils import timezone
 from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
+from accounts.selectors import user_ids_active
 from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
 from messaging import errors
 from messaging.models import Conversation, Message, SyncCheckpoint
-from messaging.signals import message_visibility_changed, messages_read
+from messaging.signals import conversation_changed, message_visibility_changed, messages_read
 from messaging.transactions import run_in_transaction
 
 CLIENT_MSG_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # \Z: no newline after
@@ -92,10 +93,10 @@ def _bump(filter_: dict, update: dict | list) -> dict | None:
 STATE_FIELDS = {"last_seq": 1, "version": 1, "kind": 1, "participants": 1}
 
 
-def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
+def _allocate_seq(conversation_filter: dict, sender_id, *, move_marker: bool = True) -> dict | None:
     """In the caller's transaction: the next seq and version of the conversation
-    `conversation_filter` finds among the sender's, with the sender's read marker moved to the
-    new seq. Returns the conversation's new state, or None if there is none.
+    `conversation_filter` finds, with the sender's read marker moved to the new seq (unless
+    `move_marker` is false). Returns the conversation's new state, or None if there is none.
 
     A read, then an update to values computed from it: the transaction makes the pair atomic
     (a concurrent writer's commit in between makes this update conflict, and the transaction
@@ -104,26 +105,20 @@ def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
     "Measurements behind the code")."""
     conversations = _conversations()
     session = current_session()
-    state = conversations.find_one(
-        {**conversation_filter, "participants": sender_id}, STATE_FIELDS, session=session
-    )
+    state = conversations.find_one(conversation_filter, STATE_FIELDS, session=session)
     if state is None:
         return None
     seq, version = state["last_seq"] + 1, state["version"] + 1
     now = timezone.now()
-    conversations.update_one(
-        {"_id": state["_id"]},
-        {
-            "$set": {
-                "last_seq": Int64(seq),
-                "version": Int64(version),
-                "last_message_at": now,
-                "updated_at": now,
-                f"read_markers.{sender_id}": {"seq": seq, "version": version},
-            }
-        },
-        session=session,
-    )
+    changes = {
+        "last_seq": Int64(seq),
+        "version": Int64(version),
+        "last_message_at": now,
+        "updated_at": now,
+    }
+    if move_marker:
+        changes[f"read_markers.{sender_id}"] = {"seq": seq, "version": version}
+    conversations.update_one({"_id": state["_id"]}, {"$set": changes}, session=session)
     return {**state, "last_seq": seq, "version": version}
 
 
@@ -185,7 +180,7 @@ def message_send(
         new_conversation = None
 
     def write() -> Message:
-        state = _allocate_seq(conversation_filter, sender.pk)
+        state = _allocate_seq({**conversation_filter, "participants": sender.pk}, sender.pk)
         if state is None:
             if new_conversation is None:
                 raise errors.ConversationNotFound()
@@ -302,3 +297,275 @@ def message_unhide(*, message: Message, by: User | None) -> Message:
 def sync_checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
     """Store the conversation versions a client has seen; returns the cursor that names them."""
     return str(SyncCheckpoint.objects.create(user=user, versions=versions).pk)
+
+
+# --- groups -----------------------------------------------------------------------------------
+#
+# A group is a conversation of kind "group" with a name, an owner, admins and 2 to
+# GROUP_MAX_MEMBERS members. Each change of its name or members is one transaction that updates
+# the conversation and appends a system message with the conversation's next seq and version,
+# so every client orders it with the messages and `/api/sync` returns it. Events follow from
+# the commit: `newMessage` for the system message (to the members after the change) and
+# `conversation_changed` (realtime: `conversationUpdated`, and `removedFromConversation` to
+# whoever is no longer a member). A removed member no longer reads the group at all.
+
+ROLES = ("member", "admin", "owner")
+
+
+def clean_group_name(name: object) -> str:
+    if not isinstance(name, str) or "\x00" in name or SURROGATE.search(name):
+        raise errors.GroupNameInvalid()
+    name = name.strip()
+    if not name or len(name) > 100 or _invisible(name):
+        raise errors.GroupNameInvalid()
+    return name
+
+
+def _active_user_ids(raw_ids: object) -> list:
+    """The ids, in the order given, without duplicates; each an active user, else
+    UserNotFound naming the first that isn't."""
+    if not isinstance(raw_ids, list):
+        raise errors.UserNotFound()
+    ids = list(dict.fromkeys(_user_id(raw) for raw in raw_ids))
+    if len(ids) > settings.CHAT["GROUP_MAX_MEMBERS"]:
+        raise errors.TooManyMembers()
+    active = user_ids_active(str(user_id) for user_id in ids)
+    for user_id in ids:
+        if str(user_id) not in active:
+            raise errors.UserNotFound(user_id)
+    return ids
+
+
+def _user_id(raw: object):
+    if isinstance(raw, ObjectId):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"[0-9a-f]{24}", raw):
+        return ObjectId(raw)
+    raise errors.UserNotFound(raw if isinstance(raw, str) and len(raw) <= 64 else None)
+
+
+def _names(user_ids) -> str:
+    users = {u.pk: u.username for u in User.objects.filter(pk__in=list(user_ids))}
+    names = [users.get(user_id, "someone") for user_id in user_ids]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _group_change(
+    *, conversation: Conversation, actor: User, change, system: dict, text: str
+) -> Conversation:
+    """In one transaction: read the group's current state, let `change(state)` return the
+    `$set` (and `$unset`) of the conversation update (or raise), apply it in one update with
+    the next seq and version (the actor's marker moves to it), and append the system message.
+    Returns the group as stored."""
+
+    def write() -> Conversation:
+        conversations = _conversations()
+        session = current_session()
+        state = conversations.find_one(
+            {"_id": conversation.pk, "kind": Conversation.Kind.GROUP.value}, session=session
+        )
+        if state is None or actor.pk not in state["participants"]:
+            raise errors.ConversationNotFound()
+        update = change(state)
+        seq, version = state["last_seq"] + 1, state["version"] + 1
+        now = timezone.now()
+        changes = update.setdefault("$set", {})
+        changes.update(
+            last_seq=Int64(seq), version=Int64(version), last_message_at=now, updated_at=now
+        )
+        members = changes.get("participants", state["participants"])
+        removed = [p for p in state["participants"] if p not in members]
+        if actor.pk in members:  # the actor has read their own change
+            changes[f"read_markers.{actor.pk}"] = {"seq": seq, "version": version}
+        conversations.update_one({"_id": conversation.pk}, update, session=session)
+        Message(
+            conversation_id=conversation.pk,
+            sender=actor,
+            body=text,
+            system={**system, "actorId": str(actor.pk)},
+            seq=seq,
+            version=version,
+        ).save()
+        stored = Conversation.objects.get(pk=conversation.pk)
+        send_after_commit(
+            conversation_changed,
+            sender=Conversation,
+            conversation=stored,
+            removed_user_ids=removed,
+        )
+        return stored
+
+    return run_in_transaction(write, lock_key=writer_key(conversation))
+
+
+def _require_admin(state: dict, actor: User) -> None:
+    if actor.pk != state.get("owner_id") and actor.pk not in state.get("admins", []):
+        raise errors.GroupAdminRequired()
+
+
+def group_create(*, creator: User, name: object, member_ids: object) -> Conversation:
+    """A new group named `name` with the creator (its owner) and `member_ids`."""
+    name = clean_group_name(name)
+    others = [p for p in _active_user_ids(member_ids) if p != creator.pk]
+    if not others:
+        raise errors.TooFewMembers()
+    members = [creator.pk, *others]
+    if len(members) > settings.CHAT["GROUP_MAX_MEMBERS"]:
+        raise errors.TooManyMembers()
+    text = f"{creator.username} created the group {name}"
+
+    def write() -> Conversation:
+        now = timezone.now()
+        conversation = Conversation(
+            kind=Conversation.Kind.GROUP,
+            title=name,
+            participants=members,
+            owner=creator,
+            admins=[],
+            last_seq=1,
+            version=1,
+            last_message_at=now,
+            read_markers={str(creator.pk): {"seq": 1, "version": 1}},
+        )
+        conversation.save()
+        Message(
+            conversation=conversation,
+            sender=creator,
+            body=text,
+            system={
+                "action": "created",
+                "actorId": str(creator.pk),
+                "userIds": [str(p) for p in members],
+                "name": name,
+            },
+            seq=1,
+            version=1,
+        ).save()
+        send_after_commit(
+            conversation_changed,
+            sender=Conversation,
+            conversation=conversation,
+            removed_user_ids=[],
+        )
+        return conversation
+
+    # A new group has no other writer yet: its own key is as good as any.
+    return run_in_transaction(write, lock_key=f"new group of {creator.pk}")
+
+
+def group_rename(*, conversation: Conversation, actor: User, name: object) -> Conversation:
+    name = clean_group_name(name)
+
+    def change(state: dict) -> dict:
+        _require_admin(state, actor)
+        return {"$set": {"title": name}}
+
+    return _group_change(
+        conversation=conversation,
+        actor=actor,
+        change=change,
+        system={"action": "renamed", "userIds": [], "name": name},
+        text=f"{actor.username} renamed the group to {name}",
+    )
+
+
+def group_members_add(*, conversation: Conversation, actor: User, user_ids: object) -> Conversation:
+    """Add the users (duplicates and current members are ignored)."""
+    ids = [p for p in _active_user_ids(user_ids) if p not in conversation.participants]
+
+    def change(state: dict) -> dict:
+        _require_admin(state, actor)
+        members = state["participants"] + [p for p in ids if p not in state["participants"]]
+        if len(members) > settings.CHAT["GROUP_MAX_MEMBERS"]:
+            raise errors.TooManyMembers()
+        return {"$set": {"participants": members}}
+
+    if not ids:  # all of them members already
+        if actor.pk not in conversation.participants:
+            raise errors.ConversationNotFound()
+        return conversation
+    return _group_change(
+        conversation=conversation,
+        actor=actor,
+        change=change,
+        system={"action": "added", "userIds": [str(p) for p in ids]},
+        text=f"{actor.username} added {_names(ids)}",
+    )
+
+
+def _without(state: dict, user_id) -> dict:
+    """The update that takes `user_id` out of the group: members, admins, marker, ownership
+    (to the first admin, else the longest-standing member); the last one out archives it."""
+    members = [p for p in state["participants"] if p != user_id]
+    admins = [p for p in state.get("admins", []) if p != user_id]
+    owner = state.get("owner_id")
+    update = {"$set": {"participants": members, "admins": admins}}
+    update["$unset"] = {f"read_markers.{user_id}": ""}
+    if owner == user_id:
+        owner = admins[0] if admins else (members[0] if members else None)
+        update["$set"]["owner_id"] = owner
+        update["$set"]["admins"] = [p for p in admins if p != owner]
+    if not members:
+        update["$set"]["archived_at"] = timezone.now()
+    return update
+
+
+def group_member_remove(
+    *, conversation: Conversation, actor: User, user_id: object
+) -> Conversation:
+    """The owner removes anyone; an admin removes members who are neither owner nor admin;
+    anyone removes themselves (leaving)."""
+    target = _user_id(user_id)
+    leaving = target == actor.pk
+
+    def change(state: dict) -> dict:
+        if target not in state["participants"]:
+            raise errors.MemberNotFound()
+        if not leaving:
+            _require_admin(state, actor)
+            protected = target == state.get("owner_id") or target in state.get("admins", [])
+            if protected and actor.pk != state.get("owner_id"):
+                raise errors.GroupOwnerRequired()
+        return _without(state, target)
+
+    if leaving:
+        system, text = {"action": "left", "userIds": [str(target)]}, f"{actor.username} left"
+    else:
+        system = {"action": "removed", "userIds": [str(target)]}
+        text = f"{actor.username} removed {_names([target])}"
+    return _group_change(
+        conversation=conversation, actor=actor, change=change, system=system, text=text
+    )
+
+
+def group_member_set_role(
+    *, conversation: Conversation, actor: User, user_id: object, role: object
+) -> Conversation:
+    """The owner makes a member an admin or a plain member again, or hands over ownership (the
+    old owner stays on as an admin)."""
+    if role not in ROLES:
+        raise errors.RoleInvalid()
+    target = _user_id(user_id)
+
+    def change(state: dict) -> dict:
+        if actor.pk != state.get("owner_id"):
+            raise errors.GroupOwnerRequired()
+        if target not in state["participants"]:
+            raise errors.MemberNotFound()
+        admins = [p for p in state.get("admins", []) if p != target]
+        if role == "owner":
+            if target == actor.pk:
+                return {"$set": {}}
+            return {"$set": {"owner_id": target, "admins": [*admins, actor.pk]}}
+        if target == actor.pk:
+            raise errors.GroupOwnerRequired("Hand ownership over to another member first.")
+        return {"$set": {"admins": [*admins, target] if role == "admin" else admins}}
+
+    return _group_change(
+        conversation=conversation,
+        actor=actor,
+        change=change,
+        system={"action": "role_changed", "userIds": [str(target)], "role": role},
+        text=f"{actor.username} made {_names([target])} "
+        + {"owner": "the owner", "admin": "an admin", "member": "a member"}[role],
+    )

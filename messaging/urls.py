@@ -7,6 +7,21 @@ urlpatterns = [
     path("messages/<str:user_id>", apis.DirectMessageListApi.as_view(), name="message-list"),
     path("conversations", apis.ConversationListApi.as_view(), name="conversation-list"),
     path(
+        "conversations/<str:conversation_id>",
+        apis.ConversationDetailApi.as_view(),
+        name="conversation-detail",
+    ),
+    path(
+        "conversations/<str:conversation_id>/members",
+        apis.GroupMembersApi.as_view(),
+        name="conversation-members",
+    ),
+    path(
+        "conversations/<str:conversation_id>/members/<str:user_id>",
+        apis.GroupMemberApi.as_view(),
+        name="conversation-member",
+    ),
+    path(
         "conversations/<str:conversation_id>/messages",
         apis.ConversationMessagesApi.as_view(),
         name="conversation-messages",

@@ -8,6 +8,8 @@ NEW_MESSAGE = "newMessage"
 MESSAGE_HIDDEN = "messageHidden"
 MESSAGES_READ = "messagesRead"
 TYPING = "typing"
+CONVERSATION_UPDATED = "conversationUpdated"
+REMOVED_FROM_CONVERSATION = "removedFromConversation"
 SESSION_ENDED = "sessionEnded"
 
 # client → server

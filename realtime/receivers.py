@@ -13,8 +13,8 @@ from django.db.models.signals import post_save
 
 from accounts.signals import session_ended, user_deactivated
 from messaging.models import Conversation, Message
-from messaging.serializers import MessageSerializer
-from messaging.signals import message_visibility_changed, messages_read
+from messaging.serializers import GroupSerializer, MessageSerializer
+from messaging.signals import conversation_changed, message_visibility_changed, messages_read
 from realtime import events, revocations, server
 from realtime.rooms import user_room
 
@@ -64,6 +64,21 @@ def on_visibility_changed(sender, message: Message, **kwargs) -> None:
     _emit(events.MESSAGE_HIDDEN, payload, _participant_rooms(message))
 
 
+def on_conversation_changed(
+    sender, conversation: Conversation, removed_user_ids: list, **kwargs
+) -> None:
+    """A group changed: its members get the group as it is now; whoever is no longer a member
+    learns so (and, being out of the member list, gets none of its events from now on)."""
+    payload = GroupSerializer(conversation).data
+    _emit(events.CONVERSATION_UPDATED, payload, [user_room(p) for p in conversation.participants])
+    if removed_user_ids:
+        _emit(
+            events.REMOVED_FROM_CONVERSATION,
+            {"conversationId": str(conversation.pk)},
+            [user_room(p) for p in removed_user_ids],
+        )
+
+
 def on_user_deactivated(sender, user, **kwargs) -> None:
     revocations.announce(user_id=str(user.pk), session_id=None, reason="deactivated")
 
@@ -76,5 +91,6 @@ def connect() -> None:
     post_save.connect(on_message_saved, sender=Message, dispatch_uid="realtime.new_message")
     messages_read.connect(on_messages_read, dispatch_uid="realtime.messages_read")
     message_visibility_changed.connect(on_visibility_changed, dispatch_uid="realtime.hidden")
+    conversation_changed.connect(on_conversation_changed, dispatch_uid="realtime.conversation")
     user_deactivated.connect(on_user_deactivated, dispatch_uid="realtime.deactivated")
     session_ended.connect(on_session_ended, dispatch_uid="realtime.session_ended")

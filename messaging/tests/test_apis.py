@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 PAYLOAD_KEYS = {
     "_id", "conversationId", "senderId", "receiverId", "message", "seq", "clientMsgId",
-    "createdAt", "updatedAt", "editedAt", "hidden",
+    "createdAt", "updatedAt", "editedAt", "hidden", "system",
 }  # fmt: skip
 
 

@@ -374,6 +374,7 @@ def test_payload_shape(alice, bob):
         "updatedAt": payload["updatedAt"],
         "editedAt": None,
         "hidden": False,
+        "system": None,
     }
     assert payload["createdAt"].endswith("Z")
 
