@@ -157,8 +157,7 @@ MIGRATION_MODULES = {
 
 # --- Accounts --------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-# ModelBackend with a fix for SecantusDB's handling of joined projections (see the module).
-AUTHENTICATION_BACKENDS = ["chatsite.auth_backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -6,14 +6,17 @@ seq allocation, versions (for `/api/sync`) and the realtime events can't drift a
 else is editable here.
 
 Query shapes, chosen so that a page reads about as many documents as it shows (the embedded
-SecantusDB reads every document an index range or a sort covers, whatever the limit):
+SecantusDB reads every document an index range or a sort covers, whatever the limit, and
+MongoDB counts a whole collection by reading it):
 - Related rows (conversation, sender) are loaded for the page with one `_id $in` query per
   relation, not `select_related` (on MongoDB a `$lookup` placed before the sort and the limit:
   a join over the whole collection for every page) and not `prefetch_related` (which filters
   with `$expr`, which no index serves).
-- The message changelist, unfiltered, is counted from the conversations and paged by time
-  windows on the `(-created_at)` index (`NewestMessagesPaginator`); the "hidden" filter is a
-  range on a partial index of hidden messages; the inline is a seq range.
+- The message changelist, unfiltered, is counted from the conversations and, on the embedded
+  database only, paged by time windows on the `(-created_at)` index
+  (`NewestMessagesPaginator`); the "hidden" filter is a range on a partial index of hidden
+  messages; the inline is a seq range. `show_full_result_count = False`: Django's own switch
+  for large tables, so a filtered list is not counted twice.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import models
+from django.db import connections, models
 from django.db.models import Max, Min, Q, Sum
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
@@ -222,18 +225,22 @@ class SenderFilter(admin.SimpleListFilter):
 
 
 class NewestMessagesPaginator(Paginator):
-    """Pages of the message changelist without counting or sorting the whole collection.
+    """Pages of the message changelist without counting the whole collection.
 
     Unfiltered and in the default order (newest first):
     - the count is the sum of the conversations' `last_seq`, from the far smaller conversations
-      collection: seqs are gap-free and moderators hide messages rather than delete them, so it
-      is exact unless users were deleted (their messages go, their conversations stay);
-    - a page is read from the messages newer than a cutoff, a range on the `(-created_at)`
-      index. The window starts at the newest message (the conversations' `last_message_at`),
-      is sized from the average message rate, and doubles until it holds the page, so a page
-      reads about as many messages as it and the pages before it hold. A window that would
-      reach back to the oldest conversation's creation would hold every message (none sent
-      through `message_send` is older than its conversation): that page is read without one.
+      collection: counting every message is a pass over all of them on MongoDB too. Seqs are
+      gap-free and moderators hide messages rather than delete them, so it is exact unless
+      users were deleted (their messages go, their conversations stay);
+    - on a database whose backend declares `limit_reads_whole_index_range` (the embedded
+      database's adapter, `chatsite.mongodb`), a page is read from the messages newer than a
+      cutoff, a range on the `(-created_at)` index. The window starts at the newest message
+      (the conversations' `last_message_at`), is sized from the average message rate, and
+      doubles until it holds the page, so a page reads about as many messages as it and the
+      pages before it hold. A window that would reach back to the oldest conversation's
+      creation would hold every message (none sent through `message_send` is older than its
+      conversation): that page is read without one. MongoDB stops at the limit, so there a
+      page is Django's plain slice of the sorted list.
     Filtered, searched or re-sorted lists are counted and sliced as usual.
     """
 
@@ -256,7 +263,8 @@ class NewestMessagesPaginator(Paginator):
         return self._conversations["total"] or 0
 
     def page(self, number):
-        if not self.unfiltered:
+        features = connections[self.object_list.db].features
+        if not self.unfiltered or not getattr(features, "limit_reads_whole_index_range", False):
             return super().page(number)
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page

@@ -1,5 +1,8 @@
-"""django-mongodb-backend's compilers, with each query's filter flattened, for the embedded
-database only (see the package docstring for when it is used).
+"""django-mongodb-backend's compilers, with each query's filter flattened and joined fields
+projected by path, for the embedded database only (see the package docstring for when it is
+used).
+
+Filters (`flat_conjunction`):
 
 The ORM writes `filter(pk=x, is_active=True)` as `{"$and": [{"is_active": true}, {"_id": x}]}`.
 MongoDB's planner treats that exactly like `{"is_active": true, "_id": x}`, but the embedded
@@ -12,7 +15,17 @@ database's adapter" in docs/benchmarks.md.
 Written against django-mongodb-backend 5.2.4 (5.2.x): it rewrites `MongoQuery.match_mql`
 after the stock `build_query`. The property test in
 `chatsite/tests/test_mongodb_backend.py` checks that random ORM filters answer the same rows
-through these compilers as through the stock ones; run it after upgrading either package."""
+through these compilers as through the stock ones; run it after upgrading either package.
+
+Projections (`included_paths`): a joined field (`values_list("content_type__app_label")`,
+`select_related`) is projected as `{"$project": {"django_content_type": {"app_label": 1}}}`.
+SecantusDB 0.7.0b3 answers that nested inclusion, in an aggregation, with the literal `1`
+instead of the value (so every permission of a non-superuser read as "1.<codename>" and staff
+without superuser could use no admin page, and the admin's "Recent actions" named no model).
+MongoDB documents `{"a": {"b": 1}}` and `{"a.b": 1}` as the same projection, and SecantusDB
+answers the dotted one correctly, so the adapter sends that. The property test in
+`chatsite/tests/test_mongodb_backend.py` checks random joined `values_list()`s against the
+same values read by the stock compiler as `F()` annotations (a form SecantusDB answers)."""
 
 from django_mongodb_backend import compiler
 from django_mongodb_backend.compiler import SQLInsertCompiler  # noqa: F401 (no filter)
@@ -91,10 +104,32 @@ def _operators(condition: object) -> bool:
     )
 
 
+def included_paths(project: dict | None) -> dict | None:
+    """`{"codename": 1, "T2": {"app_label": 1, "model": 1}}` →
+    `{"codename": 1, "T2.app_label": 1, "T2.model": 1}`: a joined collection's included fields
+    as dotted paths. Where the nested object also holds an expression (an `F()` annotation of
+    a joined field), a path can't sit beside it: its inclusions become the same field as an
+    expression (`"$T2.app_label"`), which is the same value for the joined document (one
+    object, after the backend's `$unwind`)."""
+    if not project:
+        return project
+    paths: dict = {}
+    for key, value in project.items():
+        if not isinstance(value, dict) or not value or any(n.startswith("$") for n in value):
+            # A value or an expression (`{"$literal": 1}`), not a joined collection's fields.
+            paths[key] = value
+        elif all(v == 1 for v in value.values()):
+            paths.update({f"{key}.{name}": 1 for name in value})
+        else:
+            paths[key] = {name: f"${key}.{name}" if v == 1 else v for name, v in value.items()}
+    return paths
+
+
 class FlatMatch:
     def build_query(self, *args, **kwargs):
         query = super().build_query(*args, **kwargs)
         query.match_mql = flat_conjunction(query.match_mql)
+        query.project_fields = included_paths(query.project_fields)
         return query
 
 

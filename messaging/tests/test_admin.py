@@ -336,6 +336,25 @@ def test_unfiltered_message_pages_read_time_windows_not_the_collection(
         assert all("'created_at': {'$gte'" in query for query in page_queries), page_queries
 
 
+def test_without_the_embedded_database_s_flag_pages_are_plain_slices(
+    admin_client, monkeypatch, alice, bob
+):
+    # MongoDB (the stock backend's features): the limit stops the index walk, no windows.
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 3)
+    monkeypatch.setattr(connection.features, "limit_reads_whole_index_range", False)
+    sent = messages_factory(sender=alice, receiver=bob, count=7)
+    spread_in_time(sent, [10, 20, 30, 40, 50, 60, 70])
+
+    response = admin_client.get(MESSAGES)
+    assert response.context["cl"].result_count == 7  # still from the conversations
+    shown, queries = all_pages(admin_client, pages=3)
+
+    assert shown == list(
+        Message.objects.order_by("-created_at", "-pk").values_list("pk", flat=True)
+    )
+    assert not [q for page in queries for q in page if "'created_at': {'$gte'" in q]
+
+
 def test_message_pages_include_messages_older_than_their_conversation(
     admin_client, monkeypatch, alice, bob, carol
 ):
