@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
 from accounts.selectors import user_ids_active
+from chatsite.mongodb import find_one_and_update
 from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
 from messaging import errors
@@ -75,18 +76,10 @@ def writer_key(conversation: Conversation) -> str:
     return conversation.direct_key or str(conversation.pk)
 
 
-def _bump(filter_: dict, update: dict | list) -> dict | None:
+def _bump(filter_: dict, update: dict) -> dict | None:
     """In the caller's transaction: apply `update` to the conversation `filter_` finds and
-    return it as updated, or None if there is none.
-
-    An update then a read of the same document, which the transaction sees as updated, rather
-    than one `findAndModify`: the embedded database answers `findAndModify` with a scan of the
-    whole collection (docs/benchmarks.md, "Measurements behind the code")."""
-    conversations = _conversations()
-    session = current_session()
-    if not conversations.update_one(filter_, update, session=session).matched_count:
-        return None
-    return conversations.find_one(filter_, session=session)
+    return it as updated, or None if there is none."""
+    return find_one_and_update(_conversations(), filter_, update, session=current_session())
 
 
 # What a send needs to know of its conversation.
