@@ -31,12 +31,15 @@ from bson.errors import InvalidId
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import Max, Min, Q, Sum
 from django.forms.models import BaseInlineFormSet
-from django.utils.html import format_html
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
 from chatsite.errors import ChatError
@@ -121,26 +124,70 @@ class ConversationChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
         # Participants are an array of ids, not a relation: one query names them for the page.
-        ids = {p for conversation in self.result_list for p in conversation.participants}
+        listed = {c.pk: c.participants[:LISTED_MEMBERS] for c in self.result_list}
+        ids = {p for members in listed.values() for p in members}
         names = dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
         for conversation in self.result_list:
-            conversation.participant_names = [
-                names.get(p, str(p)) for p in conversation.participants
-            ]
+            conversation.participant_names = [names.get(p, str(p)) for p in listed[conversation.pk]]
+        _attach(self.result_list, "owner")
+
+
+# Members named in the conversation list; a group of a thousand shows its first ones.
+LISTED_MEMBERS = 10
 
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "participant_usernames", "message_count", "last_message_at")
+    list_display = ("__str__", "kind", "participant_usernames", "member_count", "owner",
+                    "message_count", "last_message_at")  # fmt: skip
     list_filter = ("kind", "last_message_at")
     search_fields = ("title",)
     search_help_text = "A participant's username, the title or the conversation id."
     ordering = ("-last_message_at",)
     show_full_result_count = False
-    fields = ("kind", "title", "participant_usernames", "message_count", "version",
-              "last_message_at", "created_at", "updated_at")  # fmt: skip
+    fields = ("kind", "title", "owner", "members", "message_count", "version",
+              "last_message_at", "archived_at", "created_at", "updated_at")  # fmt: skip
     readonly_fields = fields
     inlines = [MessageInline]
+
+    def get_urls(self):
+        remove = path(
+            "<path:object_id>/remove-member/<str:user_id>/",
+            self.admin_site.admin_view(self.remove_member_view),
+            name="messaging_conversation_remove_member",
+        )
+        return [remove, *super().get_urls()]
+
+    def remove_member_view(self, request, object_id: str, user_id: str):
+        """A moderator removes a member from a group (`messaging.remove_member`), through the
+        same service as the group's owner."""
+        if not request.user.has_perm("messaging.remove_member"):
+            raise PermissionDenied
+        conversation = self.get_object(request, object_id)
+        member = User.objects.filter(pk=ObjectId(user_id) if ObjectId.is_valid(user_id) else None)
+        member = member.first()
+        if (
+            conversation is None
+            or conversation.kind != Conversation.Kind.GROUP
+            or member is None
+            or member.pk not in conversation.participants
+        ):
+            raise Http404("No such group member.")
+        change_url = reverse("admin:messaging_conversation_change", args=[conversation.pk])
+        if request.method == "POST":
+            services.group_member_remove(
+                conversation=conversation, actor=request.user, user_id=member.pk, moderator=True
+            )
+            self.message_user(request, f"{member.username} was removed from the group.")
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "conversation": conversation,
+            "member": member,
+            "title": "Remove a member",
+        }
+        return TemplateResponse(request, "admin/messaging/conversation/remove_member.html", context)
 
     def has_add_permission(self, request):
         return False  # conversations start with their first message
@@ -172,17 +219,57 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Participants")
     def participant_usernames(self, conversation: Conversation) -> str:
-        names = getattr(conversation, "participant_names", None)
-        if names is None:  # the change page: a single conversation
-            found = dict(
-                User.objects.filter(pk__in=conversation.participants).values_list("pk", "username")
-            )
-            names = [found.get(p, str(p)) for p in conversation.participants]
-        return ", ".join(names)
+        names = conversation.participant_names
+        more = len(conversation.participants) - len(names)
+        return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
     @admin.display(description="Messages", ordering="last_seq")
     def message_count(self, conversation: Conversation) -> int:
         return conversation.last_seq
+
+    @admin.display(description="Members")
+    def member_count(self, conversation: Conversation) -> int:
+        return len(conversation.participants)
+
+    @admin.display(description="Members")
+    def members(self, conversation: Conversation) -> str:
+        return self._member_list(conversation, removable=False)
+
+    @admin.display(description="Members")
+    def members_removable(self, conversation: Conversation) -> str:
+        return self._member_list(conversation, removable=True)
+
+    def _member_list(self, conversation: Conversation, *, removable: bool) -> str:
+        """Each member with their role; in a group, with a link to remove them."""
+        users = User.objects.in_bulk(conversation.participants)
+        removable = removable and conversation.kind == Conversation.Kind.GROUP
+        roles = {
+            conversation.owner_id: "owner",
+            **dict.fromkeys(conversation.admins or [], "admin"),
+        }
+        items = []
+        for user_id in conversation.participants:
+            user = users.get(user_id)
+            name = user.username if user else str(user_id)
+            role = f" ({roles[user_id]})" if user_id in roles else ""
+            if removable:
+                url = reverse(
+                    "admin:messaging_conversation_remove_member",
+                    args=[conversation.pk, str(user_id)],
+                )
+                items.append(format_html('{}{} <a href="{}">remove</a>', name, role, url))
+            else:
+                items.append(format_html("{}{}", name, role))
+        return format_html_join(", ", "{}", ((item,) for item in items))
+
+    def get_fields(self, request, obj=None):
+        # Moderators who may remove members get the member list with links to do so.
+        if request.user.has_perm("messaging.remove_member"):
+            return [f if f != "members" else "members_removable" for f in self.fields]
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
 
 # --- messages -------------------------------------------------------------------------------

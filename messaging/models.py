@@ -67,6 +67,7 @@ class Conversation(models.Model):
             ),
             models.Index(fields=["-last_message_at"], name="conversation_by_activity"),
         ]
+        permissions = [("remove_member", "Can remove members from groups")]
 
     def __str__(self):
         return self.title or f"{self.kind} conversation {self.pk}"

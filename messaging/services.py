@@ -344,12 +344,18 @@ def _names(user_ids) -> str:
 
 
 def _group_change(
-    *, conversation: Conversation, actor: User, change, system: dict, text: str
+    *,
+    conversation: Conversation,
+    actor: User,
+    change,
+    system: dict,
+    text: str,
+    moderator: bool = False,
 ) -> Conversation:
     """In one transaction: read the group's current state, let `change(state)` return the
     `$set` (and `$unset`) of the conversation update (or raise), apply it in one update with
     the next seq and version (the actor's marker moves to it), and append the system message.
-    Returns the group as stored."""
+    Returns the group as stored. A `moderator` (from the admin) need not be a member."""
 
     def write() -> Conversation:
         conversations = _conversations()
@@ -357,7 +363,7 @@ def _group_change(
         state = conversations.find_one(
             {"_id": conversation.pk, "kind": Conversation.Kind.GROUP.value}, session=session
         )
-        if state is None or actor.pk not in state["participants"]:
+        if state is None or not (moderator or actor.pk in state["participants"]):
             raise errors.ConversationNotFound()
         update = change(state)
         seq, version = state["last_seq"] + 1, state["version"] + 1
@@ -504,17 +510,18 @@ def _without(state: dict, user_id) -> dict:
 
 
 def group_member_remove(
-    *, conversation: Conversation, actor: User, user_id: object
+    *, conversation: Conversation, actor: User, user_id: object, moderator: bool = False
 ) -> Conversation:
     """The owner removes anyone; an admin removes members who are neither owner nor admin;
-    anyone removes themselves (leaving)."""
+    anyone removes themselves (leaving); a `moderator` (the admin, with the
+    `messaging.remove_member` permission, checked by the caller) removes anyone."""
     target = _user_id(user_id)
     leaving = target == actor.pk
 
     def change(state: dict) -> dict:
         if target not in state["participants"]:
             raise errors.MemberNotFound()
-        if not leaving:
+        if not leaving and not moderator:
             _require_admin(state, actor)
             protected = target == state.get("owner_id") or target in state.get("admins", [])
             if protected and actor.pk != state.get("owner_id"):
@@ -525,9 +532,15 @@ def group_member_remove(
         system, text = {"action": "left", "userIds": [str(target)]}, f"{actor.username} left"
     else:
         system = {"action": "removed", "userIds": [str(target)]}
-        text = f"{actor.username} removed {_names([target])}"
+        who = "a moderator" if moderator else actor.username
+        text = f"{who} removed {_names([target])}"
     return _group_change(
-        conversation=conversation, actor=actor, change=change, system=system, text=text
+        conversation=conversation,
+        actor=actor,
+        change=change,
+        system=system,
+        text=text,
+        moderator=moderator,
     )
 
 

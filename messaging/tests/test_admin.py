@@ -15,7 +15,7 @@ from messaging.admin import (
     conversation_latest_messages,
 )
 from messaging.models import EPOCH, Conversation, Message
-from messaging.services import message_hide
+from messaging.services import group_create, message_hide
 from messaging.tests.factories import message_factory, messages_factory, user_factory
 
 pytestmark = pytest.mark.django_db
@@ -420,3 +420,48 @@ def test_the_admin_query_shapes_are_served_by_indexes(alice, bob):
     assert index_used(window) == {"message_by_date"}
     assert index_used(latest) == {"message_by_seq"}
     assert [m.pk for m in conversation_latest_messages(conversation, 50)] == [message.pk]
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+
+def test_groups_are_listed_with_name_members_and_owner(admin_client, alice, bob, carol):
+    group_create(creator=alice, name="Book club", member_ids=[str(bob.pk), str(carol.pk)])
+    message_factory(sender=alice, receiver=bob)
+    page = admin_client.get(CONVERSATIONS).content.decode()
+    assert "Book club" in page and "alice, bob, carol" in page
+    response = admin_client.get(CONVERSATIONS + "?kind__exact=group")
+    rows = list(response.context["cl"].result_list)
+    assert [c.title for c in rows] == ["Book club"]
+    assert rows[0].owner == alice
+
+
+def test_a_moderator_removes_a_group_member(client, alice, bob, carol):
+    group = group_create(creator=alice, name="Book club", member_ids=[str(bob.pk), str(carol.pk)])
+    moderator = staff("view_conversation", "remove_member")
+    client.force_login(moderator)
+    change_page = client.get(f"{CONVERSATIONS}{group.pk}/change/").content.decode()
+    remove_url = f"{CONVERSATIONS}{group.pk}/remove-member/{carol.pk}/"
+    assert remove_url in change_page
+    assert "alice (owner)" in change_page
+    confirm = client.get(remove_url)
+    assert (
+        confirm.status_code == 200 and "Remove <strong>carol</strong>" in confirm.content.decode()
+    )
+    assert client.post(remove_url).status_code == 302
+    group.refresh_from_db()
+    assert group.participants == [alice.pk, bob.pk]
+    last = Message.objects.get(conversation=group, seq=group.last_seq)
+    assert last.body == "a moderator removed carol"
+    assert last.system["action"] == "removed" and last.system["userIds"] == [str(carol.pk)]
+
+
+def test_staff_without_the_permission_cannot_remove_members(client, alice, bob, carol):
+    group = group_create(creator=alice, name="g", member_ids=[str(bob.pk), str(carol.pk)])
+    client.force_login(staff("view_conversation"))
+    change_page = client.get(f"{CONVERSATIONS}{group.pk}/change/").content.decode()
+    assert "remove-member" not in change_page
+    response = client.post(f"{CONVERSATIONS}{group.pk}/remove-member/{carol.pk}/")
+    assert response.status_code == 403
+    group.refresh_from_db()
+    assert carol.pk in group.participants
