@@ -474,10 +474,13 @@ def group_members_add(*, conversation: Conversation, actor: User, user_ids: obje
 
     def change(state: dict) -> dict:
         _require_admin(state, actor)
-        members = state["participants"] + [p for p in ids if p not in state["participants"]]
+        new = [p for p in ids if p not in state["participants"]]
+        members = state["participants"] + new
         if len(members) > settings.CHAT["GROUP_MAX_MEMBERS"]:
             raise errors.TooManyMembers()
-        return {"$set": {"participants": members}}
+        # What was said before they joined doesn't count as unread for them.
+        joined = {"seq": state["last_seq"], "version": state["version"] + 1}
+        return {"$set": {"participants": members, **{f"read_markers.{p}": joined for p in new}}}
 
     if not ids:  # all of them members already
         if actor.pk not in conversation.participants:

@@ -12,7 +12,10 @@ Fault, load and fuzz tests call `assert_invariants(db)` after they are done brea
   `ConversationSerializer`; no marker reads as 0) equals a recount of the messages after it;
 - `(sender, client_msg_id)` is unique;
 - a direct conversation has two distinct participants and the `direct_key` made of them, and
-  no two conversations share a `direct_key`.
+  no two conversations share a `direct_key`;
+- a group's owner is a member, its admins are other members, it is archived exactly when it
+  has no members, and it has no `direct_key`; its messages may come from former members and
+  moderators (a direct conversation's only from its participants).
 
 `acknowledged` (message payloads a client was answered with: REST 201 bodies or socket acks)
 adds: every acknowledged send is stored exactly once, with the conversation and seq it was
@@ -87,6 +90,8 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
                     )
             if c.get("direct_key"):
                 direct_keys[c["direct_key"]] += 1
+        else:
+            problems.extend(_group_problems(cid, c, participants))
     for key, count in direct_keys.items():
         if count > 1:
             problems.append(f"direct_key {key!r} is shared by {count} conversations")
@@ -108,7 +113,8 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
         if isinstance(m.get("seq"), int):
             last_sent[(cid, sender)] = max(last_sent.get((cid, sender), 0), m["seq"])
         participants = c.get("participants") or []
-        if sender not in participants:
+        # A group keeps the messages of members who left, and moderators' system messages.
+        if sender not in participants and c.get("kind") == Conversation.Kind.DIRECT:
             problems.append(f"message {mid}: sender {_id(sender)} is not a participant of {cid}")
         if c.get("kind") == Conversation.Kind.DIRECT:
             if receiver is None or receiver == sender or receiver not in participants:
@@ -187,6 +193,20 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
     # --- acknowledged sends ----------------------------------------------------------------
     if acknowledged is not None:
         problems.extend(_acknowledged_problems(db, acknowledged, m_conversation, m_sender))
+    return problems
+
+
+def _group_problems(cid, c: Mapping, participants: list) -> list[str]:
+    problems = []
+    owner, admins = c.get("owner_id"), c.get("admins") or []
+    if participants and owner not in participants:
+        problems.append(f"group {cid}: owner {_id(owner)} is not a member")
+    if not set(admins) <= set(participants) or owner in admins:
+        problems.append(f"group {cid}: admins {admins} are not members other than the owner")
+    if bool(participants) == bool(c.get("archived_at")):
+        problems.append(f"group {cid}: archived {c.get('archived_at')} with members {participants}")
+    if c.get("direct_key"):
+        problems.append(f"group {cid}: has a direct_key")
     return problems
 
 

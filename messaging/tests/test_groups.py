@@ -19,6 +19,7 @@ from messaging.services import (
     message_send,
 )
 from messaging.tests.factories import user_factory
+from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,20 @@ def test_members_send_and_each_change_takes_the_next_seq(alice, bob, carol, dave
     versions = list(Message.objects.filter(conversation=group).values_list("version", flat=True))
     assert sorted(versions) == [1, 2, 3, 4, 5, 6]
     assert str(carol.pk) not in group.read_markers
+    assert_invariants(database())
+
+
+def test_new_members_have_read_what_came_before_them(alice, bob, carol):
+    group = group_create(creator=alice, name="g", member_ids=ids(bob))
+    message_send(sender=bob, conversation=group, body="before carol")
+    group = group_members_add(conversation=group, actor=alice, user_ids=ids(carol))
+    assert group.last_read_seq(carol.pk) == 2  # unread: only "alice added carol"
+    # Removed and added again: her marker starts over at the new join, after her old messages.
+    message_send(sender=carol, conversation=group, body="hi")
+    group = group_member_remove(conversation=group, actor=alice, user_id=carol.pk)
+    group = group_members_add(conversation=group, actor=alice, user_ids=ids(carol))
+    assert group.last_read_seq(carol.pk) == group.last_seq - 1
+    assert_invariants(database())
 
 
 def test_only_members_send_read_or_change(alice, bob, carol):
@@ -173,6 +188,7 @@ def test_hand_over_ownership_and_the_owner_leaving(alice, bob, carol):
     group = group_member_remove(conversation=group, actor=carol, user_id=carol.pk)
     assert group.participants == [] and group.archived_at is not None
     assert history(group)[-1] == (5, "carol left")
+    assert_invariants(database())
 
 
 def test_concurrent_adds_removes_and_sends_lose_nothing(alice, bob):
@@ -213,6 +229,7 @@ def test_concurrent_adds_removes_and_sends_lose_nothing(alice, bob):
     )
     seqs = list(Message.objects.filter(conversation=group).values_list("seq", flat=True))
     assert sorted(seqs) == list(range(1, group.last_seq + 1))
+    assert_invariants(database())
 
 
 # --- REST -------------------------------------------------------------------------------------
@@ -279,3 +296,21 @@ def test_rest_errors(api, alice, bob, carol):
         409,
         "not_a_group",
     )
+
+
+def test_sync_returns_group_changes_once_and_nothing_after_removal(api, alice, bob, carol):
+    api.login_as(carol)
+    cursor = api.get("/api/sync").json()["cursor"]
+    group = group_create(creator=alice, name="g", member_ids=ids(bob, carol))
+    message_send(sender=bob, conversation=group, body="hello")
+    changes = api.get("/api/sync", {"since": cursor}).json()
+    assert [(m["seq"], (m["system"] or {}).get("action")) for m in changes["messages"]] == [
+        (1, "created"),
+        (2, None),
+    ]
+    cursor = changes["cursor"]
+    assert api.get("/api/sync", {"since": cursor}).json()["messages"] == []
+    group_member_remove(conversation=group, actor=alice, user_id=carol.pk)
+    message_send(sender=bob, conversation=group, body="after carol")
+    after = api.get("/api/sync", {"since": cursor}).json()
+    assert after["messages"] == [] and after["reads"] == []
