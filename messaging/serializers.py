@@ -155,6 +155,24 @@ class MessagePageSerializer(serializers.Serializer):
     after = serializers.IntegerField(allow_null=True, min_value=1)
 
 
+def read_seqs(conversation: Conversation) -> dict[str, int]:
+    """Each member's read marker (members who have read nothing are left out)."""
+    return {user_id: marker["seq"] for user_id, marker in (conversation.read_markers or {}).items()}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "integer", "minimum": 0},
+        "description": "Each member's read marker by user id (you included; a member who has "
+        "read nothing is left out): how many have read a message is the number of markers at "
+        "or above its seq.",
+    }
+)
+class ReadSeqsField(serializers.JSONField):
+    pass
+
+
 class ConversationSerializer(serializers.Serializer):
     _id = object_id_field()
     kind = serializers.ChoiceField(choices=Conversation.Kind.choices)
@@ -164,6 +182,7 @@ class ConversationSerializer(serializers.Serializer):
     lastSeq = serializers.IntegerField(min_value=0)
     lastReadSeq = serializers.IntegerField(min_value=0)
     unreadCount = serializers.IntegerField(min_value=0)
+    readSeqs = ReadSeqsField()
     lastMessageAt = serializers.DateTimeField(allow_null=True)
 
     def to_representation(self, item):
@@ -179,6 +198,7 @@ class ConversationSerializer(serializers.Serializer):
             "lastSeq": conversation.last_seq,
             "lastReadSeq": item["last_read_seq"],
             "unreadCount": max(conversation.last_seq - item["last_read_seq"], 0),
+            "readSeqs": read_seqs(conversation),
             "lastMessageAt": iso(conversation.last_message_at),
         }
 
@@ -223,6 +243,7 @@ class GroupSerializer(serializers.Serializer):
     memberIds = serializers.ListField(child=object_id_field())
     memberCount = serializers.IntegerField(min_value=0)
     lastSeq = serializers.IntegerField(min_value=0)
+    readSeqs = ReadSeqsField()
     archived = serializers.BooleanField()
 
     def to_representation(self, conversation):
@@ -235,6 +256,7 @@ class GroupSerializer(serializers.Serializer):
             "memberIds": [str(p) for p in conversation.participants],
             "memberCount": len(conversation.participants),
             "lastSeq": conversation.last_seq,
+            "readSeqs": read_seqs(conversation),
             "archived": conversation.archived_at is not None,
         }
 

@@ -656,3 +656,13 @@ def test_the_direct_history_with_no_conversation_says_there_is_no_more(api, alic
     response = api.login_as(alice).get(list_url(bob))
     assert response.json() == []
     assert response["X-Has-More"] == "false"
+
+
+def test_conversation_list_carries_every_members_read_marker(api, alice, bob):
+    """The demo page draws ✓✓ after a reload from `readSeqs` (static/chat/chat.js)."""
+    first = message_factory(sender=alice, receiver=bob)
+    message_factory(sender=alice, receiver=bob)
+    conversation_mark_read(user=bob, conversation=conversation_of(first), seq=1)
+    [entry] = api.login_as(alice).get("/api/conversations").json()["conversations"]
+    assert entry["readSeqs"] == {str(alice.pk): 2, str(bob.pk): 1}
+    assert entry["lastReadSeq"] == 2
