@@ -64,7 +64,7 @@ class UserNotFound(NotFound):
 
 class GroupNameInvalid(ChatError):
     code = "group_name_invalid"
-    default_detail = "A group's name is 1 to 100 characters (after trimming), no NUL."
+    default_detail = "A group's name is at most 100 characters, no NUL, with something visible."
 
 
 class TooFewMembers(ChatError):

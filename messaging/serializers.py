@@ -272,7 +272,16 @@ class UserIdsField(ServiceCheckedField):
     """Checked by the group services: `user_not_found` (naming the id), `too_many_members`."""
 
 
-@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100})
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "pattern": MESSAGE_TEXT_PATTERN,
+        "description": "At most 100 characters as sent (whitespace around it is trimmed), no "
+        "NUL, something visible (as a message's text).",
+    }
+)
 class GroupNameField(ServiceCheckedField):
     """Checked by the group services: `group_name_invalid`."""
 
@@ -291,14 +300,14 @@ class MemberIdsField(UserIdsField):
 
 class GroupCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[Conversation.Kind.GROUP.value])
-    name = GroupNameField(help_text="1 to 100 characters after trimming.")
+    name = GroupNameField()
     participantIds = MemberIdsField()
 
 
 class GroupRenameSerializer(serializers.Serializer):
     """A PATCH: without `name`, nothing changes."""
 
-    name = GroupNameField(required=False, help_text="1 to 100 characters after trimming.")
+    name = GroupNameField(required=False)
 
 
 class GroupMembersAddSerializer(serializers.Serializer):

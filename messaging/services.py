@@ -86,10 +86,10 @@ def _bump(filter_: dict, update: dict) -> dict | None:
 STATE_FIELDS = {"last_seq": 1, "version": 1, "kind": 1, "participants": 1}
 
 
-def _allocate_seq(conversation_filter: dict, sender_id, *, move_marker: bool = True) -> dict | None:
+def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
     """In the caller's transaction: the next seq and version of the conversation
-    `conversation_filter` finds, with the sender's read marker moved to the new seq (unless
-    `move_marker` is false). Returns the conversation's new state, or None if there is none.
+    `conversation_filter` finds, with the sender's read marker moved to the new seq. Returns
+    the conversation's new state, or None if there is none.
 
     A read, then an update to values computed from it: the transaction makes the pair atomic
     (a concurrent writer's commit in between makes this update conflict, and the transaction
@@ -108,9 +108,8 @@ def _allocate_seq(conversation_filter: dict, sender_id, *, move_marker: bool = T
         "version": Int64(version),
         "last_message_at": now,
         "updated_at": now,
+        f"read_markers.{sender_id}": {"seq": seq, "version": version},
     }
-    if move_marker:
-        changes[f"read_markers.{sender_id}"] = {"seq": seq, "version": version}
     conversations.update_one({"_id": state["_id"]}, {"$set": changes}, session=session)
     return {**state, "last_seq": seq, "version": version}
 
@@ -305,11 +304,17 @@ def sync_checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
 ROLES = ("member", "admin", "owner")
 
 
+GROUP_NAME_MAX_LENGTH = 100
+
+
 def clean_group_name(name: object) -> str:
+    """As a message's text (`clean_body`), at most 100 characters as sent."""
     if not isinstance(name, str) or "\x00" in name or SURROGATE.search(name):
         raise errors.GroupNameInvalid()
+    if len(name) > GROUP_NAME_MAX_LENGTH:
+        raise errors.GroupNameInvalid()
     name = name.strip()
-    if not name or len(name) > 100 or _invisible(name):
+    if not name or _invisible(name):
         raise errors.GroupNameInvalid()
     return name
 

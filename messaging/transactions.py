@@ -85,6 +85,12 @@ class TransactionTurns:
             self._waiting.remove(turn)
             return False
 
+    @property
+    def waiting(self) -> int:
+        """How many are waiting for a place now."""
+        with self._lock:
+            return len(self._waiting)
+
     def release(self) -> None:
         with self._lock:
             if self._waiting:

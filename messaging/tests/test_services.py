@@ -15,6 +15,7 @@ from messaging.models import Conversation, Message
 from messaging.serializers import MESSAGE_TEXT_PATTERN, MessageSerializer
 from messaging.services import (
     clean_body,
+    clean_group_name,
     conversation_mark_read,
     message_hide,
     message_send,
@@ -399,6 +400,16 @@ _TEXT = st.text(
 def test_the_schema_pattern_accepts_exactly_what_a_send_accepts(text):
     try:
         clean_body(text)
+        accepted = True
+    except ChatError:
+        accepted = False
+    assert (re.search(MESSAGE_TEXT_PATTERN, text) is not None) == accepted
+
+
+@given(_TEXT)
+def test_the_schema_pattern_accepts_exactly_the_group_names_the_service_accepts(text):
+    try:
+        clean_group_name(text)
         accepted = True
     except ChatError:
         accepted = False
