@@ -2,11 +2,11 @@
 goes next."""
 
 import threading
-import time
 
 import pytest
 
 from chatsite.errors import DatabaseUnavailable
+from chatsite.testing import wait_until
 from messaging.models import Message
 from messaging.services import message_send
 from messaging.transactions import FairGate
@@ -36,7 +36,8 @@ def test_waiters_get_in_in_the_order_they_arrived():
         thread = threading.Thread(target=wait_then_enter, args=(n,))
         thread.start()
         threads.append(thread)
-        time.sleep(0.05)  # queued one after the other
+        # Queued one after the other: the next starts once this one waits at the gate.
+        wait_until(lambda n=n: len(gate._waiting) == n + 1, what=f"waiter {n} queued")
     # A newcomer while they wait does not take the freed place ahead of them.
     gate.release()
     assert gate.acquire(timeout=10)
@@ -58,7 +59,7 @@ def test_a_waiter_that_gave_up_does_not_hold_up_the_next():
 
     thread = threading.Thread(target=enter)
     thread.start()
-    time.sleep(0.05)
+    wait_until(lambda: gate._waiting, what="the next waiter queued")
     gate.release()
     assert got_in.wait(10)
     thread.join(timeout=10)
