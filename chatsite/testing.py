@@ -3,7 +3,11 @@
 - Before Django loads its settings, an in-memory SecantusDB starts on a free loopback port
   (or `TEST_MONGODB_URI` names a running MongoDB to use instead).
 - `chat_server` starts the real chat server (`manage.py serve`) as a separate process on the
-  test database, for API and realtime tests that talk to it over HTTP and Socket.IO.
+  test database, for API and realtime tests that talk to it over HTTP and Socket.IO; tests
+  that use one are marked `live`.
+- What keeps the tests without one quick: the flush after a database test puts back the
+  migrated content types and permissions, and passwords hashed in this process use MD5.
+- `wait_until(condition)`, for tests that need something to have happened before they go on.
 """
 
 from __future__ import annotations
@@ -189,7 +193,7 @@ def _quick_flush(request):
         request.getfixturevalue("_flush_restores_migrated_rows")
 
 
-# Django's PBKDF2 costs ~0.3 s per password on the test machine, and most tests make users.
+# Django's PBKDF2 is slow on purpose, and most tests make users.
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
