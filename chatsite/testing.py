@@ -3,7 +3,11 @@
 - Before Django loads its settings, an in-memory SecantusDB starts on a free loopback port
   (or `TEST_MONGODB_URI` names a running MongoDB to use instead).
 - `chat_server` starts the real chat server (`manage.py serve`) as a separate process on the
-  test database, for API and realtime tests that talk to it over HTTP and Socket.IO.
+  test database, for API and realtime tests that talk to it over HTTP and Socket.IO; tests
+  that use one are marked `live`.
+- What keeps the tests without one quick: the flush after a database test puts back the
+  migrated content types and permissions, and passwords hashed in this process use MD5.
+- `wait_until(condition)`, for tests that need something to have happened before they go on.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import monitoring
@@ -54,6 +59,18 @@ else:
     import gevent
     spawn, sleep = gevent.spawn, gevent.sleep
 """
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float = 10, what: str = "") -> Any:
+    """Poll `condition` until it returns something true, and return that; fail the test after
+    `timeout` seconds. For an order the test needs (a thread queued, a message stored) instead
+    of a `sleep` that hopes it is long enough."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout} s for {what or condition}", pytrace=False)
+        time.sleep(0.005)
+    return result
 
 
 class _StatementLog(monitoring.CommandListener):
@@ -131,6 +148,72 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if LIVE_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.live)
+
+
+@pytest.fixture(scope="session")
+def _flush_restores_migrated_rows(django_db_setup, django_db_blocker):
+    """After each database test Django flushes every collection and sends `post_migrate`, whose
+    receivers make the content types and permissions again: some 40 round trips, most of a
+    small test's time on the embedded database (MongoDB has no transaction to roll back). For
+    the rest of the session they are put back as `migrate` left them instead, in one insert
+    each, under the same ids."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models.signals import post_migrate
+
+    with django_db_blocker.unblock():
+        content_types = list(ContentType.objects.all())
+        permissions = list(Permission.objects.all())
+
+    def restore(using, **kwargs):
+        ContentType.objects.using(using).bulk_create(content_types)
+        Permission.objects.using(using).bulk_create(permissions)
+        ContentType.objects.clear_cache()
+
+    auth_uid = "django.contrib.auth.management.create_permissions"
+    post_migrate.disconnect(create_contenttypes)
+    post_migrate.disconnect(dispatch_uid=auth_uid)
+    contenttypes = apps.get_app_config("contenttypes")
+    post_migrate.connect(restore, sender=contenttypes, dispatch_uid=__name__ + ".restore")
+    yield
+    post_migrate.disconnect(sender=contenttypes, dispatch_uid=__name__ + ".restore")
+    post_migrate.connect(create_contenttypes)
+    post_migrate.connect(create_permissions, dispatch_uid=auth_uid)
+
+
+@pytest.fixture(autouse=True)
+def _quick_flush(request):
+    """`_flush_restores_migrated_rows` from the first test that uses the database on."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        request.getfixturevalue("_flush_restores_migrated_rows")
+
+
+# Django's PBKDF2 is slow on purpose, and most tests make users.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fast_password_hashing(settings):
+    """Passwords hashed and checked in this process with a cheap hasher. Only for what this
+    process alone checks: a chat server process keeps the real hashers, so it cannot log in
+    with a password made here."""
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing_in_process(request):
+    """`fast_password_hashing` for every test without a server process (`live`) or a
+    `real_password_hasher` mark (the tests of the hasher itself)."""
+    if not (
+        request.node.get_closest_marker("live")
+        or request.node.get_closest_marker("real_password_hasher")
+    ):
+        request.getfixturevalue("fast_password_hashing")
 
 
 @pytest.fixture(autouse=True)

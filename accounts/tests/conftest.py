@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.tests.factories import tokens_for, user_factory
+from accounts.tests.factories import bearer_for, user_factory
 
 
 @pytest.fixture
@@ -23,5 +23,5 @@ def api():
 def alice_api(alice):
     """An API client holding a Bearer access token of alice's."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(alice)['access']}")
+    client.credentials(HTTP_AUTHORIZATION=bearer_for(alice))
     return client

@@ -1,4 +1,5 @@
-"""Test data, created through the same services as the product."""
+"""Test data, created through the same services as the product, and the helpers every app's
+tests share (users, tokens, `Authorization` headers, signup bodies)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,25 @@ def tokens_for(user: User) -> dict[str, str]:
 
 
 def bearer(token: str) -> str:
+    """The `Authorization` header value for an access token."""
     return f"Bearer {token}"
+
+
+def bearer_for(user: User) -> str:
+    """The `Authorization` header value for a fresh login session of `user`."""
+    return bearer(tokens_for(user)["access"])
+
+
+def signup_payload(**overrides) -> dict:
+    """A valid `POST /api/auth/signup` body; `overrides` change or add fields."""
+    return {
+        "fullName": "Dana Scully",
+        "username": "dana",
+        "password": PASSWORD,
+        "confirmPassword": PASSWORD,
+        "gender": "female",
+        **overrides,
+    }
 
 
 def _b64(data: bytes) -> str:

@@ -3,26 +3,22 @@
 import pytest
 
 from accounts.services import user_deactivate
-from accounts.tests.factories import PASSWORD, assert_error, tokens_for, user_factory
+from accounts.tests.factories import (
+    PASSWORD,
+    assert_error,
+    bearer,
+    signup_payload,
+    tokens_for,
+    user_factory,
+)
 
 pytestmark = pytest.mark.django_db
 
 USER_FIELDS = {"_id", "fullName", "username", "gender", "profilePic"}
 
 
-def signup_payload(**overrides):
-    return {
-        "fullName": "Dana Scully",
-        "username": "dana",
-        "password": PASSWORD,
-        "confirmPassword": PASSWORD,
-        "gender": "female",
-        **overrides,
-    }
-
-
 def auth_header(access: str) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+    return {"HTTP_AUTHORIZATION": bearer(access)}
 
 
 class TestSignup:

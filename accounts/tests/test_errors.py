@@ -6,21 +6,11 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.services import user_deactivate
-from accounts.tests.factories import PASSWORD, tokens_for, user_factory
+from accounts.tests.factories import PASSWORD, signup_payload, tokens_for, user_factory
 
 pytestmark = pytest.mark.django_db
 
 INVALID_CREDENTIALS = {"error": "Invalid username or password", "code": "invalid_credentials"}
-
-
-def signup_payload(**overrides):
-    return {
-        "fullName": "Dana Scully",
-        "username": "dana",
-        "password": PASSWORD,
-        "confirmPassword": PASSWORD,
-        **overrides,
-    }
 
 
 def login(api, username, password=PASSWORD):

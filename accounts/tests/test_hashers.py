@@ -10,6 +10,8 @@ from django.contrib.auth.hashers import check_password, identify_hasher, make_pa
 from accounts.hashers import PBKDF2PasswordHasher
 from chatsite.testing import GREEN_PROCESS
 
+pytestmark = pytest.mark.real_password_hasher
+
 
 def test_it_makes_the_same_hashes_as_djangos():
     assert PBKDF2PasswordHasher().encode("correct horse", "salt1234", 1000) == DjangoHasher(

@@ -17,6 +17,7 @@ from accounts.tests.factories import (
     assert_error,
     bearer,
     forged_token,
+    signup_payload,
     tokens_for,
     user_factory,
 )
@@ -24,23 +25,7 @@ from accounts.tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The real hasher costs ~0.3 s per user; what is tested here is not the hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 ACCESS_CODES = {"missing": "not_authenticated", "expired": "token_expired"}
-
-
-def signup_body(**changes) -> dict:
-    return {
-        "fullName": "Dana Scully",
-        "username": "dana",
-        "password": PASSWORD,
-        "confirmPassword": PASSWORD,
-        **changes,
-    }
 
 
 # --- authentication ------------------------------------------------------------------------
@@ -90,7 +75,7 @@ def test_the_alg_none_token_is_refused_whatever_the_header_spelling(api, alice, 
 def test_a_100_kb_username_is_a_validation_error(api):
     huge = "a" * 100_000
 
-    response = api.post("/api/auth/signup", signup_body(username=huge), format="json")
+    response = api.post("/api/auth/signup", signup_payload(username=huge), format="json")
     body = assert_error(response, 400, "validation_error")
     assert "username" in body["fields"]
     response = api.post("/api/auth/login", {"username": huge, "password": "x"}, format="json")
@@ -99,7 +84,7 @@ def test_a_100_kb_username_is_a_validation_error(api):
 
 
 def test_a_1_mb_body_is_413(api):
-    response = api.post("/api/auth/signup", signup_body(fullName="x" * 1_000_000), format="json")
+    response = api.post("/api/auth/signup", signup_payload(fullName="x" * 1_000_000), format="json")
 
     assert_error(response, 413, "request_too_large")
     assert not User.objects.exists()
@@ -120,7 +105,7 @@ def test_deeply_nested_json_is_malformed_json(api, url):
 def test_an_unpaired_surrogate_is_malformed_json(api, field):
     """`"\\ud800"` is valid JSON syntax but no UTF-8 text: it would fail at the database or in
     the password hasher."""
-    body = json.dumps(signup_body(**{field: "abc\ud800def"}))  # written as the escape \ud800
+    body = json.dumps(signup_payload(**{field: "abc\ud800def"}))  # written as the escape \ud800
 
     response = api.post("/api/auth/signup", body, content_type="application/json")
 
@@ -137,7 +122,9 @@ def test_an_unpaired_surrogate_in_a_login_password(api, alice):
 
 
 def test_a_surrogate_pair_is_ordinary_text(api):
-    response = api.post("/api/auth/signup", signup_body(fullName="Dana \U0001f600"), format="json")
+    response = api.post(
+        "/api/auth/signup", signup_payload(fullName="Dana \U0001f600"), format="json"
+    )
 
     assert response.status_code == 201, response.content
     assert User.objects.get().full_name == "Dana \U0001f600"
@@ -165,7 +152,7 @@ def test_a_nul_character_in_a_signup_field(api, field):
     if field in {"password", "confirmPassword"}:
         changes = {"password": value, "confirmPassword": value}
 
-    response = api.post("/api/auth/signup", signup_body(**changes), format="json")
+    response = api.post("/api/auth/signup", signup_payload(**changes), format="json")
 
     assert_error(response, 400, "validation_error")
     assert not User.objects.exists()
@@ -181,7 +168,7 @@ def test_wrong_types_and_operators_in_every_signup_field(api, field):
         if field == "password":
             changes["confirmPassword"] = value
 
-        response = api.post("/api/auth/signup", signup_body(**changes), format="json")
+        response = api.post("/api/auth/signup", signup_payload(**changes), format="json")
 
         body = assert_error(response, 400, "validation_error")
         assert field in body["fields"], value
@@ -201,7 +188,7 @@ def test_operators_as_a_login_password_do_not_log_in(api, alice):
 def test_unknown_fields_cannot_make_a_staff_account(api, alice):
     response = api.post(
         "/api/auth/signup",
-        signup_body(
+        signup_payload(
             is_staff=True,
             is_superuser=True,
             isStaff=True,

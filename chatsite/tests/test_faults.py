@@ -28,10 +28,11 @@ import requests
 from bson import ObjectId
 
 from accounts.models import User
+from accounts.tests.factories import PASSWORD
 from chatsite.embedded_db import EmbeddedDB, free_port, process_alive
 from chatsite.testing import ARTIFACTS, BASE_DIR, ChatServer
 from messaging.tests.invariants import assert_invariants
-from realtime.tests.clients import PASSWORD, TIMEOUT, Api, ChatClient, Person
+from realtime.tests.clients import TIMEOUT, Api, ChatClient, Person
 from realtime.tests.conftest import make_client  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.faults

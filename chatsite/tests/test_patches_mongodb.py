@@ -9,13 +9,13 @@ from django_mongodb_backend import transaction as mongo_transaction
 from pymongo.client_session import ClientSession
 from pymongo.errors import AutoReconnect
 
+from accounts.tests.factories import user_factory
 from chatsite.patches.django_mongodb_backend import (
     current_session,
     in_transaction,
     orm_in_transaction,
 )
 from messaging.models import SyncCheckpoint
-from messaging.tests.factories import user_factory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,13 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from messaging.tests.factories import bearer, user_factory
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The real hasher costs ~0.3 s per user; these tests never log in with a password.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from accounts.tests.factories import bearer_for, user_factory
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def api():
 
     class Client(APIClient):
         def login_as(self, user):
-            self.credentials(HTTP_AUTHORIZATION=bearer(user))
+            self.credentials(HTTP_AUTHORIZATION=bearer_for(user))
             return self
 
     return Client()

@@ -1,22 +1,15 @@
-"""Test data, created through the same services as the product."""
+"""Test data, created through the same services as the product. Users and tokens come from
+accounts/tests/factories.py, shared by every app's tests."""
 
 from __future__ import annotations
 
 import itertools
 
 from accounts.models import User
-from accounts.services import tokens_issue, user_create
 from messaging.models import Conversation, Message
 from messaging.services import message_send
 
-PASSWORD = "a-long-test-password-42"
 _numbers = itertools.count(1)
-
-
-def user_factory(*, username: str | None = None, full_name: str = "Test User") -> User:
-    return user_create(
-        username=username or f"user{next(_numbers)}", full_name=full_name, password=PASSWORD
-    )
 
 
 def message_factory(
@@ -46,7 +39,3 @@ def messages_factory(*, sender: User, receiver: User, count: int) -> list[Messag
         )
         for i in range(count)
     ]
-
-
-def bearer(user: User) -> str:
-    return f"Bearer {tokens_issue(user=user)['access']}"

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.tests.factories import user_factory
 from messaging.admin import (
     INLINE_MESSAGES,
     MessageAdmin,
@@ -16,7 +17,7 @@ from messaging.admin import (
 )
 from messaging.models import EPOCH, Conversation, Message
 from messaging.services import group_create, message_hide
-from messaging.tests.factories import message_factory, messages_factory, user_factory
+from messaging.tests.factories import message_factory, messages_factory
 
 pytestmark = pytest.mark.django_db
 

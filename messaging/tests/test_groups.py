@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from accounts.services import user_deactivate
-from accounts.tests.factories import assert_error
+from accounts.tests.factories import assert_error, user_factory
 from messaging import errors
 from messaging.models import Conversation, Message
 from messaging.services import (
@@ -18,7 +18,6 @@ from messaging.services import (
     group_rename,
     message_send,
 )
-from messaging.tests.factories import user_factory
 from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,16 @@ from urllib.parse import quote
 import pytest
 from bson import ObjectId
 
-from accounts.tests.factories import FORGED_TOKEN_KINDS, assert_error, forged_token
+from accounts.tests.factories import (
+    FORGED_TOKEN_KINDS,
+    assert_error,
+    bearer,
+    forged_token,
+    user_factory,
+)
 from messaging.models import Conversation, Message
 from messaging.services import message_send
-from messaging.tests.factories import message_factory, messages_factory, user_factory
+from messaging.tests.factories import message_factory, messages_factory
 from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +61,7 @@ def stored() -> tuple[int, int, list]:
 def test_a_forged_or_misused_token_reads_and_writes_nothing(api, alice, bob, chat, kind):
     token = forged_token(kind, user=alice, other=bob)
     if token is not None:
-        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        api.credentials(HTTP_AUTHORIZATION=bearer(token))
     code = {"missing": "not_authenticated", "expired": "token_expired"}.get(kind, "token_invalid")
     before = stored()
     conversation_id = chat.conversation_id

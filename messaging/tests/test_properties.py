@@ -25,11 +25,12 @@ from hypothesis import strategies as st
 
 from accounts.models import User
 from accounts.services import user_deactivate
+from accounts.tests.factories import bearer_for, user_factory
 from chatsite.errors import ChatError
 from messaging.models import Conversation, Message
 from messaging.serializers import MessageSerializer
 from messaging.services import message_send
-from messaging.tests.factories import bearer, message_factory, user_factory
+from messaging.tests.factories import message_factory
 from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +222,7 @@ def test_rest_send_never_answers_500(world, api, requests):
     acknowledged = []
     for sender_name, (kind, target), raw in requests:
         sender = world.people[sender_name]
-        api.credentials(HTTP_AUTHORIZATION=bearer(sender))
+        api.credentials(HTTP_AUTHORIZATION=bearer_for(sender))
 
         response = api.post(target_url(world, kind, target), raw, content_type="application/json")
 

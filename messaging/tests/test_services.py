@@ -8,6 +8,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.services import user_deactivate
+from accounts.tests.factories import user_factory
 from chatsite.errors import ChatError
 from chatsite.testing import database_commands, database_statements
 from messaging import errors
@@ -21,7 +22,7 @@ from messaging.services import (
     message_send,
     message_unhide,
 )
-from messaging.tests.factories import message_factory, user_factory
+from messaging.tests.factories import message_factory
 
 pytestmark = pytest.mark.django_db
 

@@ -2,12 +2,12 @@
 and what a transaction that fails leaves behind."""
 
 import threading
-import time
 
 import pytest
 from django.db import transaction
 
 from chatsite.errors import DatabaseUnavailable
+from chatsite.testing import wait_until
 from messaging.models import Conversation, Message
 from messaging.services import message_send
 from messaging.tests.factories import message_factory
@@ -38,7 +38,8 @@ def test_waiters_get_in_in_the_order_they_arrived():
         thread = threading.Thread(target=wait_then_enter, args=(n,))
         thread.start()
         threads.append(thread)
-        time.sleep(0.05)  # queued one after the other
+        # Queued one after the other: the next starts once this one waits at the gate.
+        wait_until(lambda n=n: turns.waiting == n + 1, what=f"waiter {n} queued")
     # A newcomer while they wait does not take the freed place ahead of them.
     turns.release()
     assert turns.acquire(timeout=10)
@@ -60,7 +61,7 @@ def test_a_waiter_that_gave_up_does_not_hold_up_the_next():
 
     thread = threading.Thread(target=enter)
     thread.start()
-    time.sleep(0.05)
+    wait_until(lambda: turns.waiting, what="the next waiter queued")
     turns.release()
     assert got_in.wait(10)
     thread.join(timeout=10)

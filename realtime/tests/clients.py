@@ -25,11 +25,10 @@ import socketio
 import websocket
 
 from accounts.models import User
-from accounts.services import tokens_issue, user_create
+from accounts.tests.factories import bearer, tokens_for, user_factory
 from realtime.tests.event_schema import ack_problem, event_problem, frame_problem
 
 TIMEOUT = 10
-PASSWORD = "a-long-test-password-42"
 _numbers = iter(range(1, 1_000_000))
 
 
@@ -207,14 +206,12 @@ class Person:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
+        return {"Authorization": bearer(self.access)}
 
 
 def person_create(username: str | None = None) -> Person:
-    user = user_create(
-        username=username or f"rt{next(_numbers)}", full_name="Realtime Tester", password=PASSWORD
-    )
-    return Person(user, tokens_issue(user=user))
+    user = user_factory(username=username or f"rt{next(_numbers)}", full_name="Realtime Tester")
+    return Person(user, tokens_for(user))
 
 
 class Api:

@@ -50,11 +50,9 @@ def _connect_all(server, make_client, people) -> list[ChatClient]:
     return clients
 
 
-def test_legacy_mode_sends_the_full_list_to_everyone_debounced(
-    legacy_server, make_client, alice, settings
-):
-    # Only this process hashes these passwords (the sockets log in with tokens).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Only this process hashes these passwords (the sockets log in with tokens).
+@pytest.mark.usefixtures("fast_password_hashing")
+def test_legacy_mode_sends_the_full_list_to_everyone_debounced(legacy_server, make_client, alice):
     watcher = make_client(legacy_server).connect(token=alice.access)
     assert watcher.wait_for("getOnlineUsers") == [alice.id]
     crowd = [person_create() for _ in range(BURST)]

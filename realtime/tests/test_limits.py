@@ -85,7 +85,10 @@ def test_an_oversized_long_polling_post_closes_the_session(
     poller = threading.Thread(target=poll_until_the_session_ends)
     if poll_pending:
         poller.start()
-        time.sleep(0.2)  # let the poll reach the server
+        # Nothing a client can see says that its long-poll is waiting at the server, so this
+        # pause stays. A poll that came late would find the session gone (the same 400): the
+        # test would pass without the pending case, never fail because of it.
+        time.sleep(0.2)
     refused = requests.post(session, data=oversized, timeout=TIMEOUT)
     if not poll_pending:
         poller.start()

@@ -9,8 +9,9 @@ import sys
 import pytest
 import requests
 
+from accounts.tests.factories import PASSWORD
 from chatsite.testing import BASE_DIR
-from realtime.tests.clients import PASSWORD, TIMEOUT, Api, person_create
+from realtime.tests.clients import TIMEOUT, Api, person_create
 from realtime.tests.test_multiprocess import REDIS_URL, _redis_or_skip
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,8 +9,9 @@ import requests
 from django.test import override_settings
 
 from accounts.services import user_deactivate
+from accounts.tests.factories import PASSWORD
 from messaging.models import Message
-from realtime.tests.clients import PASSWORD, TIMEOUT
+from realtime.tests.clients import TIMEOUT
 from realtime.tests.test_multiprocess import REDIS_URL, _redis_or_skip
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -48,7 +49,7 @@ def test_deactivation_elsewhere_closes_sockets_on_every_process(servers, on, ali
     a, b = servers
     phone, laptop, bystander = on(a, alice.access), on(b, alice.access), on(b, bob.access)
     # Alice's laptop keeps sending while she is deactivated.
-    stop = threading.Event()
+    stop, sending = threading.Event(), threading.Event()
 
     def keep_sending():
         while not stop.is_set() and laptop.connected:
@@ -56,10 +57,11 @@ def test_deactivation_elsewhere_closes_sockets_on_every_process(servers, on, ali
                 laptop.call("sendMessage", {"to": bob.id, "message": "still here?"}, timeout=2)
             except Exception:
                 return
+            sending.set()
 
     sender = threading.Thread(target=keep_sending, daemon=True)
     sender.start()
-    time.sleep(0.3)
+    assert sending.wait(TIMEOUT), "the laptop's first send got no answer"
 
     # As the admin in a separate web process does: the news goes through Redis.
     with override_settings(REDIS_URL=REDIS_URL):

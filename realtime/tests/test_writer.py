@@ -16,7 +16,7 @@ from chatsite.testing import GREEN_PROCESS
 PROBE = (
     GREEN_PROCESS
     + """
-import gc, json
+import gc, json, time
 import django
 django.setup()
 import engineio
@@ -52,6 +52,14 @@ def live_green_threads():
     return sum(1 for o in threads if not o.dead)
 
 
+# Yield to the other green threads until `condition()` holds, or `timeout` seconds pass (then
+# the assertions on what happened by then fail).
+def until(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        sleep(0.001)
+
+
 result = {}
 idle = live_green_threads()
 
@@ -67,7 +75,7 @@ def put_many(name):
 putters = [spawn(put_many, name) for name in "abc"]
 for putter in putters:
     putter.wait() if mode == "eventlet" else putter.join()
-sleep(0.3)
+until(lambda: len(ws.sent) == 151 and live_green_threads() == idle)
 result["sent"] = list(ws.sent)
 result["green_threads_left"] = live_green_threads() - idle
 result["closed_while_open"] = ws.closed
@@ -78,6 +86,7 @@ socket.queue.put(None)
 writer.join()
 socket.queue.put(Packet(MESSAGE, data="after the end"))
 socket.queue.join()  # what close(wait=True) does: nothing left unaccounted for
+# A window in which "after the end" would go out if it were going to: it must not.
 sleep(0.05)
 result["after_end"] = ws.sent[-1]
 result["closed_after_end"] = ws.closed
@@ -87,7 +96,7 @@ socket, ws = Socket(), WebSocket(fail_at=2)
 writer = _OnDemandWriter(socket, ws, _spawn(mode))
 for i in range(5):
     socket.queue.put(Packet(MESSAGE, data=str(i)))
-sleep(0.1)
+until(lambda: ws.closed)  # the third send failed
 socket.queue.put(Packet(MESSAGE, data="5"))
 socket.queue.put(None)
 writer.join()
