@@ -6,7 +6,8 @@ import random
 import pytest
 import socketio
 
-from realtime.rooms import RoomIndex, presence_room, user_room
+from realtime.patches.socketio import RoomIndex
+from realtime.rooms import presence_room, user_room
 
 
 class IndexedManager(RoomIndex, socketio.Manager):
