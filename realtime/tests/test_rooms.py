@@ -1,5 +1,6 @@
-"""The client manager's room index (realtime.rooms.RoomIndex) keeps exactly the rooms that
-python-socketio's own manager keeps, whatever the sequence of joins, leaves and disconnects."""
+"""The client manager's room index (realtime.patches.socketio.RoomIndex) keeps exactly the
+rooms that python-socketio's own manager keeps, whatever the sequence of joins, leaves and
+disconnects."""
 
 import random
 
