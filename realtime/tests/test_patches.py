@@ -281,3 +281,66 @@ def test_the_server_hooks_are_called(probe):
         assert probe["websocket_buffers_swapped"] == SOCKETS
     else:
         assert probe["waiting_between_requests"] == 1
+
+
+ASGI_PROBE = """
+import json, threading, time
+import django
+django.setup()
+import socketio, uvicorn, websocket
+from chatsite.embedded_db import free_port
+from realtime.patches import socketio as socketio_patches
+
+sio = socketio_patches.AsyncServer(async_mode="asgi")
+
+
+@sio.on("bye")
+async def bye(sid):
+    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    await sio.disconnect(sid)
+    await sio.eio.disconnect(eio_sid)
+
+
+port = free_port()
+app = socketio.ASGIApp(sio)
+server = uvicorn.Server(
+    uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+)
+threading.Thread(target=server.run, daemon=True).start()
+while not server.started:
+    time.sleep(0.05)
+url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+ws = websocket.create_connection(url, timeout=5)
+ws.recv()
+ws.send("40")
+ws.recv()
+ws.send('42["bye"]')
+received, closed = [], "still open"
+try:
+    while True:
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            closed = "closed"
+            break
+        received.append(data.decode())
+except websocket.WebSocketTimeoutException:
+    pass
+except (websocket.WebSocketException, OSError):
+    closed = "closed"
+result = {"engineio_server": type(sio.eio).__name__, "received": received, "closed": closed}
+print(json.dumps(result))
+"""
+
+
+def test_asgi_a_server_side_disconnect_closes_the_websocket():
+    """realtime.patches.engineio.AsyncServer (through realtime.patches.socketio.AsyncServer):
+    python-engineio's asyncio `Socket.close` leaves its writer waiting, so without the patch
+    the WebSocket stays open after the session ends, until the client leaves."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chatsite.settings"}
+    run = subprocess.run(
+        [sys.executable, "-c", ASGI_PROBE],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"engineio_server": "AsyncServer", "received": ["41", "1"], "closed": "closed"}
