@@ -13,14 +13,14 @@ import asyncio
 import threading
 import time
 
-import engineio
 import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from realtime import events, handlers, packets, presence, revocations, server
 from realtime.hosts import AllowedHostsASGIApp
-from realtime.rooms import RoomIndex
+from realtime.patches import socketio as socketio_patches
+from realtime.patches.socketio import RoomIndex
 
 BRIDGE_TIMEOUT = 30
 
@@ -63,29 +63,6 @@ class LoopBridge:
         return thread
 
 
-class _EngineIOServer(engineio.AsyncServer):
-    async def disconnect(self, sid=None):
-        """Close a session without waiting for the client to fetch the CLOSE packet (see
-        `realtime.server._EngineIOServer.disconnect`). Here the race is even likelier: the
-        disconnect handler runs in a worker thread, so the pending poll is often answered with
-        the handler's own events before CLOSE is queued."""
-        socket = self.sockets.get(sid) if sid is not None else None
-        if socket is None:
-            return await super().disconnect(sid)
-        await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
-        # Unlike the synchronous Socket.close, the asyncio one leaves the writer waiting, so a
-        # WebSocket stayed open until the client left: the `None` ends the writer, which then
-        # closes the WebSocket.
-        await socket.queue.put(None)
-        self.sockets.pop(sid, None)
-        return None
-
-
-class _SocketIOServer(socketio.AsyncServer):
-    def _engineio_server_class(self):
-        return _EngineIOServer
-
-
 class _Manager(RoomIndex, socketio.AsyncManager):
     pass
 
@@ -113,7 +90,7 @@ def build_socketio_app(django_app=None):
     """An ASGI app serving Socket.IO at /socket.io/ (for the hosts in ALLOWED_HOSTS) and passing
     other traffic to `django_app`."""
     options = settings.REALTIME
-    sio = _SocketIOServer(
+    sio = socketio_patches.AsyncServer(
         async_mode="asgi",
         client_manager=_client_manager(),
         cors_allowed_origins=server.origin_allowed,

@@ -12,7 +12,8 @@ every malformed packet logged a full traceback: a client could write megabytes o
 second.
 
 Installed with python-engineio's public `on("message")` / `on("disconnect")` registration,
-around the handlers python-socketio registered there."""
+around the handlers python-socketio registered there (`realtime.patches.socketio` finds
+them)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+
+from realtime.patches import engineio as engineio_patches
+from realtime.patches import socketio as socketio_patches
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ class PacketGuard:
     def admit(self, eio_sid: str, data) -> bool:
         """False if the message must not reach python-socketio: binary input (the caller
         closes the connection), or a message of a session that was closed already."""
-        if eio_sid not in self.eio.sockets:
+        if not engineio_patches.session_is_open(self.eio, eio_sid):
             return False
         if not isinstance(data, str) or data[:1] in BINARY_PACKET_TYPES:
             self._count(eio_sid, MAX_STRIKES, "binary packet refused; connection closed")
@@ -87,7 +91,7 @@ class PacketGuard:
 def guard(sio) -> PacketGuard:
     """Put a PacketGuard in front of a `socketio.Server`'s Engine.IO message handler."""
     eio = sio.eio
-    packet_guard = PacketGuard(eio, eio.handlers["message"], eio.handlers["disconnect"])
+    packet_guard = PacketGuard(eio, *socketio_patches.engineio_handlers(sio))
 
     def on_message(eio_sid: str, data) -> None:
         if not packet_guard.admit(eio_sid, data):
@@ -111,7 +115,7 @@ def guard(sio) -> PacketGuard:
 def guard_async(sio) -> PacketGuard:
     """The same for a `socketio.AsyncServer` (the ASGI mode)."""
     eio = sio.eio
-    packet_guard = PacketGuard(eio, eio.handlers["message"], eio.handlers["disconnect"])
+    packet_guard = PacketGuard(eio, *socketio_patches.engineio_handlers(sio))
 
     async def on_message(eio_sid: str, data) -> None:
         if not packet_guard.admit(eio_sid, data):

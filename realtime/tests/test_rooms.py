@@ -1,12 +1,14 @@
-"""The client manager's room index (realtime.rooms.RoomIndex) keeps exactly the rooms that
-python-socketio's own manager keeps, whatever the sequence of joins, leaves and disconnects."""
+"""The client manager's room index (realtime.patches.socketio.RoomIndex) keeps exactly the
+rooms that python-socketio's own manager keeps, whatever the sequence of joins, leaves and
+disconnects."""
 
 import random
 
 import pytest
 import socketio
 
-from realtime.rooms import RoomIndex, presence_room, user_room
+from realtime.patches.socketio import RoomIndex
+from realtime.rooms import presence_room, user_room
 
 
 class IndexedManager(RoomIndex, socketio.Manager):

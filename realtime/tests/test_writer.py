@@ -1,5 +1,6 @@
-"""realtime.server._OnDemandWriter: a WebSocket's packets, sent in order by a green thread that
-runs only while there is something to send (eventlet and gevent, each in a process of its own).
+"""realtime.patches.engineio.OnDemandWriter: a WebSocket's packets, sent in order by a green
+thread that runs only while there is something to send (eventlet and gevent, each in a process
+of its own).
 
 Delivery, disconnects and heartbeats through it are covered against real servers by the other
 realtime tests; this checks the rules a busy server can't be made to show on demand."""
@@ -19,18 +20,20 @@ PROBE = (
 import gc, json, time
 import django
 django.setup()
-import engineio
 from engineio.packet import MESSAGE, Packet
 import greenlet
-from realtime.server import _OnDemandWriter, _spawn
+from realtime.patches.engineio import OnDemandWriter, Server, _spawn
 
-server = engineio.Server(async_mode=mode)
+server = Server(async_mode=mode)
 
 
 class Socket:
     def __init__(self):
-        self.server = server
         self.queue = server.create_queue()
+
+
+def on_demand_writer(socket, ws):
+    return OnDemandWriter(socket.queue, ws, _spawn(mode), server.create_event)
 
 
 class WebSocket:
@@ -66,7 +69,7 @@ idle = live_green_threads()
 # Packets queued before the writer took over go first; three green threads then put 50 each.
 socket, ws = Socket(), WebSocket()
 socket.queue.put(Packet(MESSAGE, data="open"))
-writer = _OnDemandWriter(socket, ws, _spawn(mode))
+writer = on_demand_writer(socket, ws)
 def put_many(name):
     for i in range(50):
         socket.queue.put(Packet(MESSAGE, data=f"{name}{i}"))
@@ -93,7 +96,7 @@ result["closed_after_end"] = ws.closed
 
 # A send that fails closes the WebSocket and drops what was queued and what comes later.
 socket, ws = Socket(), WebSocket(fail_at=2)
-writer = _OnDemandWriter(socket, ws, _spawn(mode))
+writer = on_demand_writer(socket, ws)
 for i in range(5):
     socket.queue.put(Packet(MESSAGE, data=str(i)))
 until(lambda: ws.closed)  # the third send failed

@@ -26,6 +26,7 @@ from django.core.wsgi import get_wsgi_application
 
 from realtime import handlers, memory, presence, revocations, server
 from realtime.hosts import AllowedHostsWSGIApp
+from realtime.patches import engineio as engineio_patches
 
 logger = logging.getLogger("realtime.serve")
 
@@ -89,11 +90,7 @@ def close_socketio_connections(sio: socketio.Server) -> None:
     runs its disconnect handlers (presence) and closes the WebSocket, and clients reconnect
     with their backoff. (An Engine.IO CLOSE packet would tell python-socketio clients that the
     server wants them gone for good; a Socket.IO DISCONNECT would tell every client.)"""
-    for engineio_socket in list(sio.eio.sockets.values()):
-        try:
-            engineio_socket.close(wait=False, abort=True)
-        except Exception:
-            logger.exception("could not close a socket at shutdown")
+    engineio_patches.abort_sessions(sio.eio)
 
 
 def _stop_on_sigterm() -> None:
@@ -138,15 +135,13 @@ def serve_asgi(host: str, port: int, timeout: float) -> None:
         )
 
 
-# What an upgraded connection keeps for HTTP: a refused upgrade is answered through them.
-WEBSOCKET_BUFSIZE = 64
-
-
 def serve_eventlet(
     app, host: str, port: int, *, close_sockets: Callable[[], None], timeout: float
 ) -> None:
     import eventlet
     import eventlet.wsgi
+
+    from realtime.patches.eventlet import Protocol
 
     listener = eventlet.listen((host, port), backlog=2048)
     # Accepted sockets inherit it: small Socket.IO frames leave at once instead of waiting for
@@ -154,25 +149,6 @@ def serve_eventlet(
     # docs/benchmarks.md, "Measurements behind the code").
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     pool = eventlet.GreenPool(settings.REALTIME["MAX_CONNECTIONS"])
-
-    class Protocol(eventlet.wsgi.HttpProtocol):
-        # A connection keeps its read and write buffers for as long as it lives: 4 KB each
-        # instead of 8 KB and 16 KB. Larger bodies go through them in several reads; eventlet
-        # flushes after every write.
-        rbufsize = wbufsize = 4 << 10
-
-        def get_environ(self):
-            environ = super().get_environ()
-            if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                # A WebSocket reads and writes its socket directly for as long as the
-                # connection lasts: its buffers shrink to a few bytes (8 KB less per socket).
-                # (New ones before the old close: the socket closes with its last file.)
-                old = self.rfile, self.wfile
-                self.rfile = self.connection.makefile("rb", WEBSOCKET_BUFSIZE)
-                self.wfile = self.connection.makefile("wb", WEBSOCKET_BUFSIZE)
-                for buffered in old:
-                    buffered.close()
-            return environ
 
     server_thread = eventlet.spawn(
         eventlet.wsgi.server,
@@ -205,6 +181,8 @@ def serve_gevent(
     import gevent
     from gevent import pool, pywsgi
 
+    from realtime.patches.gevent import handler_class
+
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
@@ -212,34 +190,11 @@ def serve_gevent(
 
     between_requests: set[gevent.Greenlet] = set()
 
-    class NoDelayHandler(pywsgi.WSGIHandler):
-        # Small Socket.IO frames must leave at once, not wait for Nagle's algorithm.
-        def __init__(self, sock, address, server, rfile=None):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().__init__(sock, address, server, rfile)
-
-        def read_requestline(self):
-            # A keep-alive connection waits here for its next request; stopping closes those.
-            current = gevent.getcurrent()
-            between_requests.add(current)
-            try:
-                return super().read_requestline()
-            finally:
-                between_requests.discard(current)
-
-        def run_application(self):
-            try:
-                super().run_application()
-            finally:
-                # The WebSocket took the connection over; once it ends, the connection is
-                # done. Kept alive, pywsgi would read the client's close frame as an HTTP
-                # request and never complete the closing handshake (clients hang in close()).
-                if self._connection_upgrade_requested():
-                    self.close_connection = True
-
     # A pool, so that stopping waits for the requests in progress (and caps connections).
     handlers = pool.Pool(settings.REALTIME["MAX_CONNECTIONS"])
-    wsgi = pywsgi.WSGIServer(listener, app, handler_class=NoDelayHandler, log=None, spawn=handlers)
+    wsgi = pywsgi.WSGIServer(
+        listener, app, handler_class=handler_class(between_requests), log=None, spawn=handlers
+    )
 
     def stop() -> None:
         wsgi.close()  # stop accepting; serve_forever() then waits for the pool
