@@ -236,6 +236,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets of fields named `kind`: a conversation's, and "group" (the only kind a
+    # client creates).
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationKindEnum": "messaging.models.Conversation.Kind",
+        "NewConversationKindEnum": ["group"],
+    },
 }
 
 # --- The chat product's own settings (one namespaced dict) ----------------------------------
