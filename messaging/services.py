@@ -88,8 +88,8 @@ STATE_FIELDS = {"last_seq": 1, "version": 1, "kind": 1, "participants": 1}
 
 def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
     """In the caller's transaction: the next seq and version of the conversation
-    `conversation_filter` finds, with the sender's read marker moved to the new seq. Returns
-    the conversation's new state, or None if there is none.
+    `conversation_filter` finds, if the sender is one of its participants, with the sender's
+    read marker moved to the new seq. Returns the conversation's new state, or None.
 
     A read, then an update to values computed from it: the transaction makes the pair atomic
     (a concurrent writer's commit in between makes this update conflict, and the transaction
@@ -98,8 +98,11 @@ def _allocate_seq(conversation_filter: dict, sender_id) -> dict | None:
     "Measurements behind the code")."""
     conversations = _conversations()
     session = current_session()
+    # By one field (`_id` or `direct_key`), membership checked here: the embedded database
+    # served `{direct_key, participants}` without the direct_key index (docs/benchmarks.md,
+    # "Measurements behind the code").
     state = conversations.find_one(conversation_filter, STATE_FIELDS, session=session)
-    if state is None:
+    if state is None or sender_id not in state["participants"]:
         return None
     seq, version = state["last_seq"] + 1, state["version"] + 1
     now = timezone.now()
@@ -172,7 +175,7 @@ def message_send(
         new_conversation = None
 
     def write() -> Message:
-        state = _allocate_seq({**conversation_filter, "participants": sender.pk}, sender.pk)
+        state = _allocate_seq(conversation_filter, sender.pk)
         if state is None:
             if new_conversation is None:
                 raise errors.ConversationNotFound()
