@@ -46,7 +46,7 @@ class SignupApi(APIView):
     @links(
         201,
         messages_send={"parameters": {"user_id": "$response.body#/_id"}},
-        messages_list={"parameters": {"user_id": "$response.body#/_id"}},
+        messages_list={"parameters": {"id": "$response.body#/_id"}},
     )
     def post(self, request):
         serializer = SignupSerializer(data=request.data)

@@ -250,7 +250,11 @@ CHAT = {
     "LOGIN_RATE": os.environ.get("LOGIN_RATE", "10/minute"),
     "SIGNUP_RATE": os.environ.get("SIGNUP_RATE", "20/hour"),
     "SEND_RATE": os.environ.get("SEND_RATE", "60/10s"),
+    # Edits, deletes and reactions per user (REST and socket events share the count).
+    "ACTION_RATE": os.environ.get("ACTION_RATE", "60/10s"),
     "MESSAGE_MAX_LENGTH": env_int("MESSAGE_MAX_LENGTH", 4000),
+    # How long after sending its author may edit a message (seconds; 0: any time).
+    "MESSAGE_EDIT_WINDOW_SECONDS": env_int("MESSAGE_EDIT_WINDOW_SECONDS", 3600),
     # Members of one group, its creator included.
     "GROUP_MAX_MEMBERS": env_int("GROUP_MAX_MEMBERS", 1000),
     # Write transactions one process runs at once (messaging/transactions.py); others queue.

@@ -10,6 +10,7 @@ from messaging import errors, selectors, services
 from messaging.serializers import (
     ConversationListSerializer,
     ConversationSerializer,
+    EditMessageSerializer,
     GroupCreateSerializer,
     GroupMemberRoleSerializer,
     GroupMembersAddSerializer,
@@ -23,7 +24,7 @@ from messaging.serializers import (
     SyncQuerySerializer,
     SyncSerializer,
 )
-from messaging.throttles import SendRateThrottle
+from messaging.throttles import ActionRateThrottle, SendRateThrottle
 
 PAGE_PARAMETERS = [
     integer_parameter("before", 0, selectors.SEQ_MAX, "Only messages with a smaller seq."),
@@ -36,15 +37,22 @@ PAGE_PARAMETERS = [
     ),
 ]
 USER_ID = object_id_parameter("user_id", "The other user's id.")
+PEER_ID = object_id_parameter("id", "The other user's id.")
+MESSAGE_ID = object_id_parameter("id", "A message of one of your conversations.")
+EMOJI = OpenApiParameter(
+    "emoji",
+    {"type": "string", "minLength": 1, "maxLength": 64},
+    OpenApiParameter.PATH,
+    required=True,
+    description="One emoji (`👍`, URL-encoded) or its short name (`thumbs_up`, `+1`).",
+)
 MEMBER_ID = object_id_parameter("user_id", "A member's id (your own to leave).")
 CONVERSATION_ID = object_id_parameter("conversation_id", "One of your conversations.")
 # What the send service refuses in a body the schema allows: the state the schema can't know.
-SEND_ERRORS = (
-    errors.MessageInvalid,
-    errors.MessageEmpty,
-    errors.MessageTooLong,
-    errors.ClientMsgIdInvalid,
-)
+TEXT_ERRORS = (errors.MessageInvalid, errors.MessageEmpty, errors.MessageTooLong)
+SEND_ERRORS = (*TEXT_ERRORS, errors.ClientMsgIdInvalid, errors.ReplyNotFound)
+# What the author can no longer change.
+CHANGE_ERRORS = (errors.MessageNotFound, errors.MessageHiddenByModerator, errors.SystemMessage)
 # A sent message leads to its conversation's history, the next send and the read marker.
 SENT_MESSAGE_LINKS = {
     "conversation_messages_list": {
@@ -57,7 +65,9 @@ SENT_MESSAGE_LINKS = {
         "parameters": {"conversation_id": "$response.body#/conversationId"},
         "requestBody": {"seq": "$response.body#/seq"},
     },
-    "messages_list": {"parameters": {"user_id": "$response.body#/receiverId"}},
+    "messages_list": {"parameters": {"id": "$response.body#/receiverId"}},
+    "message_edit": {"parameters": {"id": "$response.body#/_id"}},
+    "message_react": {"parameters": {"id": "$response.body#/_id"}},
 }
 HAS_MORE = OpenApiParameter(
     "X-Has-More",
@@ -95,6 +105,7 @@ def _send(request, **target):
         sender=request.user,
         body=serializer.validated_data["message"],
         client_msg_id=serializer.validated_data.get("clientMsgId"),
+        reply_to=serializer.validated_data.get("replyTo"),
         **target,
     )
     return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
@@ -120,21 +131,27 @@ class DirectMessageSendApi(APIView):
         return _send(request, receiver=receiver)
 
 
-class DirectMessageListApi(APIView):
-    """Messages of the 1:1 conversation with a user, oldest first (reference route).
+class MessageApi(APIView):
+    """GET `/api/messages/<user id>`: the messages of the 1:1 conversation with a user, oldest
+    first (reference route). The body is a plain array, as in the reference design; the latest
+    page by default, older pages with `?before=<seq>`. `X-Has-More` and the `Link: rel="prev"`
+    header point at the next older page.
 
-    The body is a plain array, as in the reference design; the latest page by default, older
-    pages with `?before=<seq>`. `X-Has-More` and the `Link: rel="prev"` header point at the
-    next older page."""
+    PATCH and DELETE `/api/messages/<message id>`: its author edits or deletes a message."""
+
+    throttle_classes = [ActionRateThrottle]
+
+    def get_throttles(self):
+        return [] if self.request.method == "GET" else super().get_throttles()
 
     @extend_schema(
         operation_id="messages_list",
-        parameters=[USER_ID, *PAGE_PARAMETERS, HAS_MORE, PREV_LINK],
+        parameters=[PEER_ID, *PAGE_PARAMETERS, HAS_MORE, PREV_LINK],
         responses={200: MessageSerializer(many=True), **raises(errors.ReceiverNotFound)},
     )
-    def get(self, request, user_id):
+    def get(self, request, id):
         arguments = _page_arguments(request)
-        conversation = selectors.conversation_get_direct(user=request.user, other_id=user_id)
+        conversation = selectors.conversation_get_direct(user=request.user, other_id=id)
         if conversation is None:
             return Response([], headers={"X-Has-More": "false"})
         messages, has_more = selectors.message_page(conversation=conversation, **arguments)
@@ -144,6 +161,90 @@ class DirectMessageListApi(APIView):
             response["Link"] = f'<{request.build_absolute_uri(older)}>; rel="prev"'
         response["X-Has-More"] = "true" if has_more else "false"
         return response
+
+    @extend_schema(
+        operation_id="message_edit",
+        parameters=[MESSAGE_ID],
+        request=EditMessageSerializer,
+        responses={
+            200: MessageSerializer,
+            **raises(
+                *TEXT_ERRORS,
+                *CHANGE_ERRORS,
+                errors.MessageDeleted,
+                errors.EditWindowPassed,
+                errors.EditLimitReached,
+            ),
+        },
+    )
+    def patch(self, request, id):
+        """Replace the text of your message (within `MESSAGE_EDIT_WINDOW_SECONDS`). Every
+        participant gets `messageUpdated`."""
+        serializer = EditMessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = services.message_edit(
+            message=selectors.message_get_for_user(user=request.user, message_id=id),
+            user=request.user,
+            body=serializer.validated_data["message"],
+        )
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        operation_id="message_delete",
+        parameters=[MESSAGE_ID],
+        request=None,
+        responses={200: MessageSerializer, **raises(*CHANGE_ERRORS)},
+    )
+    def delete(self, request, id):
+        """Delete your message for everyone: it stays in the history as a tombstone
+        (`deleted: true`, no text). Every participant gets `messageDeleted`; deleting again
+        changes nothing."""
+        message = services.message_delete(
+            message=selectors.message_get_for_user(user=request.user, message_id=id),
+            user=request.user,
+        )
+        return Response(MessageSerializer(message).data)
+
+
+REACTION_ERRORS = (
+    errors.MessageNotFound,
+    errors.EmojiInvalid,
+    errors.MessageDeleted,
+    errors.MessageHiddenByModerator,
+)
+
+
+class MessageReactionApi(APIView):
+    """POST: react to a message with an emoji (once per emoji). DELETE: take the reaction back.
+    Every participant gets `reactionsUpdated`; repeating either changes nothing."""
+
+    throttle_classes = [ActionRateThrottle]
+
+    def _react(self, request, id, emoji, service):
+        message = service(
+            message=selectors.message_get_for_user(user=request.user, message_id=id),
+            user=request.user,
+            emoji=emoji,
+        )
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        operation_id="message_react",
+        parameters=[MESSAGE_ID, EMOJI],
+        request=None,
+        responses={200: MessageSerializer, **raises(*REACTION_ERRORS, errors.TooManyReactions)},
+    )
+    def post(self, request, id, emoji):
+        return self._react(request, id, emoji, services.message_react)
+
+    @extend_schema(
+        operation_id="message_unreact",
+        parameters=[MESSAGE_ID, EMOJI],
+        request=None,
+        responses={200: MessageSerializer, **raises(*REACTION_ERRORS)},
+    )
+    def delete(self, request, id, emoji):
+        return self._react(request, id, emoji, services.message_unreact)
 
 
 class ConversationListApi(APIView):

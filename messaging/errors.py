@@ -103,3 +103,49 @@ class MemberNotFound(NotFound):
 class RoleInvalid(ChatError):
     code = "role_invalid"
     default_detail = 'role must be "member", "admin" or "owner".'
+
+
+class ReplyNotFound(ChatError):
+    code = "reply_not_found"
+    default_detail = "replyTo must be the id of a message of the same conversation."
+
+
+class MessageDeleted(ChatError):
+    code = "message_deleted"
+    default_detail = "The message was deleted."
+    status = 409
+
+
+class MessageHiddenByModerator(ChatError):
+    code = "message_hidden"
+    default_detail = "A moderator hid the message."
+    status = 409
+
+
+class SystemMessage(ChatError):
+    code = "system_message"
+    default_detail = "A system message can't be edited or deleted."
+    status = 409
+
+
+class EditWindowPassed(ChatError):
+    code = "edit_window_passed"
+    default_detail = "The time for editing this message has passed."
+    status = 409
+
+
+class EditLimitReached(ChatError):
+    code = "edit_limit_reached"
+    default_detail = "The message has been edited too many times."
+    status = 409
+
+
+class EmojiInvalid(ChatError):
+    code = "emoji_invalid"
+    default_detail = "A reaction is one emoji, or the short name of one (thumbs_up)."
+
+
+class TooManyReactions(ChatError):
+    code = "too_many_reactions"
+    default_detail = "A message has at most 20 different reactions."
+    status = 409

@@ -2,7 +2,8 @@
 
 Ordering is by `seq` (per conversation, gap-free, allocated inside the send transaction), never
 by time: MongoDB keeps milliseconds only. `version` (per conversation) numbers every change —
-new message, hide/unhide, read marker — so `/api/sync` can hand out exact, gap-free cursors.
+new message, edit, delete, reaction, hide/unhide, read marker — so `/api/sync` can hand out
+exact, gap-free cursors.
 """
 
 from datetime import UTC, datetime
@@ -104,7 +105,20 @@ class Message(models.Model):
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The author's edits: when the last one was, and the texts before each one (oldest first,
+    # `[{"body": "...", "replacedAt": "<iso time>"}]`), which only moderators see.
     edited_at = models.DateTimeField(null=True, blank=True)
+    edit_history = models.JSONField(default=list, blank=True, editable=False)
+    # Deleted by its author: it keeps its seq as a tombstone; text, history and reactions are
+    # erased.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # The message this one answers (of the same conversation).
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    # `[{"emoji": "👍", "userIds": ["<user id>", ...]}]`, in the order each emoji was first used.
+    reactions = models.JSONField(default=list, blank=True, editable=False)
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -141,6 +155,10 @@ class Message(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class SyncCheckpoint(models.Model):

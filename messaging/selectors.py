@@ -62,6 +62,20 @@ def conversation_get_for_user(*, user: User, conversation_id: object) -> Convers
     return conversation
 
 
+def message_get_for_user(*, user: User, message_id: object) -> Message:
+    """A message of one of the user's conversations, else `message_not_found`."""
+    pk = object_id(message_id, errors.MessageNotFound)
+    message = Message.objects.filter(pk=pk).first()
+    if (
+        message is None
+        or not Conversation.objects.filter(
+            pk=message.conversation_id, participants__contains=[user.pk]
+        ).exists()
+    ):
+        raise errors.MessageNotFound()
+    return message
+
+
 def contact_ids_for_user(*, user_id: object) -> set[str]:
     """Ids of the users who share a conversation with this one (its presence audience)."""
     me = object_id(user_id, errors.ConversationNotFound)
@@ -98,7 +112,18 @@ def message_page(
     if high < low:
         return [], False
     messages = Message.objects.filter(conversation=conversation, seq__gte=low, seq__lte=high)
-    return list(messages.order_by("seq")), has_more
+    return attach_reply_targets(list(messages.order_by("seq"))), has_more
+
+
+def attach_reply_targets(messages: list[Message]) -> list[Message]:
+    """Load the messages these reply to in one query (their previews are part of the payload)."""
+    ids = {m.reply_to_id for m in messages if m.reply_to_id}
+    if ids:
+        targets = Message.objects.in_bulk(list(ids))
+        for m in messages:
+            if m.reply_to_id:
+                m.reply_to = targets.get(m.reply_to_id)
+    return messages
 
 
 def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int]]:
@@ -114,7 +139,10 @@ def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int
         return [], {}
     last_keys = [Q(conversation_id=c.pk, seq=c.last_seq) for c in conversations if c.last_seq]
     last_messages = (
-        {m.conversation_id: m for m in Message.objects.filter(reduce(or_, last_keys))}
+        {
+            m.conversation_id: m
+            for m in attach_reply_targets(list(Message.objects.filter(reduce(or_, last_keys))))
+        }
         if last_keys
         else {}
     )
@@ -190,7 +218,7 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
             if str(pk) > str(cut.conversation_id):
                 new_versions[str(pk)] = seen.get(str(pk), 0)
         new_versions[str(cut.conversation_id)] = cut.version
-    result["messages"] = messages
+    result["messages"] = attach_reply_targets(messages)
     # A read marker keeps only its latest move, under the version that made it.
     result["reads"] = [
         {"conversationId": str(pk), "userId": user_id, "seq": marker["seq"]}

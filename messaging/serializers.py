@@ -9,8 +9,8 @@ from rest_framework import serializers
 from accounts.serializers import UserSerializer
 from chatsite.fields import StrictCharField
 from chatsite.openapi import OBJECT_ID_PATTERN, character_class
-from messaging.models import Conversation
-from messaging.services import invisible_character
+from messaging.models import Conversation, Message
+from messaging.services import REPLY_PREVIEW_LENGTH, invisible_character
 
 
 def object_id_field(**kwargs) -> serializers.RegexField:
@@ -61,6 +61,18 @@ class ClientMsgIdField(ServiceCheckedField):
     """Checked by the send service: `client_msg_id_invalid`; null means no key."""
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": OBJECT_ID_PATTERN,
+        "nullable": True,
+        "description": "The id of the message this one answers, of the same conversation.",
+    }
+)
+class ReplyToField(ServiceCheckedField):
+    """Checked by the send service: `reply_not_found`; null means not a reply."""
+
+
 @extend_schema_field({"type": "integer", "minimum": 0})
 class SeqField(ServiceCheckedField):
     """Checked by the mark-read service: `seq_invalid`."""
@@ -96,11 +108,41 @@ class SystemEventField(serializers.JSONField):
     pass
 
 
+class ReplyPreviewSerializer(serializers.Serializer):
+    """The message a reply answers, as it is now: its first 100 characters, or none when it was
+    deleted or hidden."""
+
+    _id = object_id_field()
+    senderId = object_id_field()
+    message = serializers.CharField(allow_blank=True, max_length=REPLY_PREVIEW_LENGTH)
+    deleted = serializers.BooleanField()
+    hidden = serializers.BooleanField()
+
+    def to_representation(self, m):
+        withheld = m.deleted_at is not None or m.hidden_at is not None
+        return {
+            "_id": str(m.pk),
+            "senderId": str(m.sender_id),
+            "message": "" if withheld else m.body[:REPLY_PREVIEW_LENGTH],
+            "deleted": m.deleted_at is not None,
+            "hidden": m.hidden_at is not None,
+        }
+
+
+class ReactionSerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField(min_value=1)
+    userIds = serializers.ListField(
+        child=object_id_field(), help_text="Who reacted, in order; `me` is your id among them."
+    )
+
+
 class MessageSerializer(serializers.Serializer):
     """A stored message, with the reference design's field names (`_id`, `senderId`,
     `receiverId`, `message`, `createdAt`, `updatedAt`) plus `conversationId`, `seq`,
-    `clientMsgId`, `editedAt`, `hidden` and `system` (what a system message records). A hidden
-    message keeps its place (seq) but its text is withheld."""
+    `clientMsgId`, `editedAt`, `deleted`, `hidden`, `system` (what a system message records),
+    `replyTo` (a preview of the message it answers) and `reactions`. A hidden or deleted message
+    keeps its place (seq) but its text and reactions are withheld."""
 
     _id = object_id_field()
     conversationId = object_id_field()
@@ -112,26 +154,48 @@ class MessageSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
     updatedAt = serializers.DateTimeField()
     editedAt = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
     hidden = serializers.BooleanField()
     system = SystemEventField(allow_null=True)
+    replyTo = ReplyPreviewSerializer(allow_null=True)
+    reactions = ReactionSerializer(many=True)
 
     def to_representation(self, m):
         # Written out by hand: this runs for every message sent and every page read.
-        hidden = m.hidden_at is not None
+        withheld = m.hidden_at is not None or m.deleted_at is not None
         return {
             "_id": str(m.pk),
             "conversationId": str(m.conversation_id),
             "senderId": str(m.sender_id),
             "receiverId": str(m.receiver_id) if m.receiver_id else None,
-            "message": "" if hidden else m.body,
+            "message": "" if withheld else m.body,
             "seq": m.seq,
             "clientMsgId": m.client_msg_id,
             "createdAt": iso(m.created_at),
             "updatedAt": iso(m.updated_at),
             "editedAt": iso(m.edited_at),
-            "hidden": hidden,
+            "deleted": m.deleted_at is not None,
+            "hidden": m.hidden_at is not None,
             "system": m.system,
+            "replyTo": _reply_preview(m) if m.reply_to_id else None,
+            "reactions": [] if withheld else _reactions(m.reactions),
         }
+
+
+def _reply_preview(m) -> dict | None:
+    # Pages load the replied-to messages in one query (`selectors.attach_reply_targets`).
+    try:
+        target = m.reply_to
+    except Message.DoesNotExist:
+        return None
+    return ReplyPreviewSerializer(target).data
+
+
+def _reactions(reactions: list | None) -> list[dict]:
+    return [
+        {"emoji": r["emoji"], "count": len(r["userIds"]), "userIds": r["userIds"]}
+        for r in reactions or ()
+    ]
 
 
 class SendMessageSerializer(serializers.Serializer):
@@ -142,6 +206,13 @@ class SendMessageSerializer(serializers.Serializer):
 
     message = MessageTextField()
     clientMsgId = ClientMsgIdField(required=False, help_text="Idempotency key, unique per sender.")
+    replyTo = ReplyToField(required=False)
+
+
+class EditMessageSerializer(serializers.Serializer):
+    """Body of `PATCH /api/messages/<message_id>`: the new text, checked as a sent one."""
+
+    message = MessageTextField()
 
 
 class MarkReadSerializer(serializers.Serializer):

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from datetime import timedelta
 
 from bson import Int64, ObjectId
 from django.conf import settings
 from django.db import IntegrityError, connection
+from django.dispatch import Signal
 from django.utils import timezone
+from emoji import EMOJI_DATA, emojize, is_emoji
 from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
@@ -19,7 +23,12 @@ from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
 from messaging import errors
 from messaging.models import Conversation, Message, SyncCheckpoint
-from messaging.signals import conversation_changed, message_visibility_changed, messages_read
+from messaging.signals import (
+    conversation_changed,
+    message_changed,
+    message_visibility_changed,
+    messages_read,
+)
 from messaging.transactions import run_in_transaction
 
 CLIENT_MSG_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # \Z: no newline after
@@ -144,11 +153,14 @@ def message_send(
     receiver: User | None = None,
     conversation: Conversation | None = None,
     client_msg_id: object = None,
+    reply_to: object = None,
 ) -> Message:
     """Validate, then in one transaction: allocate the conversation's next seq and move the
     sender's read marker (one update; the first message of a direct pair creates the
     conversation instead), and insert the message. A retry with the same `client_msg_id`
-    returns the message stored the first time and creates nothing."""
+    returns the message stored the first time (as it is now) and creates nothing.
+
+    `reply_to`: the id of the message this one answers, of the same conversation."""
     if (receiver is None) == (conversation is None):
         raise TypeError("message_send needs exactly one of receiver or conversation")
     body = clean_body(body)
@@ -173,6 +185,7 @@ def message_send(
         key = writer_key(conversation)
         conversation_filter = {"_id": conversation.pk}
         new_conversation = None
+    replied = _reply_target(reply_to, conversation_filter) if reply_to is not None else None
 
     def write() -> Message:
         state = _allocate_seq(conversation_filter, sender.pk)
@@ -191,6 +204,7 @@ def message_send(
             seq=state["last_seq"],
             version=state["version"],
             client_msg_id=client_msg_id,
+            reply_to=replied,
         )
         message.save()
         return message
@@ -207,6 +221,19 @@ def message_send(
             # exists now, so the next attempt finds it.
             return run_in_transaction(write, lock_key=key)
         raise
+
+
+def _reply_target(raw: object, conversation_filter: dict) -> Message:
+    """The message `raw` names, if it belongs to the conversation `conversation_filter` finds."""
+    pk = raw if isinstance(raw, ObjectId) else None
+    if isinstance(raw, str) and re.fullmatch(r"[0-9a-f]{24}", raw):
+        pk = ObjectId(raw)
+    target = Message.objects.filter(pk=pk).first() if pk else None
+    if target is None or not _conversations().count_documents(
+        {**conversation_filter, "_id": target.conversation_id}, limit=1
+    ):
+        raise errors.ReplyNotFound()
+    return target
 
 
 def conversation_mark_read(*, user: User, conversation: Conversation, seq: object) -> int:
@@ -250,43 +277,212 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
     return stored.last_read_seq(user.pk)
 
 
-def _message_set_hidden(*, message: Message, by: User | None, hidden: bool) -> Message:
+# --- changes to a stored message -------------------------------------------------------------
+#
+# Edit, delete, reactions and moderation (hide/unhide) change a message in place. Each is one
+# transaction that reads the message as stored, decides, and writes the change with the
+# conversation's next version, so `/api/sync` hands it out exactly once; the event follows the
+# commit. A change that changes nothing (the same text again, a reaction already there, a
+# second delete) writes nothing and announces nothing: a retry is harmless.
+
+EDIT_HISTORY_MAX = 50
+REACTIONS_MAX = 20
+REPLY_PREVIEW_LENGTH = 100
+
+
+def _message_change(
+    *,
+    message: Message,
+    actor: User | None,
+    decide: Callable[[Message], dict | None],
+    signal: Signal,
+    **announce,
+) -> Message:
+    """In one transaction: read `message` as stored, let `decide(stored)` return the fields to
+    change (or None: nothing to do; or raise), take the conversation's next version (`actor`,
+    unless None — a moderator — must still be a participant) and write the fields with it.
+    After the commit, `signal` is sent with the message as stored and `announce`. Returns the
+    message as stored."""
     conversation = Conversation.objects.only("direct_key").get(pk=message.conversation_id)
 
     def write() -> Message:
-        now = timezone.now()
-        doc = _bump(
-            {"_id": message.conversation_id},
-            {"$inc": {"version": Int64(1)}, "$set": {"updated_at": now}},
-        )
-        if doc is None:
+        stored = Message.objects.filter(pk=message.pk).first()
+        if stored is None:
             raise errors.MessageNotFound()
-        message.hidden_at = now if hidden else None
-        message.hidden_by = by if hidden else None
-        message.version = doc["version"]
-        Message.objects.filter(pk=message.pk).update(
-            hidden_at=message.hidden_at,
-            hidden_by=message.hidden_by,
-            version=message.version,
-            updated_at=now,
+        changes = decide(stored)
+        if not changes:
+            return stored
+        conversations = _conversations()
+        session = current_session()
+        state = conversations.find_one(
+            {"_id": stored.conversation_id}, {"version": 1, "participants": 1}, session=session
         )
-        send_after_commit(message_visibility_changed, sender=Message, message=message)
-        return message
+        if state is None or (actor is not None and actor.pk not in state["participants"]):
+            raise errors.MessageNotFound()
+        now = timezone.now()
+        changes.update(version=state["version"] + 1, updated_at=now)
+        conversations.update_one(
+            {"_id": state["_id"]},
+            {"$set": {"version": Int64(changes["version"]), "updated_at": now}},
+            session=session,
+        )
+        Message.objects.filter(pk=stored.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(stored, field, value)
+        send_after_commit(signal, sender=Message, message=stored, **announce)
+        return stored
 
     return run_in_transaction(write, lock_key=writer_key(conversation))
 
 
+def _set_hidden(hidden: bool, by: User | None) -> Callable[[Message], dict | None]:
+    def decide(stored: Message) -> dict | None:
+        if stored.is_hidden == hidden:
+            return None
+        now = timezone.now()
+        return {"hidden_at": now if hidden else None, "hidden_by": by if hidden else None}
+
+    return decide
+
+
 def message_hide(*, message: Message, by: User | None) -> Message:
     """Moderation soft-delete: participants see the message as hidden; moderators still can."""
-    if message.is_hidden:
-        return message
-    return _message_set_hidden(message=message, by=by, hidden=True)
+    return _message_change(
+        message=message, actor=None, decide=_set_hidden(True, by), signal=message_visibility_changed
+    )
 
 
 def message_unhide(*, message: Message, by: User | None) -> Message:
-    if not message.is_hidden:
-        return message
-    return _message_set_hidden(message=message, by=by, hidden=False)
+    return _message_change(
+        message=message,
+        actor=None,
+        decide=_set_hidden(False, by),
+        signal=message_visibility_changed,
+    )
+
+
+def _check_authors_message(stored: Message, user: User) -> None:
+    """What the author may still change: not a system message, nor one a moderator hid."""
+    if stored.sender_id != user.pk:
+        raise errors.MessageNotFound()
+    if stored.system is not None:
+        raise errors.SystemMessage()
+    if stored.is_hidden:
+        raise errors.MessageHiddenByModerator()
+
+
+def message_edit(*, message: Message, user: User, body: object) -> Message:
+    """The author replaces the text, within `MESSAGE_EDIT_WINDOW_SECONDS` of sending (0: any
+    time). The text it replaces goes to the edit history, which only moderators see."""
+    body = clean_body(body)
+    window = settings.CHAT["MESSAGE_EDIT_WINDOW_SECONDS"]
+
+    def decide(stored: Message) -> dict | None:
+        _check_authors_message(stored, user)
+        if stored.is_deleted:
+            raise errors.MessageDeleted()
+        now = timezone.now()
+        if window and now - stored.created_at > timedelta(seconds=window):
+            raise errors.EditWindowPassed()
+        if stored.body == body:
+            return None
+        replaced = {"body": stored.body, "replacedAt": now.isoformat()}
+        history = [*(stored.edit_history or []), replaced]
+        if len(history) > EDIT_HISTORY_MAX:
+            raise errors.EditLimitReached()
+        return {"body": body, "edited_at": now, "edit_history": history}
+
+    return _message_change(
+        message=message, actor=user, decide=decide, signal=message_changed, action="edited"
+    )
+
+
+def message_delete(*, message: Message, user: User) -> Message:
+    """The author deletes the message for everyone: it keeps its seq as a tombstone, and its
+    text, edit history and reactions are erased (moderators can't see them either)."""
+
+    def decide(stored: Message) -> dict | None:
+        _check_authors_message(stored, user)
+        if stored.is_deleted:
+            return None
+        return {"deleted_at": timezone.now(), "body": "", "edit_history": [], "reactions": []}
+
+    return _message_change(
+        message=message, actor=user, decide=decide, signal=message_changed, action="deleted"
+    )
+
+
+SHORT_NAME = re.compile(r"\A:?([a-z0-9_+-]{1,60}):?\Z")
+
+
+def clean_emoji(raw: object) -> str:
+    """One emoji, given as itself or by its short name (`thumbs_up`, `:+1:`: the CLDR names and
+    aliases the `emoji` package knows), in one form per emoji (`❤` and `❤️` are one reaction)."""
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise errors.EmojiInvalid()
+    if name := SHORT_NAME.match(raw):
+        raw = emojize(f":{name.group(1)}:", language="alias")
+    if not is_emoji(raw):
+        raise errors.EmojiInvalid()
+    return emojize(EMOJI_DATA[raw]["en"])
+
+
+def _reacting(user: User, shown: str, add: bool) -> Callable[[Message], dict | None]:
+    me = str(user.pk)
+
+    def decide(stored: Message) -> dict | None:
+        if stored.is_deleted:
+            raise errors.MessageDeleted()
+        if stored.is_hidden:
+            raise errors.MessageHiddenByModerator()
+        reactions = [dict(r, userIds=list(r["userIds"])) for r in stored.reactions or []]
+        entry = next((r for r in reactions if r["emoji"] == shown), None)
+        if add:
+            if entry is None:
+                if len(reactions) >= REACTIONS_MAX:
+                    raise errors.TooManyReactions()
+                reactions.append(entry := {"emoji": shown, "userIds": []})
+            if me in entry["userIds"]:
+                return None
+            entry["userIds"].append(me)
+        else:
+            if entry is None or me not in entry["userIds"]:
+                return None
+            entry["userIds"].remove(me)
+            if not entry["userIds"]:
+                reactions.remove(entry)
+        return {"reactions": reactions}
+
+    return decide
+
+
+def message_react(*, message: Message, user: User, emoji: object) -> Message:
+    """Add the user's reaction `emoji` (one per user per emoji; at most 20 emoji a message)."""
+    shown = clean_emoji(emoji)
+    return _message_change(
+        message=message,
+        actor=user,
+        decide=_reacting(user, shown, add=True),
+        signal=message_changed,
+        action="reactions",
+        user=user,
+        emoji=shown,
+        added=True,
+    )
+
+
+def message_unreact(*, message: Message, user: User, emoji: object) -> Message:
+    shown = clean_emoji(emoji)
+    return _message_change(
+        message=message,
+        actor=user,
+        decide=_reacting(user, shown, add=False),
+        signal=message_changed,
+        action="reactions",
+        user=user,
+        emoji=shown,
+        added=False,
+    )
 
 
 def sync_checkpoint_create(*, user: User, versions: dict[str, int]) -> str:

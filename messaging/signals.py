@@ -8,5 +8,8 @@ from django.dispatch import Signal
 messages_read = Signal()
 # message — hidden or unhidden by a moderator.
 message_visibility_changed = Signal()
+# message, action ("edited" | "deleted" | "reactions"), and for reactions user, emoji, added —
+# its author edited or deleted it, or someone reacted.
+message_changed = Signal()
 # conversation, removed_user_ids — a group was created, renamed or its members changed.
 conversation_changed = Signal()

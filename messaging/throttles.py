@@ -8,3 +8,12 @@ class SendRateThrottle(ScopedRateThrottle):
     scope = "send"
     rate_setting = "SEND_RATE"
     per_user = True
+
+
+class ActionRateThrottle(ScopedRateThrottle):
+    """Edits, deletes and reactions per user (setting CHAT["ACTION_RATE"], env ACTION_RATE);
+    the socket events share the same counter."""
+
+    scope = "action"
+    rate_setting = "ACTION_RATE"
+    per_user = True

@@ -4,7 +4,13 @@ from messaging import apis
 
 urlpatterns = [
     path("messages/send/<str:user_id>", apis.DirectMessageSendApi.as_view(), name="message-send"),
-    path("messages/<str:user_id>", apis.DirectMessageListApi.as_view(), name="message-list"),
+    # GET with a user's id (the reference route); PATCH/DELETE with a message's id.
+    path("messages/<str:id>", apis.MessageApi.as_view(), name="message"),
+    path(
+        "messages/<str:id>/reactions/<str:emoji>",
+        apis.MessageReactionApi.as_view(),
+        name="message-reaction",
+    ),
     path("conversations", apis.ConversationListApi.as_view(), name="conversation-list"),
     path(
         "conversations/<str:conversation_id>",

@@ -161,9 +161,35 @@ class ChatNamespace:
             return _error("invalid_payload", "Give `to` (a user id) or `conversationId`.")
         message = services.message_send(
             sender=sender, body=data.get("message"), client_msg_id=data.get("clientMsgId"),
-            **target,
+            reply_to=data.get("replyTo"), **target,
         )  # fmt: skip
         return {"ok": True, "message": MessageSerializer(message).data}
+
+    def _change_message(self, sid: str, data: object, change, **arguments) -> dict:
+        """Edit, delete, react, unreact: `{messageId, ...}` → `{ok, message}`."""
+        identity = self.identities[sid]
+        if not isinstance(data, dict):
+            return _error("invalid_payload", "Send an object with messageId.")
+        wait = hit("action", f"user:{identity.user_id}", settings.CHAT["ACTION_RATE"])
+        if wait:
+            return {**_error("rate_limited", "Too many changes."), "retryAfter": int(wait + 1)}
+        user = identity.user()
+        message = selectors.message_get_for_user(user=user, message_id=data.get("messageId"))
+        arguments = {name: data.get(key) for name, key in arguments.items()}
+        changed = change(message=message, user=user, **arguments)
+        return {"ok": True, "message": MessageSerializer(changed).data}
+
+    def edit_message(self, sid: str, data: object) -> dict:
+        return self._change_message(sid, data, services.message_edit, body="message")
+
+    def delete_message(self, sid: str, data: object) -> dict:
+        return self._change_message(sid, data, services.message_delete)
+
+    def react(self, sid: str, data: object) -> dict:
+        return self._change_message(sid, data, services.message_react, emoji="emoji")
+
+    def unreact(self, sid: str, data: object) -> dict:
+        return self._change_message(sid, data, services.message_unreact, emoji="emoji")
 
     def watch_presence(self, sid: str, data: object) -> dict:
         """Also hear `userOnline`/`userOffline` of these users (say, the ones a contact list
@@ -325,6 +351,10 @@ def client_events(namespace: ChatNamespace) -> dict:
         name: _rate_limited(namespace, _with_acks(handler))
         for name, handler in (
             (events.SEND_MESSAGE, namespace.send_message),
+            (events.EDIT_MESSAGE, namespace.edit_message),
+            (events.DELETE_MESSAGE, namespace.delete_message),
+            (events.REACT, namespace.react),
+            (events.UNREACT, namespace.unreact),
             (events.TYPING, namespace.typing),
             (events.MARK_READ, namespace.mark_read),
             (events.WATCH_PRESENCE, namespace.watch_presence),

@@ -14,7 +14,12 @@ from django.db.models.signals import post_save
 from accounts.signals import session_ended, user_deactivated
 from messaging.models import Conversation, Message
 from messaging.serializers import GroupSerializer, MessageSerializer
-from messaging.signals import conversation_changed, message_visibility_changed, messages_read
+from messaging.signals import (
+    conversation_changed,
+    message_changed,
+    message_visibility_changed,
+    messages_read,
+)
 from realtime import events, revocations, server
 from realtime.rooms import user_room
 
@@ -64,6 +69,32 @@ def on_visibility_changed(sender, message: Message, **kwargs) -> None:
     _emit(events.MESSAGE_HIDDEN, payload, _participant_rooms(message))
 
 
+def on_message_changed(sender, message: Message, action: str, **details) -> None:
+    """Its author edited or deleted a message, or someone reacted: every participant's
+    sockets get it as it is now."""
+    data = MessageSerializer(message).data
+    if action == "edited":
+        event, payload = events.MESSAGE_UPDATED, data
+    else:
+        payload = {
+            "messageId": data["_id"],
+            "conversationId": data["conversationId"],
+            "seq": data["seq"],
+            "message": data,
+        }
+        if action == "deleted":
+            event = events.MESSAGE_DELETED
+        else:
+            event = events.REACTIONS_UPDATED
+            payload.update(
+                reactions=data["reactions"],
+                userId=str(details["user"].pk),
+                emoji=details["emoji"],
+                added=details["added"],
+            )
+    _emit(event, payload, _participant_rooms(message))
+
+
 def on_conversation_changed(
     sender, conversation: Conversation, removed_user_ids: list, **kwargs
 ) -> None:
@@ -91,6 +122,7 @@ def connect() -> None:
     post_save.connect(on_message_saved, sender=Message, dispatch_uid="realtime.new_message")
     messages_read.connect(on_messages_read, dispatch_uid="realtime.messages_read")
     message_visibility_changed.connect(on_visibility_changed, dispatch_uid="realtime.hidden")
+    message_changed.connect(on_message_changed, dispatch_uid="realtime.message_changed")
     conversation_changed.connect(on_conversation_changed, dispatch_uid="realtime.conversation")
     user_deactivated.connect(on_user_deactivated, dispatch_uid="realtime.deactivated")
     session_ended.connect(on_session_ended, dispatch_uid="realtime.session_ended")

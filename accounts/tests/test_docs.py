@@ -174,8 +174,8 @@ def test_parameters_and_bodies_carry_the_constraints_the_server_applies(client, 
     schema = openapi(client)
     paths, components = schema["paths"], schema["components"]["schemas"]
 
-    page = {p["name"]: p for p in paths["/api/messages/{user_id}"]["get"]["parameters"]}
-    assert page["user_id"]["schema"]["pattern"] == "^[0-9a-f]{24}$"
+    page = {p["name"]: p for p in paths["/api/messages/{id}"]["get"]["parameters"]}
+    assert page["id"]["schema"]["pattern"] == "^[0-9a-f]{24}$"
     assert page["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
     assert page["before"]["schema"]["minimum"] == 0
     users = {p["name"]: p for p in paths["/api/users"]["get"]["parameters"]}

@@ -108,15 +108,23 @@ def test_guessed_conversation_ids_give_away_nothing(api, alice, bob, carol, chat
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_messages_cannot_be_edited_or_deleted_over_the_api(api, alice, bob, chat, method):
+def test_messages_are_changed_only_through_their_own_routes(api, alice, bob, chat, method):
     api.login_as(alice)
     before = stored()
 
-    for url in (conversation_url(chat.conversation_id), send_url(bob), f"/api/messages/{bob.pk}"):
+    for url in (conversation_url(chat.conversation_id), send_url(bob)):
         response = getattr(api, method)(
             url, {"message": "rewritten", "hidden": True}, format="json"
         )
         assert_error(response, 405, "method_not_allowed")
+    # `/api/messages/<id>` edits and deletes by message id: a user's id names no message.
+    response = getattr(api, method)(
+        f"/api/messages/{bob.pk}", {"message": "rewritten", "hidden": True}, format="json"
+    )
+    if method == "put":
+        assert_error(response, 405, "method_not_allowed")
+    else:
+        assert_error(response, 404, "message_not_found")
     assert stored() == before
     chat.refresh_from_db()
     assert (chat.body, chat.hidden_at) == ("m1", None)

@@ -375,8 +375,11 @@ def test_payload_shape(alice, bob):
         "createdAt": payload["createdAt"],
         "updatedAt": payload["updatedAt"],
         "editedAt": None,
+        "deleted": False,
         "hidden": False,
         "system": None,
+        "replyTo": None,
+        "reactions": [],
     }
     assert payload["createdAt"].endswith("Z")
 
