@@ -408,7 +408,10 @@ class MessageAddForm(forms.ModelForm):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("seq", "conversation", "sender_link", "short_body", "created_at", "hidden")
+    list_display = (
+        "seq", "conversation", "sender_link", "short_body", "created_at", "edited", "deleted",
+        "hidden",
+    )  # fmt: skip
     list_display_links = ("seq", "short_body")
     list_filter = (HiddenFilter, SenderFilter, "created_at")
     search_fields = ("body",)
@@ -419,8 +422,9 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("conversation", "sender")
     actions = ["hide", "unhide"]
     fields = (
-        "conversation", "seq", "sender", "receiver", "body", "client_msg_id", "created_at",
-        "updated_at", "edited_at", "hidden_at", "hidden_by", "version",
+        "conversation", "seq", "sender", "receiver", "body", "reply_to", "client_msg_id",
+        "created_at", "updated_at", "edited_at", "edit_history_table", "deleted_at",
+        "reactions_table", "hidden_at", "hidden_by", "version",
     )  # fmt: skip
 
     def get_changelist(self, request, **kwargs):
@@ -471,11 +475,55 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Message")
     def short_body(self, message: Message) -> str:
-        return _short(message.body)
+        return "(deleted by its author)" if message.is_deleted else _short(message.body)
+
+    @admin.display(boolean=True, ordering="edited_at")
+    def edited(self, message: Message) -> bool:
+        return message.edited_at is not None
+
+    @admin.display(boolean=True, ordering="deleted_at")
+    def deleted(self, message: Message) -> bool:
+        return message.is_deleted
 
     @admin.display(boolean=True, ordering="hidden_at")
     def hidden(self, message: Message) -> bool:
         return message.is_hidden
+
+    @admin.display(description="Edit history")
+    def edit_history_table(self, message: Message) -> str:
+        """The texts its author replaced, oldest first (participants see only the current one)."""
+        if not message.edit_history:
+            return "(deleted: erased with the text)" if message.is_deleted else "(never edited)"
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li><time>{}</time>: {}</li>",
+                ((entry["replacedAt"], entry["body"]) for entry in message.edit_history),
+            ),
+        )
+
+    @admin.display(description="Reactions")
+    def reactions_table(self, message: Message) -> str:
+        if not message.reactions:
+            return "(none)"
+        user_ids = {ObjectId(u) for r in message.reactions for u in r["userIds"]}
+        names = dict(User.objects.filter(pk__in=list(user_ids)).values_list("pk", "username"))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {}: {}</li>",
+                (
+                    (
+                        r["emoji"],
+                        len(r["userIds"]),
+                        ", ".join(names.get(ObjectId(u), "(deleted user)") for u in r["userIds"]),
+                    )
+                    for r in message.reactions
+                ),
+            ),
+        )
 
     @admin.action(description="Hide selected messages", permissions=["hide"])
     def hide(self, request, queryset):

@@ -412,7 +412,7 @@ def message_delete(*, message: Message, user: User) -> Message:
     )
 
 
-SHORT_NAME = re.compile(r"\A:?([a-z0-9_+-]{1,60}):?\Z")
+SHORT_NAME = re.compile(r"\A:?([A-Za-z0-9_+-]{1,60}):?\Z")
 
 
 def clean_emoji(raw: object) -> str:

@@ -11,6 +11,9 @@ Fault, load and fuzz tests call `assert_invariants(db)` after they are done brea
   sender's marker); the unread count the API shows (`last_seq - last_read_seq`, see
   `ConversationSerializer`; no marker reads as 0) equals a recount of the messages after it;
 - `(sender, client_msg_id)` is unique;
+- a deleted message keeps no text, edit history or reactions; an edited one has `edited_at`
+  and its history; reactions name each emoji once, each user once per emoji, none empty, at
+  most 20; a reply answers a message of its own conversation;
 - a direct conversation has two distinct participants and the `direct_key` made of them, and
   no two conversations share a `direct_key`;
 - a group's owner is a member, its admins are other members, it is archived exactly when it
@@ -66,6 +69,12 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
                 "seq": 1,
                 "version": 1,
                 "client_msg_id": 1,
+                "body": 1,
+                "deleted_at": 1,
+                "edited_at": 1,
+                "edit_history": 1,
+                "reactions": 1,
+                _column(Message, "reply_to"): 1,
             },
         )
     )
@@ -129,6 +138,7 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
                 f"message {mid}: version {m.get('version')!r} is ahead of its conversation's "
                 f"{c.get('version')!r}"
             )
+    problems.extend(_action_problems(messages))
     for (sender, client_msg_id), count in client_ids.items():
         if count > 1:
             problems.append(
@@ -207,6 +217,30 @@ def _group_problems(cid, c: Mapping, participants: list) -> list[str]:
         problems.append(f"group {cid}: archived {c.get('archived_at')} with members {participants}")
     if c.get("direct_key"):
         problems.append(f"group {cid}: has a direct_key")
+    return problems
+
+
+def _action_problems(messages: list[Mapping]) -> list[str]:
+    """What edits, deletes, replies and reactions must leave behind."""
+    problems = []
+    m_conversation, m_reply_to = _column(Message, "conversation"), _column(Message, "reply_to")
+    conversation_of = {m["_id"]: m.get(m_conversation) for m in messages}
+    for m in messages:
+        mid, reactions = m["_id"], m.get("reactions") or []
+        if m.get("deleted_at") and (m.get("body") or m.get("edit_history") or reactions):
+            problems.append(f"message {mid}: deleted but keeps text, history or reactions")
+        if not m.get("deleted_at") and bool(m.get("edit_history")) != bool(m.get("edited_at")):
+            problems.append(f"message {mid}: edited_at and edit history disagree")
+        emojis = [r.get("emoji") for r in reactions]
+        if len(set(emojis)) != len(emojis) or len(emojis) > 20:
+            problems.append(f"message {mid}: reactions {emojis} repeat an emoji or exceed 20")
+        for r in reactions:
+            users = r.get("userIds") or []
+            if not users or len(set(users)) != len(users):
+                problems.append(f"message {mid}: reaction {r.get('emoji')} has users {users}")
+        target = m.get(m_reply_to)
+        if target is not None and conversation_of.get(target) != m.get(m_conversation):
+            problems.append(f"message {mid}: replies to {target}, not of its conversation")
     return problems
 
 

@@ -466,3 +466,26 @@ def test_staff_without_the_permission_cannot_remove_members(client, alice, bob, 
     assert response.status_code == 403
     group.refresh_from_db()
     assert carol.pk in group.participants
+
+
+def test_the_message_page_shows_edit_history_reactions_and_deletions(admin_client, alice, bob):
+    from messaging.services import message_delete, message_edit, message_react, message_send
+
+    first = message_send(sender=alice, receiver=bob, body="teh <b>first</b>")
+    message_edit(message=first, user=alice, body="the first")
+    message_react(message=first, user=bob, emoji="👍")
+    reply = message_send(sender=bob, receiver=alice, body="ok", reply_to=str(first.pk))
+
+    page = admin_client.get(f"{MESSAGES}{first.pk}/change/").content.decode()
+    assert "teh &lt;b&gt;first&lt;/b&gt;" in page  # the replaced text, escaped
+    assert "the first" in page
+    assert "👍 1: bob" in page
+    page = admin_client.get(f"{MESSAGES}{reply.pk}/change/").content.decode()
+    assert str(first.pk) in page  # what it replies to
+
+    message_delete(message=first, user=alice)
+    page = admin_client.get(f"{MESSAGES}{first.pk}/change/").content.decode()
+    assert "teh" not in page and "the first" not in page  # erased, moderators included
+    assert "(deleted: erased with the text)" in page
+    listing = admin_client.get(MESSAGES).content.decode()
+    assert "(deleted by its author)" in listing

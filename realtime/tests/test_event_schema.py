@@ -39,9 +39,37 @@ MESSAGE = {
     "createdAt": "2025-01-31T10:00:00.000Z",
     "updatedAt": "2025-01-31T10:00:00.000Z",
     "editedAt": None,
+    "deleted": False,
     "hidden": False,
+    "system": None,
+    "replyTo": None,
+    "reactions": [],
 }
 HIDDEN = {**MESSAGE, "message": "", "hidden": True}
+DELETED = {**MESSAGE, "message": "", "deleted": True}
+THUMBS_UP = [{"emoji": "👍", "count": 2, "userIds": [ID_A, ID_B]}]
+REPLY = {
+    **MESSAGE,
+    "replyTo": {"_id": ID_C, "senderId": ID_B, "message": "hi", "deleted": False, "hidden": False},
+}
+
+
+def _reactions_event(message: dict, **changes) -> dict:
+    return {
+        "messageId": MESSAGE["_id"],
+        "conversationId": ID_C,
+        "seq": 7,
+        "reactions": message["reactions"],
+        "userId": ID_A,
+        "emoji": "👍",
+        "added": True,
+        "message": message,
+        **changes,
+    }
+
+
+def _deleted_event(message: dict) -> dict:
+    return {"messageId": MESSAGE["_id"], "conversationId": ID_C, "seq": 7, "message": message}
 
 
 def _hidden_event(hidden: bool, message: dict) -> dict:
@@ -115,6 +143,12 @@ GOOD_EVENTS = [
     ("newMessage", HIDDEN),
     ("messageHidden", _hidden_event(True, HIDDEN)),
     ("messageHidden", _hidden_event(False, MESSAGE)),
+    ("newMessage", REPLY),
+    ("newMessage", {**MESSAGE, "reactions": THUMBS_UP}),
+    ("messageUpdated", {**MESSAGE, "message": "fixed", "editedAt": "2025-02-01T00:00:00.500Z"}),
+    ("messageDeleted", _deleted_event(DELETED)),
+    ("reactionsUpdated", _reactions_event({**MESSAGE, "reactions": THUMBS_UP})),
+    ("reactionsUpdated", _reactions_event(MESSAGE, added=False)),
     ("messagesRead", {"conversationId": ID_C, "userId": ID_A, "seq": 3}),
     ("typing", {"conversationId": ID_C, "userId": ID_A, "isTyping": False}),
     ("sessionEnded", {"reason": "session_ended"}),
@@ -141,6 +175,12 @@ BAD_EVENTS = [
     ("newMessage", {**HIDDEN, "message": "still shown"}),
     ("newMessage", {**MESSAGE, "body": "hello"}),
     ("messageHidden", _hidden_event(True, MESSAGE)),
+    ("newMessage", {**DELETED, "message": "still shown"}),
+    ("newMessage", {**HIDDEN, "reactions": THUMBS_UP}),  # withheld while hidden
+    ("newMessage", {**MESSAGE, "replyTo": {"_id": ID_C}}),
+    ("newMessage", {**MESSAGE, "reactions": [{"emoji": "👍", "count": 0, "userIds": []}]}),
+    ("messageDeleted", _deleted_event(MESSAGE)),  # not a tombstone
+    ("reactionsUpdated", _reactions_event(MESSAGE, added="yes")),
     ("messagesRead", {"conversationId": ID_C, "userId": ID_A}),
     ("typing", {"conversationId": ID_C, "userId": ID_A, "isTyping": "yes"}),
     ("sessionEnded", {"reason": "logged_out"}),
@@ -172,6 +212,12 @@ GOOD_ACKS = [
     ("sendMessage", _error("message_too_long")),
     ("sendMessage", {**_error("rate_limited"), "retryAfter": 3}),
     ("sendMessage", _error("rate_limited")),  # too many events: no retryAfter
+    ("editMessage", {"ok": True, "message": MESSAGE}),
+    ("editMessage", _error("edit_window_passed")),
+    ("deleteMessage", {"ok": True, "message": DELETED}),
+    ("react", {"ok": True, "message": {**MESSAGE, "reactions": THUMBS_UP}}),
+    ("react", _error("too_many_reactions")),
+    ("unreact", _error("emoji_invalid")),
     ("typing", {"ok": True}),
     ("typing", _error("conversation_not_found")),
     ("markRead", {"ok": True, "seq": 0}),
@@ -190,6 +236,8 @@ BAD_ACKS = [
     ("sendMessage", {"ok": False, "error": {"code": "message_empty"}}),  # no detail
     ("sendMessage", {"ok": False, "error": "message_empty"}),
     ("sendMessage", _error("no_such_code")),
+    ("editMessage", _error("emoji_invalid")),
+    ("deleteMessage", {"ok": True}),
     ("typing", {"ok": True, "extra": True}),
     ("typing", {**_error("rate_limited"), "retryAfter": 1}),
     ("markRead", {"ok": True, "seq": -1}),
