@@ -2,11 +2,12 @@
 process: a group made on the page appears live in every member's list; messages reach every
 member live with the sender's name, unread badges and read ticks counting members; membership
 changes show as system lines; the owner removes a member and renames the group from the member
-panel; the removed member loses the group at once, and a member leaves it from a phone.
-Screenshots go to test-artifacts/screenshots/."""
+panel; the removed member loses the group at once, and a member leaves it from a phone; older
+history loads on scrolling up. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -228,3 +229,44 @@ def test_a_removed_member_loses_the_group_live_and_a_member_leaves_it(browser, s
     )
     expect(gus.page.locator("#peer-sub")).to_have_text("1 member")
     assert_clean(gus, hal, ivy)
+
+
+SEED = """async ([conversationId, count]) => {
+  for (let i = 1; i <= count; i++) {
+    const response = await fetch(`/api/conversations/${conversationId}/messages`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Authorization: "Bearer " + localStorage.getItem("chat.access"),
+      },
+      body: JSON.stringify({ message: `old ${i}` }),
+    });
+    if (response.status !== 201) throw new Error(await response.text());
+  }
+}"""
+
+
+def test_older_group_history_loads_when_scrolling_up(browser, server):
+    jon, kim = signed_up(browser, server, "jon", "kim")
+    jon.reload()
+    create_group(jon, "Archive", [kim])
+    conversation_id = group_row(jon, "Archive").get_attribute("data-conversation")
+    jon.page.evaluate(SEED, [conversation_id, 40])
+    expect(group_row(kim, "Archive").locator(".badge")).to_have_text("41", timeout=10_000)
+
+    # After a reload (the live messages are gone from the page), the latest page (30) comes
+    # first; scrolling to the top brings the rest, in order.
+    kim.reload()
+    expect(group_row(kim, "Archive").locator(".badge")).to_have_text("41")
+    open_group(kim, "Archive")
+    messages = kim.page.locator("#messages .message")
+    expect(messages.last).to_contain_text("old 40")
+    expect(messages).to_have_count(30)
+    kim.page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+    expect(messages).to_have_count(40, timeout=5000)
+    expect(kim.page.locator("#messages .system-line")).to_have_count(1)
+    texts = [re.search(r"old \d+", text)[0] for text in messages.all_inner_texts()]
+    assert texts == [f"old {i}" for i in range(1, 41)], texts
+    # A run of messages from one person is headed by their name once.
+    expect(kim.page.locator("#messages .message .sender")).to_have_count(1)
+    assert_clean(jon, kim)
