@@ -71,3 +71,18 @@ def bob(transactional_db):
 @pytest.fixture
 def carol(transactional_db):
     return person_create("carol")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium for the demo-page tests (realtime/tests/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from realtime.tests.browser import CHROMIUM, LAUNCH_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True
+        )
+        yield browser
+        browser.close()

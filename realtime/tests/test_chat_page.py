@@ -7,27 +7,14 @@ another origin. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import shutil
-import uuid
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from chatsite.testing import ARTIFACTS
+from realtime.tests.browser import Person
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 XSS = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
-SHOTS = ARTIFACTS / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,60 +25,6 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def server(chat_server_factory):
     return chat_server_factory("eventlet", REALTIME_PRESENCE_FANOUT="contacts")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
-
-
-class Person:
-    def __init__(self, browser, server, name: str, viewport=None):
-        self.username = f"{name}{uuid.uuid4().hex[:6]}"
-        self.full_name = f"{name.title()} Example"
-        self.context = browser.new_context(viewport=viewport or {"width": 1100, "height": 720})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on(
-            "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
-        )
-        self.url = server.url
-
-    def sign_up(self) -> None:
-        page = self.page
-        page.goto(self.url + "/")
-        page.click("#show-signup")
-        form = page.locator("#signup-form")
-        form.locator("[name=fullName]").fill(self.full_name)
-        form.locator("[name=username]").fill(self.username)
-        form.locator("[name=password]").fill("correct-horse-9")
-        form.locator("[name=confirmPassword]").fill("correct-horse-9")
-        form.locator("button").click()
-        page.wait_for_selector("#app:not([hidden])")
-
-    def contact(self, other: Person):
-        return self.page.locator(".contact", has_text=other.full_name)
-
-    def open_chat(self, other: Person) -> None:
-        self.contact(other).click()
-        self.page.wait_for_selector(".peer-name", state="visible")
-
-    def say(self, text: str) -> None:
-        self.page.fill("#composer-input", text)
-        self.page.press("#composer-input", "Enter")
-
-    def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_two_people_chat_in_the_browser(browser, server):

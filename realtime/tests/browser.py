@@ -1,0 +1,72 @@
+"""What the demo-page tests share: Debian's Chromium, driven by Playwright, and `Person`, one
+user of the page in their own browser context. The `browser` fixture is in conftest.py."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+from chatsite.testing import ARTIFACTS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+SHOTS = ARTIFACTS / "screenshots"
+
+
+class Person:
+    """One user of the page. `errors` collects uncaught page errors and `dialogs` any
+    alert/confirm/prompt (the page shows none: a dialog means user text ran as script)."""
+
+    def __init__(self, browser, server, name: str, viewport=None):
+        self.username = f"{name}{uuid.uuid4().hex[:6]}"
+        self.full_name = f"{name.title()} Example"
+        self.context = browser.new_context(viewport=viewport or {"width": 1100, "height": 720})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on(
+            "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
+        )
+        self.url = server.url
+
+    def sign_up(self) -> None:
+        page = self.page
+        page.goto(self.url + "/")
+        page.click("#show-signup")
+        form = page.locator("#signup-form")
+        form.locator("[name=fullName]").fill(self.full_name)
+        form.locator("[name=username]").fill(self.username)
+        form.locator("[name=password]").fill("correct-horse-9")
+        form.locator("[name=confirmPassword]").fill("correct-horse-9")
+        form.locator("button").click()
+        page.wait_for_selector("#app:not([hidden])")
+
+    def reload(self) -> None:
+        self.page.reload()
+        self.page.wait_for_selector("#app:not([hidden])")
+
+    def contact(self, other: Person):
+        """`other`'s row in the sidebar (a person's row, not a group whose preview names them)."""
+        return self.page.locator(".contact[data-peer]", has_text=other.full_name)
+
+    def open_chat(self, other: Person) -> None:
+        self.contact(other).click()
+        self.page.wait_for_selector(".peer-name", state="visible")
+
+    def say(self, text: str) -> None:
+        self.page.fill("#composer-input", text)
+        self.page.press("#composer-input", "Enter")
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
