@@ -66,13 +66,15 @@ def message_get_for_user(*, user: User, message_id: object) -> Message:
     """A message of one of the user's conversations, else `message_not_found`."""
     pk = object_id(message_id, errors.MessageNotFound)
     message = Message.objects.filter(pk=pk).first()
-    if (
-        message is None
-        or not Conversation.objects.filter(
-            pk=message.conversation_id, participants__contains=[user.pk]
-        ).exists()
-    ):
+    conversations = Conversation.objects.filter(participants__contains=[user.pk])
+    conversation = (
+        conversations.filter(pk=message.conversation_id).only("direct_key").first()
+        if message
+        else None
+    )
+    if conversation is None:
         raise errors.MessageNotFound()
+    message.conversation = conversation  # what a change needs of it (`services.writer_key`)
     return message
 
 

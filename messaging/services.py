@@ -303,7 +303,8 @@ def _message_change(
     unless None — a moderator — must still be a participant) and write the fields with it.
     After the commit, `signal` is sent with the message as stored and `announce`. Returns the
     message as stored."""
-    conversation = Conversation.objects.only("direct_key").get(pk=message.conversation_id)
+    # Loaded with the message by `selectors.message_get_for_user` (the admin's hide: a query).
+    key = writer_key(message.conversation)
 
     def write() -> Message:
         stored = Message.objects.filter(pk=message.pk).first()
@@ -332,7 +333,7 @@ def _message_change(
         send_after_commit(signal, sender=Message, message=stored, **announce)
         return stored
 
-    return run_in_transaction(write, lock_key=writer_key(conversation))
+    return run_in_transaction(write, lock_key=key)
 
 
 def _set_hidden(hidden: bool, by: User | None) -> Callable[[Message], dict | None]:
