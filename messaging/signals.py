@@ -8,5 +8,6 @@ from django.dispatch import Signal
 messages_read = Signal()
 # message — hidden or unhidden by a moderator.
 message_visibility_changed = Signal()
-# conversation, removed_user_ids — a group was created, renamed or its members changed.
+# conversation, added_user_ids, removed_user_ids — a group was created (everyone in it is
+# added), renamed or its members changed.
 conversation_changed = Signal()
