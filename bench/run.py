@@ -261,6 +261,20 @@ def ring_conversations(server: Server, count: int) -> None:
         list(pool.map(one, range(count)))
 
 
+def group_create(server: Server, members: list[int], name: str) -> str:
+    """A group of `members` (indexes into the users; the first creates it) through
+    `POST /api/conversations`; returns its id."""
+    creator, *others = (server.users[i] for i in members)
+    res = requests.post(
+        f"{server.base}/api/conversations",
+        json={"kind": "group", "name": name, "participantIds": [u["id"] for u in others]},
+        headers={"Authorization": f"Bearer {creator['token']}"},
+        timeout=120,
+    )
+    res.raise_for_status()
+    return res.json()["_id"]
+
+
 def bulk_users_reference(server: Server, db_uri: str, start: int, total: int) -> list[dict]:
     import jwt
     import pymongo
@@ -468,6 +482,134 @@ def plot(results: dict, path: Path) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return True
+
+
+def s8_section(results: dict) -> list[str]:
+    """The S8 report (our server alone: the reference design has no groups). It carries its
+    own date, so that a run of S8 alone can replace it in a report of another run."""
+    s8 = results.get("S8")
+    if not s8:
+        return []
+    c = results["config"]
+    m = results["machine"]
+    seq, flat_, reading = s8.get("fanout", {}), s8.get("flat", {}), s8.get("flatReading", {})
+    conn = s8.get("connect", {})
+    members = s8.get("members")
+
+    def pair(d: dict, key: str) -> str:
+        return f"{fmt(d.get(key, {}).get('p50'))} / {fmt(d.get(key, {}).get('p99'))}"
+
+    rows = [
+        [
+            "members connected / failed; time to connect (s)",
+            f"{fmt(conn.get('connected'))} / {fmt(conn.get('failed'))}; {fmt(conn.get('elapsedS'))}",
+        ],
+        [
+            "presence frames while they connected",
+            f"{fmt(s8.get('presence', {}).get('frames'))} "
+            f"({fmt((s8.get('presence', {}).get('bytes') or 0) / 1e6, 1)} MB)",
+        ],
+        [
+            f"one message at a time ({fmt(seq.get('sent'))} messages): send → {fmt(members)}th "
+            "delivery p50 / p99 (ms)",
+            pair(seq, "lastDeliveryMs"),
+        ],
+        [
+            "one message at a time: send → first delivery p50 / p99 (ms)",
+            pair(seq, "firstDeliveryMs"),
+        ],
+        ["one message at a time: send ack p50 / p99 (ms)", pair(seq, "ackMs")],
+        [
+            "one message at a time: reached every member / missing deliveries",
+            f"{fmt(seq.get('complete'))} of {fmt(seq.get('sent'))} / {fmt(seq.get('missingDeliveries'))}",
+        ],
+    ]
+    for label, p in (
+        (f"{fmt(flat_.get('senders'))} senders flat out", flat_),
+        (
+            f"the same, {fmt(reading.get('readers'))} members marking read in a loop",
+            reading,
+        ),
+    ):
+        rows += [
+            [
+                f"{label}: acked sends/s (deliveries/s)",
+                f"{fmt(p.get('perSecond'))} ({fmt(p.get('deliveriesPerSecond'))})",
+            ],
+            [f"{label}: send ack p50 / p99 (ms)", pair(p, "ackMs")],
+            [f"{label}: send → last delivery p50 / p99 (ms)", pair(p, "lastDeliveryMs")],
+            [
+                f"{label}: missing deliveries / send errors",
+                f"{fmt(p.get('missingDeliveries'))} / {sum((p.get('errors') or {}).values())}",
+            ],
+            [f"{label}: server CPU ms / message", fmt(p.get("serverCpuMsPerMessage"), 2)],
+        ]
+    reads = reading.get("markRead") or {}
+    rows += [
+        [
+            "markRead: acks/s, ack p50 / p99 (ms), errors",
+            f"{fmt(reads.get('perSecond'))}, {pair(reads, 'latencyMs')}, {fmt(reads.get('errors'))}",
+        ],
+        ["`messagesRead` frames received by all members", fmt(reading.get("messagesReadFrames"))],
+    ]
+    ops = s8.get("dbOps") or {}
+    small, large = ops.get("small", {}), ops.get("large", {})
+    op_rows = [
+        [k, small.get("ops", {}).get(k), large.get("ops", {}).get(k)]
+        for k in ("query", "insert", "update", "delete", "getmore", "command", "total", "db CPU ms")
+    ]
+    op_rows.append(
+        ["send ack p50 (ms)", small.get("ackMs", {}).get("p50"), large.get("ackMs", {}).get("p50")]
+    )
+    return [
+        f"## S8 group fan-out: one group of {fmt(members)} members, all connected",
+        "",
+        f"- date: {s8.get('date', results['date'])}; mode: {s8.get('mode', 'quick' if c['quick'] else 'full')}; "
+        f"machine: {m['nproc']} CPUs ({m['cpu']}); our server alone (eventlet, one process)",
+        "",
+        table(["figure", "ours", "reference"], [[*row, "n/a"] for row in rows]),
+        "",
+        "The reference design has no groups, so there is nothing to compare with. One socket "
+        "per member; every message reaches every member's socket, the sender's included. "
+        f'"One message at a time": {fmt(seq.get("sent"))} messages from random members over '
+        "`sendMessage`, each sent once the previous one reached everyone. Flat out: "
+        f"{fmt(flat_.get('senders'))} members send in a closed loop (the next message when the "
+        f"ack comes) for {c['S8_duration']} s; missing deliveries are (message, member) pairs "
+        "not received within 30 s after the phase. Marking read: meanwhile "
+        f"{fmt(reading.get('readers'))} other members each emit `markRead` with the latest "
+        "seq their socket has seen, the next one when the ack comes; each marker that moves "
+        "sends `messagesRead` to every member.",
+        "",
+        f"Database operations per send (SecantusDB `serverStatus.opcounters`, {c['S8_ops_sends']} "
+        "`sendMessage` one after another, all members connected) in a 2-member group and in "
+        f"the {fmt(members)}-member one:",
+        "",
+        table(["op", "2 members", f"{fmt(members)} members"], op_rows),
+        "",
+    ]
+
+
+def merge_section(path: Path, heading: str, section: list[str]) -> None:
+    """Put `section` in place of the generated section that starts with `heading` (up to the
+    next section), or before `## Notes`, keeping the rest of the file."""
+    if not section or not path.exists():
+        return
+    lines = path.read_text().split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        start = end = next(
+            (i for i, line in enumerate(lines) if line in ("## Notes", KEEP)), len(lines)
+        )
+    else:
+        end = next(
+            (
+                i
+                for i in range(start + 1, len(lines))
+                if lines[i].startswith("## ") or lines[i] == KEEP
+            ),
+            len(lines),
+        )
+    path.write_text("\n".join(lines[:start] + section + lines[end:]))
 
 
 KEEP = (
@@ -965,6 +1107,7 @@ def write_report(results: dict, path: Path) -> None:
             f"phase, then {c['M_rate']} REST sends/s open loop for the delivery latency.",
             "",
         ]
+    out += s8_section(results)
     out += [
         "## Notes",
         "",
@@ -984,7 +1127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L)"
+        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8)"
     )
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
@@ -1024,8 +1167,14 @@ def main() -> None:
         "S6_rate": 10,
         "M_rate": 10,
         "M_duration": 10,
+        "S8_members": 1000,
+        "S8_fanout_messages": 20 if quick else 50,
+        "S8_ops_sends": 20 if quick else 50,
+        "S8_senders": 8,
+        "S8_readers": 200,
+        "S8_duration": 10 if quick else 20,
     }
-    cfg["users"] = max(cfg["K"], max(cfg["S4_counts"]), cfg["S5_users"]) + 100
+    cfg["users"] = max(cfg["K"], max(cfg["S4_counts"]), cfg["S5_users"], cfg["S8_members"]) + 100
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -1068,6 +1217,7 @@ def main() -> None:
     n = cfg["users"]
     s1_pairs = [[n - 1 - i, n - 1 - C - i] for i in range(C)]  # never connected in any scenario
     s7_pair = [n - 1 - 2 * C, n - 2 - 2 * C]
+    s8_pair = [n - 3 - 2 * C, n - 4 - 2 * C]
 
     if want("S1"):
         log("S1 REST send, receiver offline")
@@ -1362,14 +1512,57 @@ def main() -> None:
             )
         results["M"] = modes
 
+    if want("S8"):
+        # Last: its members become each other's contacts, which would change the presence
+        # traffic of every scenario that connects the same users after it.
+        log(f"S8 group fan-out: {cfg['S8_members']} members, all connected")
+        members = list(range(cfg["S8_members"]))
+        big = group_create(ours, members, "S8 fan-out")
+        small = group_create(ours, s8_pair, "S8 pair")
+        s8 = run_load(
+            ours,
+            "group",
+            workdir,
+            members=members,
+            groupId=big,
+            small={"id": small, "members": s8_pair},
+            dbUri=db.uri,
+            dbPid=db.process.pid,
+            opsSends=cfg["S8_ops_sends"],
+            fanoutMessages=cfg["S8_fanout_messages"],
+            senders=cfg["S8_senders"],
+            readers=cfg["S8_readers"],
+            durationS=cfg["S8_duration"],
+            connectConcurrency=100,
+            connectTimeoutS=300,
+            settleTimeoutS=300,
+            watchdog=1200,
+        )
+        s8["date"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        s8["mode"] = "quick" if quick else "full"
+        results["S8"] = s8
+        for key in ("fanout", "flat", "flatReading"):
+            p = s8.get(key) or {}
+            log(
+                f"  {key}: {p.get('perSecond', '')}/s ack p99 {p.get('ackMs', {}).get('p99')} "
+                f"last delivery p50 {p.get('lastDeliveryMs', {}).get('p50')} p99 "
+                f"{p.get('lastDeliveryMs', {}).get('p99')} missing {p.get('missingDeliveries')}"
+            )
+        for size, ops in (s8.get("dbOps") or {}).items():
+            log(f"  db ops per send, {size} group ({ops['members']} members): {ops['ops']}")
+
     results["elapsed_min"] = (time.monotonic() - started) / 60
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     DOCS.mkdir(exist_ok=True)
-    # A partial run (--only) reports into the work dir and leaves docs/ alone.
+    # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8 below).
     target = workdir if only else DOCS
     write_report(results, target / "benchmarks.md")
+    if only and "S8" in results:
+        # S8 dates its own section, so a run of it alone can update it in docs/.
+        merge_section(DOCS / "benchmarks.md", "## S8 ", s8_section(results))
+        log(f"merged the S8 section into {DOCS / 'benchmarks.md'}")
     if "S23" in results and plot(results, target / "benchmarks-latency.png"):
         log(f"wrote {target / 'benchmarks-latency.png'}")
     log(f"wrote {target / 'benchmarks.md'}")

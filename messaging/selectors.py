@@ -89,6 +89,23 @@ def contact_ids_for_user(*, user_id: object) -> set[str]:
     return {str(p) for row in rows for p in row["participants"] if p != me}
 
 
+def contact_ids_for_users(*, user_ids, excluding_conversation_id=None) -> dict[str, set[str]]:
+    """For each of these users, the ids of the users who share a conversation with them (all
+    of them in one query); `excluding_conversation_id` leaves that conversation out (say, the
+    contacts they had before joining it)."""
+    ids = [object_id(user_id, errors.UserNotFound) for user_id in user_ids]
+    contacts: dict[str, set[str]] = {str(user_id): set() for user_id in ids}
+    query: dict = {"participants": {"$in": ids}}
+    if excluding_conversation_id is not None:
+        query["_id"] = {"$ne": object_id(excluding_conversation_id, errors.ConversationNotFound)}
+    conversations = connection.get_collection(Conversation._meta.db_table)
+    for row in conversations.find(query, {"participants": 1, "_id": 0}):
+        people = {str(p) for p in row["participants"]}
+        for user_id in people & contacts.keys():
+            contacts[user_id] |= people - {user_id}
+    return contacts
+
+
 def conversation_get_direct(*, user: User, other_id: object) -> Conversation | None:
     other = object_id(other_id, errors.ReceiverNotFound)
     key = Conversation.direct_key_for(user.pk, other)

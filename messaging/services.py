@@ -498,8 +498,9 @@ def sync_checkpoint_create(*, user: User, versions: dict[str, int]) -> str:
 # the conversation and appends a system message with the conversation's next seq and version,
 # so every client orders it with the messages and `/api/sync` returns it. Events follow from
 # the commit: `newMessage` for the system message (to the members after the change) and
-# `conversation_changed` (realtime: `conversationUpdated`, and `removedFromConversation` to
-# whoever is no longer a member). A removed member no longer reads the group at all.
+# `conversation_changed` (realtime: `conversationUpdated`, `removedFromConversation` to
+# whoever is no longer a member, presence between new members and the others). A removed
+# member no longer reads the group at all.
 
 ROLES = ("member", "admin", "owner")
 
@@ -579,6 +580,7 @@ def _group_change(
         )
         members = changes.get("participants", state["participants"])
         removed = [p for p in state["participants"] if p not in members]
+        added = [p for p in members if p not in state["participants"]]
         if actor.pk in members:  # the actor has read their own change
             changes[f"read_markers.{actor.pk}"] = {"seq": seq, "version": version}
         conversations.update_one({"_id": conversation.pk}, update, session=session)
@@ -595,6 +597,7 @@ def _group_change(
             conversation_changed,
             sender=Conversation,
             conversation=stored,
+            added_user_ids=added,
             removed_user_ids=removed,
         )
         return stored
@@ -649,6 +652,7 @@ def group_create(*, creator: User, name: object, member_ids: object) -> Conversa
             conversation_changed,
             sender=Conversation,
             conversation=conversation,
+            added_user_ids=members,
             removed_user_ids=[],
         )
         return conversation

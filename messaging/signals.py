@@ -11,5 +11,6 @@ message_visibility_changed = Signal()
 # message, action ("edited" | "deleted" | "reactions"), and for reactions user, emoji, added —
 # its author edited or deleted it, or someone reacted.
 message_changed = Signal()
-# conversation, removed_user_ids — a group was created, renamed or its members changed.
+# conversation, added_user_ids, removed_user_ids — a group was created (everyone in it is
+# added), renamed or its members changed.
 conversation_changed = Signal()

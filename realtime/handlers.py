@@ -21,7 +21,7 @@ from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
 from realtime import auth, events, memory
-from realtime.presence import Presence
+from realtime.presence import Presence, to_everyone
 from realtime.rooms import presence_room, user_room
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class ChatNamespace:
         close_old_connections()
         try:
             identity = auth.authenticate(environ, auth_payload)
-            contacts = set() if _presence_to_everyone() else self._contacts(identity.user_id)
+            contacts = set() if to_everyone() else self._contacts(identity.user_id)
         except PyMongoError:
             logger.warning("socket refused: database unavailable")
             raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
@@ -79,7 +79,7 @@ class ChatNamespace:
         self.identities[sid] = identity
         self.sio.enter_room(sid, user_room(identity.user_id))
         came_online = self.presence.add(identity.user_id)
-        if _presence_to_everyone():
+        if to_everyone():
             snapshot = self.presence.online_users()
         else:
             snapshot = self.presence.online_among(contacts | {identity.user_id})
@@ -104,7 +104,7 @@ class ChatNamespace:
             self._schedule_legacy_broadcast()
         elif went_offline:
             contacts = set()
-            if not _presence_to_everyone():
+            if not to_everyone():
                 close_old_connections()
                 try:
                     contacts = self._contacts(identity.user_id)
@@ -120,7 +120,7 @@ class ChatNamespace:
         """`userOnline`/`userOffline` to everyone, or to the user's contacts and watchers: a
         connect costs O(contacts) frames instead of O(connected sockets)."""
         payload = {"userId": user_id}
-        if _presence_to_everyone():
+        if to_everyone():
             self.sio.emit(event, payload, skip_sid=skip_sid)
         else:
             rooms = [user_room(c) for c in sorted(contacts)] + [presence_room(user_id)]
@@ -207,11 +207,7 @@ class ChatNamespace:
         ):
             return _error("invalid_payload", f"Send {{userIds: [...]}}: at most {limit} user ids.")
         wanted = {str(ObjectId(i)) for i in ids}
-        if (
-            wanted
-            and settings.REALTIME["PRESENCE_WATCH"] == "contacts"
-            and not _presence_to_everyone()
-        ):
+        if wanted and settings.REALTIME["PRESENCE_WATCH"] == "contacts" and not to_everyone():
             wanted &= self._contacts(self.identities[sid].user_id)
         before = self.watching.get(sid, set())
         for user_id in before - wanted:
@@ -324,11 +320,6 @@ def _with_acks(handler):
             close_old_connections()
 
     return wrapper
-
-
-def _presence_to_everyone() -> bool:
-    realtime = settings.REALTIME
-    return realtime["PRESENCE_FANOUT"] == "everyone" or realtime["LEGACY_PRESENCE_BROADCAST"]
 
 
 def _rate_limited(namespace: ChatNamespace, handler):

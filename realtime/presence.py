@@ -14,6 +14,8 @@ from collections import Counter
 
 from django.conf import settings
 
+from realtime import server
+
 logger = logging.getLogger(__name__)
 NODES_KEY = "chat:presence:nodes"
 
@@ -146,3 +148,26 @@ class Presence:
 
 def build() -> Presence:
     return Presence(settings.REDIS_URL, settings.REALTIME["PRESENCE_TTL_SECONDS"])
+
+
+def to_everyone() -> bool:
+    """Whether every socket hears every change (`REALTIME_PRESENCE_FANOUT=everyone`, or the
+    legacy broadcast), rather than the user's contacts and watchers."""
+    realtime = settings.REALTIME
+    return realtime["PRESENCE_FANOUT"] == "everyone" or realtime["LEGACY_PRESENCE_BROADCAST"]
+
+
+_readonly: Presence | None = None
+
+
+def current() -> Presence | None:
+    """Who is online, as this process can tell: the serving process's counts (with Redis,
+    the union over every process); in a process that serves no sockets, the Redis counts
+    alone, or None without Redis (then no process has sockets this one could reach)."""
+    namespace = server.current_namespace()
+    if namespace is not None:
+        return namespace.presence
+    global _readonly
+    if _readonly is None and settings.REDIS_URL:
+        _readonly = build()
+    return _readonly

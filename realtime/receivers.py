@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 
 from accounts.signals import session_ended, user_deactivated
+from messaging import selectors
 from messaging.models import Conversation, Message
 from messaging.serializers import GroupSerializer, MessageSerializer
 from messaging.signals import (
@@ -20,7 +21,7 @@ from messaging.signals import (
     message_visibility_changed,
     messages_read,
 )
-from realtime import events, revocations, server
+from realtime import events, presence, revocations, server
 from realtime.rooms import user_room
 
 logger = logging.getLogger(__name__)
@@ -96,10 +97,15 @@ def on_message_changed(sender, message: Message, action: str, **details) -> None
 
 
 def on_conversation_changed(
-    sender, conversation: Conversation, removed_user_ids: list, **kwargs
+    sender,
+    conversation: Conversation,
+    removed_user_ids: list,
+    added_user_ids: list = (),
+    **kwargs,
 ) -> None:
     """A group changed: its members get the group as it is now; whoever is no longer a member
-    learns so (and, being out of the member list, gets none of its events from now on)."""
+    learns so (and, being out of the member list, gets none of its events from now on); new
+    members and the others learn who of them is online."""
     payload = GroupSerializer(conversation).data
     _emit(events.CONVERSATION_UPDATED, payload, [user_room(p) for p in conversation.participants])
     if removed_user_ids:
@@ -108,6 +114,44 @@ def on_conversation_changed(
             {"conversationId": str(conversation.pk)},
             [user_room(p) for p in removed_user_ids],
         )
+    if added_user_ids and not presence.to_everyone():
+        try:
+            introduce_new_members(conversation, [str(p) for p in added_user_ids])
+        except Exception:
+            # As for an emit: the change is stored; presence catches up at the next connect.
+            logger.exception("could not send the presence of new group members")
+
+
+def introduce_new_members(conversation: Conversation, added: list[str]) -> None:
+    """Presence goes to contacts, and a group makes its members contacts: tell them at once,
+    in every process (the online counts and the emits go through Redis when there are several).
+
+    Each online new member gets a fresh `getOnlineUsers` (themselves and their online contacts,
+    the group's members now among them), if the group brought them a contact who is online;
+    each online member who shared no conversation with an online new member before gets
+    `userOnline` for them. Offline users need nothing: their next connect sends the snapshot
+    and announces them to their contacts, the group's members included."""
+    who = presence.current()
+    if who is None:
+        return
+    online_added = who.online_among(added)
+    if not online_added:
+        return
+    members = {str(p) for p in conversation.participants}
+    before = selectors.contact_ids_for_users(
+        user_ids=online_added, excluding_conversation_id=conversation.pk
+    )
+    online = set(who.online_among(members.union(*before.values())))
+    new = set(added)
+    for user_id in online_added:
+        met = (members & online) - before[user_id] - {user_id}
+        if met:
+            snapshot = sorted(((before[user_id] | members) & online) | {user_id})
+            _emit(events.GET_ONLINE_USERS, snapshot, [user_room(user_id)])
+        # The new members learn of each other from their snapshots.
+        told = sorted((members & online) - new - before[user_id])
+        if told:
+            _emit(events.USER_ONLINE, {"userId": user_id}, [user_room(p) for p in told])
 
 
 def on_user_deactivated(sender, user, **kwargs) -> None:

@@ -78,6 +78,7 @@ function request(method, urlPath, token, body) {
 }
 
 let sendCounter = 0;
+let readFrames = 0; // messagesRead events received by all sockets
 const sentAt = new Map(); // tag → {start, receiverId}
 const delivered = []; // latencies of the current phase (ms)
 let deliveredCount = 0;
@@ -127,6 +128,7 @@ function openSocket(user) {
     const socket = io(config.socketBase || config.base, options);
     socket.userId = user.id;
     socket.onAny((event, ...args) => {
+      if (event === "messagesRead") readFrames++;
       if (PRESENCE_EVENTS.has(event)) {
         presence.frames++;
         presence.bytes += Buffer.byteLength(JSON.stringify([event, ...args])) + 1;
@@ -140,6 +142,15 @@ function openSocket(user) {
       const body = message && message.message;
       if (typeof body !== "string" || !body.startsWith("bench ")) return;
       const tag = body.slice(6);
+      const fanout = groupSent.get(tag);
+      if (fanout) {
+        fanout.received++;
+        fanout.last = now();
+        if (fanout.first === null) fanout.first = fanout.last;
+        if (fanout.received === fanout.expected) fanout.resolve();
+        socket.groupSeq = Math.max(socket.groupSeq || 0, message.seq || 0);
+        return;
+      }
       const entry = sentAt.get(tag);
       if (entry && entry.receiverId === socket.userId) {
         sentAt.delete(tag);
@@ -306,6 +317,150 @@ async function closeAll(sockets) {
   await sleep(500);
 }
 
+// --- group fan-out (S8) ------------------------------------------------------------------------
+// tag → {start, expected, received, first, last}: one message into a group, counted at every
+// member's socket (the sender's own socket gets it too).
+const groupSent = new Map();
+
+async function groupSend(socket, conversationId, expected) {
+  const tag = `f${++sendCounter}`;
+  let resolve;
+  const done = new Promise((r) => { resolve = r; });
+  const entry = { start: now(), expected, received: 0, first: null, last: null, resolve, done };
+  groupSent.set(tag, entry);
+  try {
+    const ack = await socket.timeout(30000).emitWithAck(
+      "sendMessage", { conversationId, message: `bench ${tag}`, clientMsgId: tag },
+    );
+    if (!(ack && ack.ok)) {
+      groupSent.delete(tag);
+      return { ok: false, status: (ack && ack.error && ack.error.code) || "bad_ack" };
+    }
+  } catch (error) {
+    groupSent.delete(tag);
+    return { ok: false, status: "ack_timeout" };
+  }
+  entry.ackMs = now() - entry.start;
+  return { ok: true, entry };
+}
+
+// Wait until every entry reached all its sockets, or `graceS` passed.
+async function fanoutDrained(entries, graceS) {
+  const deadline = now() + graceS * 1000;
+  for (const entry of entries) {
+    const left = deadline - now();
+    if (left > 0 && entry.received < entry.expected) await Promise.race([entry.done, sleep(left)]);
+  }
+}
+
+function fanoutSummary(entries) {
+  const complete = entries.filter((e) => e.received >= e.expected);
+  return {
+    sent: entries.length,
+    complete: complete.length,
+    missingDeliveries: entries.reduce((n, e) => n + Math.max(0, e.expected - e.received), 0),
+    extraDeliveries: entries.reduce((n, e) => n + Math.max(0, e.received - e.expected), 0),
+    ackMs: percentiles(entries.map((e) => e.ackMs)),
+    firstDeliveryMs: percentiles(entries.filter((e) => e.first !== null).map((e) => e.first - e.start)),
+    lastDeliveryMs: percentiles(complete.map((e) => e.last - e.start)),
+  };
+}
+
+// Messages one after another from random members; each waits for the previous one to reach
+// every socket, so the figure is the fan-out of one message on an otherwise idle server.
+async function fanoutSequential(sockets, conversationId, count) {
+  const entries = [];
+  const statuses = {};
+  for (let i = 0; i < count; i++) {
+    const socket = sockets[Math.floor(Math.random() * sockets.length)];
+    const result = await groupSend(socket, conversationId, sockets.length);
+    if (!result.ok) {
+      statuses[result.status] = (statuses[result.status] || 0) + 1;
+      continue;
+    }
+    await fanoutDrained([result.entry], 10);
+    entries.push(result.entry);
+    groupSent.clear();
+  }
+  return { ...fanoutSummary(entries), errors: statuses };
+}
+
+// `senders` closed-loop senders for `durationS`; with `readers`, that many other members emit
+// `markRead` (the latest seq their socket has seen) in a closed loop meanwhile.
+async function fanoutFlat(sockets, conversationId, { senders, readers, durationS, graceS }) {
+  const entries = [];
+  const statuses = {};
+  const reads = { ok: 0, errors: 0, latencyMs: [] };
+  const framesBefore = readFrames;
+  const before = procStats(config.serverPid);
+  const started = now();
+  const deadline = started + durationS * 1000;
+  async function sender(socket) {
+    while (now() < deadline) {
+      const result = await groupSend(socket, conversationId, sockets.length);
+      if (result.ok) entries.push(result.entry);
+      else statuses[result.status] = (statuses[result.status] || 0) + 1;
+    }
+  }
+  async function reader(socket) {
+    while (now() < deadline) {
+      const t0 = now();
+      try {
+        const ack = await socket.timeout(30000).emitWithAck("markRead", { conversationId, seq: socket.groupSeq || 0 });
+        if (ack && ack.ok) {
+          reads.ok++;
+          reads.latencyMs.push(now() - t0);
+        } else reads.errors++;
+      } catch (error) {
+        reads.errors++;
+      }
+    }
+  }
+  const sending = sockets.slice(0, senders);
+  const reading = readers ? sockets.slice(senders, senders + readers) : [];
+  await Promise.all([...sending.map(sender), ...reading.map(reader)]);
+  const elapsed = (now() - started) / 1000;
+  const usage = delta(before, procStats(config.serverPid));
+  await fanoutDrained(entries, graceS);
+  const summary = fanoutSummary(entries);
+  groupSent.clear();
+  return {
+    senders: sending.length, readers: reading.length, elapsedS: +elapsed.toFixed(2),
+    perSecond: +(entries.length / elapsed).toFixed(1),
+    deliveriesPerSecond: +((entries.length * sockets.length) / elapsed).toFixed(0),
+    ...summary, errors: statuses,
+    serverCpuMsPerMessage: usage && entries.length ? +((usage.cpuSeconds * 1000) / entries.length).toFixed(2) : null,
+    markRead: readers
+      ? { ok: reads.ok, errors: reads.errors, perSecond: +(reads.ok / elapsed).toFixed(1), latencyMs: percentiles(reads.latencyMs) }
+      : null,
+    messagesReadFrames: readFrames - framesBefore,
+  };
+}
+
+// Database commands per send (SecantusDB `serverStatus.opcounters`) and the database's CPU,
+// over `count` sends into one group, each delivered everywhere before the next.
+async function dbOpsPerSend(db, sockets, conversationId, count) {
+  const opcounters = async () => (await db.command({ serverStatus: 1 })).opcounters;
+  const before = await opcounters();
+  const cpuBefore = procStats(config.dbPid);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    const result = await groupSend(sockets[i % sockets.length], conversationId, sockets.length);
+    if (!result.ok) continue;
+    await fanoutDrained([result.entry], 10);
+    entries.push(result.entry);
+  }
+  groupSent.clear();
+  const after = await opcounters();
+  const cpu = delta(cpuBefore, procStats(config.dbPid));
+  const sends = entries.length;
+  const ops = {};
+  for (const key of Object.keys(after)) ops[key] = sends ? +((Number(after[key]) - Number(before[key] || 0)) / sends).toFixed(2) : null;
+  ops.total = sends ? +Object.keys(after).reduce((n, k) => n + (Number(after[k]) - Number(before[k] || 0)) / sends, 0).toFixed(2) : null;
+  ops["db CPU ms"] = cpu && sends ? +((cpu.cpuSeconds * 1000) / sends).toFixed(2) : null;
+  return { members: sockets.length, sends, ops, ackMs: percentiles(entries.map((e) => e.ackMs)) };
+}
+
 // --- scenarios ---------------------------------------------------------------------------------
 // What a scenario has measured so far, printed if the watchdog stops it.
 const partial = {};
@@ -395,6 +550,53 @@ const scenarios = {
       log(`[${config.kind}] soak round ${round}: ${summary.connected} connected, RSS ${connected && connected.rssKb} KB, after leaving ${empty && empty.rssKb} KB, later ${later && later.rssKb} KB`);
     }
     return { baselineRssKb: baseline && baseline.rssKb, rounds, disconnects: { ...disconnects } };
+  },
+
+  // S8: a group whose members are all connected; `small` is a 2-member group for comparison.
+  async group() {
+    const members = config.members.map((i) => users[i]);
+    const small = config.small.members.map((i) => users[i]);
+    const before = procStats(config.serverPid);
+    const { sockets, summary } = await connectAll([...members, ...small], config.connectConcurrency || 100, config.connectTimeoutS || 300);
+    const quiet = await waitQuiet(config.quietMs || 1500, config.settleTimeoutS || 120);
+    const settled = procStats(config.serverPid);
+    const inGroup = new Set(config.members.map((i) => users[i].id));
+    const memberSockets = sockets.filter((s) => inGroup.has(s.userId));
+    const smallSockets = sockets.filter((s) => !inGroup.has(s.userId));
+    const result = {
+      connect: summary,
+      presence: { frames: presence.frames, bytes: presence.bytes, settled: quiet },
+      connectCpuSeconds: before && settled ? +(settled.cpuSeconds - before.cpuSeconds).toFixed(2) : null,
+      members: memberSockets.length,
+    };
+    partial.connect = summary;
+    const { MongoClient } = requireRef("mongodb");
+    const client = new MongoClient(config.dbUri, { directConnection: true });
+    await client.connect();
+    try {
+      const admin = client.db("admin");
+      log(`[${config.kind}] S8 database operations per send`);
+      result.dbOps = {
+        small: await dbOpsPerSend(admin, smallSockets, config.small.id, config.opsSends),
+        large: await dbOpsPerSend(admin, memberSockets, config.groupId, config.opsSends),
+      };
+    } finally {
+      await client.close();
+    }
+    partial.dbOps = result.dbOps;
+    log(`[${config.kind}] S8 fan-out, ${config.fanoutMessages} messages one after another`);
+    result.fanout = await fanoutSequential(memberSockets, config.groupId, config.fanoutMessages);
+    partial.fanout = result.fanout;
+    const flatOptions = { senders: config.senders, durationS: config.durationS, graceS: config.graceS || 30 };
+    log(`[${config.kind}] S8 ${config.senders} senders flat out`);
+    result.flat = await fanoutFlat(memberSockets, config.groupId, { ...flatOptions, readers: 0 });
+    partial.flat = result.flat;
+    log(`[${config.kind}] S8 ${config.senders} senders flat out, ${config.readers} members marking read`);
+    result.flatReading = await fanoutFlat(memberSockets, config.groupId, { ...flatOptions, readers: config.readers });
+    result.connectedAtEnd = sockets.filter((s) => s.connected).length;
+    result.disconnects = { ...disconnects };
+    await closeAll(sockets);
+    return result;
   },
 
   // S7: one conversation grows; at each checkpoint time sends and the latest-page read.

@@ -10,6 +10,7 @@ from accounts.services import user_deactivate
 from accounts.tests.factories import assert_error, user_factory
 from messaging import errors
 from messaging.models import Conversation, Message
+from messaging.selectors import contact_ids_for_users
 from messaging.services import (
     group_create,
     group_member_remove,
@@ -18,6 +19,7 @@ from messaging.services import (
     group_rename,
     message_send,
 )
+from messaging.signals import conversation_changed
 from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +140,40 @@ def test_new_members_have_read_what_came_before_them(alice, bob, carol):
     group = group_members_add(conversation=group, actor=alice, user_ids=ids(carol))
     assert group.last_read_seq(carol.pk) == group.last_seq - 1
     assert_invariants(database())
+
+
+def test_membership_changes_announce_who_was_added(alice, bob, carol, dave):
+    """Realtime tells new members and the others who of them is online from this."""
+    heard = []
+
+    def listen(sender, conversation, added_user_ids, removed_user_ids, **kwargs):
+        heard.append((list(added_user_ids), list(removed_user_ids)))
+
+    conversation_changed.connect(listen, dispatch_uid="test.added")
+    try:
+        group = group_create(creator=alice, name="Trip", member_ids=ids(bob))
+        group = group_members_add(conversation=group, actor=alice, user_ids=ids(bob, carol, dave))
+        group_member_remove(conversation=group, actor=alice, user_id=str(dave.pk))
+    finally:
+        conversation_changed.disconnect(dispatch_uid="test.added")
+    assert heard == [
+        ([alice.pk, bob.pk], []),
+        ([carol.pk, dave.pk], []),
+        ([], [dave.pk]),
+    ]
+
+
+def test_contacts_of_several_users_at_once_and_before_a_conversation(alice, bob, carol, dave):
+    message_send(sender=alice, receiver=bob, body="hi")
+    group = group_create(creator=alice, name="Trip", member_ids=ids(carol, dave))
+
+    assert contact_ids_for_users(user_ids=ids(alice, carol, bob)) == {
+        str(alice.pk): set(ids(bob, carol, dave)),
+        str(carol.pk): set(ids(alice, dave)),
+        str(bob.pk): set(ids(alice)),
+    }
+    before = contact_ids_for_users(user_ids=ids(alice, carol), excluding_conversation_id=group.pk)
+    assert before == {str(alice.pk): set(ids(bob)), str(carol.pk): set()}
 
 
 def test_only_members_send_read_or_change(alice, bob, carol):

@@ -4,7 +4,7 @@ removed member's sockets learn it at once and get nothing of the group afterward
 import pytest
 import requests
 
-from realtime.tests.clients import TIMEOUT, person_create
+from realtime.tests.clients import TIMEOUT, Api, person_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,3 +85,61 @@ def test_group_messages_and_changes_reach_every_member_and_stop_at_removal(
     sockets[dave.id].barrier()
     assert sockets[dave.id].received("newMessage") == []
     assert sockets[dave.id].received("conversationUpdated") == []
+
+
+@pytest.fixture(scope="module", params=["eventlet", "asgi"])
+def contacts_server(request, chat_server_factory):
+    """Presence to contacts, the default in production (the suite's `chat_server` sends it
+    to everyone)."""
+    return chat_server_factory(request.param, REALTIME_PRESENCE_FANOUT="contacts")
+
+
+def test_new_group_members_and_the_members_learn_who_is_online_at_once(
+    contacts_server, make_client, alice, bob, carol
+):
+    """Joining a group makes its members contacts: the new member's sockets get a fresh
+    `getOnlineUsers`, the members' sockets `userOnline` for the new member, without
+    reconnecting; a member who was a contact already hears nothing twice."""
+    dave = person_create("dave")
+    Api(contacts_server.url).send(carol, bob, "we have met")
+    sockets = {p.id: make_client(contacts_server).connect(token=p.access) for p in (alice, carol)}
+    sockets[bob.id] = make_client(contacts_server).connect(token=bob.access)
+    assert sockets[carol.id].wait_for("userOnline") == {"userId": bob.id}
+    sockets[alice.id].barrier()
+    assert sockets[alice.id].received("userOnline") == []  # strangers so far
+
+    group = rest(
+        contacts_server,
+        alice,
+        "POST",
+        "/api/conversations",
+        kind="group",
+        name="Trip",
+        participantIds=[carol.id],
+    )
+    # Each snapshot lists all their online contacts: carol's has bob, whom she knew before.
+    snapshot = sockets[alice.id].wait_for("getOnlineUsers", lambda ids: carol.id in ids)
+    assert snapshot == sorted([alice.id, carol.id])
+    snapshot = sockets[carol.id].wait_for("getOnlineUsers", lambda ids: alice.id in ids)
+    assert snapshot == sorted([alice.id, bob.id, carol.id])
+
+    rest(
+        contacts_server,
+        alice,
+        "POST",
+        f"/api/conversations/{group['_id']}/members",
+        userIds=[bob.id, dave.id],
+    )
+    assert sockets[bob.id].wait_for("getOnlineUsers", lambda ids: alice.id in ids) == sorted(
+        [alice.id, bob.id, carol.id]
+    )
+    assert sockets[alice.id].wait_for("userOnline") == {"userId": bob.id}
+    for socket in sockets.values():
+        socket.barrier()
+    assert sockets[carol.id].received("userOnline") == [{"userId": bob.id}]  # from bob's connect
+    assert sockets[alice.id].received("userOnline") == [{"userId": bob.id}]  # dave is offline
+
+    # And dave, online now, is announced to all of them as their contact.
+    make_client(contacts_server).connect(token=dave.access)
+    for socket in sockets.values():
+        assert socket.wait_for("userOnline", lambda d: d["userId"] == dave.id)

@@ -3,8 +3,9 @@
 import os
 
 import pytest
+import requests
 
-from realtime.tests.clients import Api
+from realtime.tests.clients import TIMEOUT, Api
 
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 
@@ -79,3 +80,44 @@ def test_presence_spans_processes(servers, on, alice, bob):
     second_tab.close()
     assert watcher.wait_for("userOffline") == {"userId": bob.id}
     assert bob.id not in on(b, alice).wait_for("getOnlineUsers")
+
+
+@pytest.fixture(scope="module")
+def contacts_servers(chat_server_factory):
+    """Two processes with presence to contacts (the production default)."""
+    _redis_or_skip()
+    return (
+        chat_server_factory("eventlet", REDIS_URL=REDIS_URL, REALTIME_PRESENCE_FANOUT="contacts"),
+        chat_server_factory("gevent", REDIS_URL=REDIS_URL, REALTIME_PRESENCE_FANOUT="contacts"),
+    )
+
+
+def test_new_group_members_learn_who_is_online_on_every_process(
+    contacts_servers, on, alice, bob, carol
+):
+    """The process that adds a member counts who is online on all of them and reaches their
+    sockets wherever they are."""
+    a, b = contacts_servers
+    alices, bobs, carols = on(a, alice), on(a, bob), on(b, carol)
+    group = requests.post(
+        f"{a.url}/api/conversations",
+        json={"kind": "group", "name": "Trip", "participantIds": [carol.id]},
+        headers=alice.headers,
+        timeout=TIMEOUT,
+    ).json()
+    assert carols.wait_for("getOnlineUsers", lambda ids: alice.id in ids) == sorted(
+        [alice.id, carol.id]
+    )
+
+    added = requests.post(
+        f"{b.url}/api/conversations/{group['_id']}/members",
+        json={"userIds": [bob.id]},
+        headers=alice.headers,
+        timeout=TIMEOUT,
+    )
+    assert added.status_code == 200, added.text
+    assert bobs.wait_for("getOnlineUsers", lambda ids: len(ids) > 1) == sorted(
+        [alice.id, bob.id, carol.id]
+    )
+    assert alices.wait_for("userOnline") == {"userId": bob.id}
+    assert carols.wait_for("userOnline") == {"userId": bob.id}
