@@ -284,6 +284,9 @@ REALTIME = {
     "EVENT_RATE": os.environ.get("REALTIME_EVENT_RATE", "30/s"),
     "TRUST_X_FORWARDED_PROTO": env_bool("TRUST_X_FORWARDED_PROTO", False),
     "PRESENCE_TTL_SECONDS": env_int("REALTIME_PRESENCE_TTL_SECONDS", 60),
+    # Groups with more members than this send `messagesRead` to the reader's own sockets only
+    # (the others read the markers from the API when they want them).
+    "READ_RECEIPTS_MAX_MEMBERS": env_int("REALTIME_READ_RECEIPTS_MAX_MEMBERS", 100),
 }
 
 # --- CORS (the same list gates Socket.IO origins) --------------------------------------------

@@ -4,6 +4,7 @@ the REST API, the `sendMessage` socket event and the admin all call it."""
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
 from accounts.selectors import user_ids_active
+from chatsite.errors import DatabaseUnavailable
 from chatsite.mongodb import find_one_and_update
 from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
@@ -29,7 +31,7 @@ from messaging.signals import (
     message_visibility_changed,
     messages_read,
 )
-from messaging.transactions import run_in_transaction
+from messaging.transactions import run_in_transaction, transaction_turns, turn_timeout
 
 CLIENT_MSG_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # \Z: no newline after
 # A lone UTF-16 surrogate: JSON can carry one (`"\ud800"`), UTF-8 (BSON) cannot store it.
@@ -236,11 +238,31 @@ def _reply_target(raw: object, conversation_filter: dict) -> Message:
     return target
 
 
+class _MarkerBatch:
+    """Read markers of one conversation waiting to be written together."""
+
+    def __init__(self):
+        self.seqs: dict = {}  # user id -> seq
+        self.written = threading.Event()
+        self.stored: dict | None = None  # the conversation's members and markers, as written
+        self.error: BaseException | None = None
+
+
+# Conversation id -> the batch its next marker write takes (this process).
+_marker_batches: dict = {}
+_marker_batches_lock = threading.Lock()
+
+
 def conversation_mark_read(*, user: User, conversation: Conversation, seq: object) -> int:
     """Move `user`'s read marker forward to `seq`; returns the marker (never moves back).
 
-    One update of the conversation document, conditional on the marker being behind `seq`:
-    the version advances and the marker takes the new version, atomically."""
+    One update of the conversation document moves the markers of every member of it who marks
+    read at the same moment (in this process): the first of them waits for the conversation's
+    writer turn, the others join its batch meanwhile. Each marker moves only if it is behind
+    its seq and its user still a member; the version advances once and the markers that moved
+    take it. In a busy group hundreds of members mark read after each message: one update for
+    them all, in turn with the sends, instead of hundreds conflicting with the sends' own
+    updates (docs/benchmarks.md, "Group fan-out (S8)")."""
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise errors.SeqInvalid()
     if user.pk not in conversation.participants:
@@ -249,32 +271,69 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
         raise errors.SeqInvalid()
     if seq <= (current := conversation.last_read_seq(user.pk)):
         return current
-    marker = f"read_markers.{user.pk}"
-    moved = _conversations().update_one(
-        {
-            "_id": conversation.pk,
-            "participants": user.pk,
-            f"{marker}.seq": {"$not": {"$gte": seq}},
-        },
-        [
-            {"$set": {"version": {"$add": ["$version", 1]}, "updated_at": timezone.now()}},
-            {"$set": {marker: {"seq": {"$literal": seq}, "version": "$version"}}},
-        ],
-    )
-    if moved.matched_count:
+    with _marker_batches_lock:
+        batch = _marker_batches.get(conversation.pk)
+        leader = batch is None
+        if leader:
+            batch = _marker_batches[conversation.pk] = _MarkerBatch()
+        batch.seqs[user.pk] = max(seq, batch.seqs.get(user.pk, 0))
+    if leader:
+        _write_markers(conversation, batch)
+    elif not batch.written.wait(turn_timeout()):
+        raise DatabaseUnavailable()
+    if batch.error is not None:
+        raise batch.error
+    marker = (batch.stored or {}).get("read_markers", {}).get(str(user.pk))
+    if batch.stored is None or user.pk not in batch.stored["participants"] or marker is None:
+        raise errors.ConversationNotFound()
+    # Moved by this batch (or to the same seq by the user's other tab meanwhile: one more
+    # `messagesRead`, which clients take as the same news).
+    if marker["seq"] == seq and marker["version"] > conversation.version:
         send_after_commit(
             messages_read, sender=Conversation, conversation=conversation, user=user, seq=seq
         )
-        return seq
-    # Moved as far or further meanwhile, or the user is no longer a participant.
-    stored = (
-        Conversation.objects.filter(pk=conversation.pk, participants__contains=[user.pk])
-        .only("read_markers")
-        .first()
-    )
-    if stored is None:
-        raise errors.ConversationNotFound()
-    return stored.last_read_seq(user.pk)
+    return marker["seq"]
+
+
+def _write_markers(conversation: Conversation, batch: _MarkerBatch) -> None:
+    try:
+        with transaction_turns().writer_lock(writer_key(conversation)):
+            with _marker_batches_lock:
+                del _marker_batches[conversation.pk]  # later markers start the next batch
+            moves = {
+                f"read_markers.{user_id}": {
+                    "$cond": [
+                        {
+                            "$and": [
+                                {"$in": [user_id, "$participants"]},
+                                {"$lt": [{"$ifNull": [f"$read_markers.{user_id}.seq", -1]}, seq]},
+                            ]
+                        },
+                        {"seq": {"$literal": seq}, "version": "$version"},
+                        f"$read_markers.{user_id}",
+                    ]
+                }
+                for user_id, seq in batch.seqs.items()
+            }
+            conversations = _conversations()
+            behind = [
+                {"participants": user_id, f"read_markers.{user_id}.seq": {"$not": {"$gte": seq}}}
+                for user_id, seq in batch.seqs.items()
+            ]
+            conversations.update_one(
+                {"_id": conversation.pk, "$or": behind},  # no version for no move
+                [
+                    {"$set": {"version": {"$add": ["$version", 1]}, "updated_at": timezone.now()}},
+                    {"$set": moves},
+                ],
+            )
+            batch.stored = conversations.find_one(
+                {"_id": conversation.pk}, {"participants": 1, "read_markers": 1}
+            )
+    except BaseException as error:
+        batch.error = error
+    finally:
+        batch.written.set()
 
 
 # --- changes to a stored message -------------------------------------------------------------

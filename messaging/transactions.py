@@ -110,7 +110,7 @@ def transaction_turns() -> TransactionTurns:
     return _turns
 
 
-def _turn_timeout() -> float:
+def turn_timeout() -> float:
     """How long a transaction waits for its turn: as long as for an unreachable database."""
     options = settings.DATABASES["default"].get("OPTIONS", {})
     return options.get("serverSelectionTimeoutMS", 5000) / 1000
@@ -121,7 +121,7 @@ def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
         return fn()  # already inside a transaction: join it
     turns = transaction_turns()
     with turns.writer_lock(lock_key):
-        if not turns.acquire(timeout=_turn_timeout()):
+        if not turns.acquire(timeout=turn_timeout()):
             raise DatabaseUnavailable()
         try:
             result, callbacks = _attempt_until_committed(fn)
@@ -140,7 +140,7 @@ def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
 
 def _attempt_until_committed(fn: Callable[[], T]) -> tuple[T, list]:
     connection.ensure_connection()
-    give_up_at = time.monotonic() + _turn_timeout()
+    give_up_at = time.monotonic() + turn_timeout()
     while True:
         try:
             # Leaving the session's block aborts a transaction that did not commit.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 
@@ -55,8 +56,14 @@ def on_message_saved(sender, instance: Message, created: bool, **kwargs) -> None
 
 
 def on_messages_read(sender, conversation: Conversation, user, seq: int, **kwargs) -> None:
+    """To every member; in a group larger than REALTIME_READ_RECEIPTS_MAX_MEMBERS to the
+    reader's own sockets only: when each member marks each message read, telling everyone
+    costs members² frames per message (docs/realtime.md)."""
     payload = {"conversationId": str(conversation.pk), "userId": str(user.pk), "seq": seq}
-    _emit(events.MESSAGES_READ, payload, [user_room(p) for p in conversation.participants])
+    members = conversation.participants
+    if len(members) > settings.REALTIME["READ_RECEIPTS_MAX_MEMBERS"]:
+        members = [user.pk]
+    _emit(events.MESSAGES_READ, payload, [user_room(p) for p in members])
 
 
 def on_visibility_changed(sender, message: Message, **kwargs) -> None:

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from accounts.services import user_deactivate
 from accounts.tests.factories import assert_error, user_factory
+from chatsite.testing import wait_until
 from messaging import errors
 from messaging.models import Conversation, Message
 from messaging.selectors import contact_ids_for_users
@@ -349,3 +350,41 @@ def test_sync_returns_group_changes_once_and_nothing_after_removal(api, alice, b
     message_send(sender=bob, conversation=group, body="after carol")
     after = api.get("/api/sync", {"since": cursor}).json()
     assert after["messages"] == [] and after["reads"] == []
+
+
+def test_members_marking_read_at_once_share_one_update(alice, bob, monkeypatch):
+    """While a send holds the conversation's writer turn, the members who mark read join one
+    batch: one version for all their markers, each caller answered with its own."""
+    from messaging import services
+    from messaging.transactions import transaction_turns
+
+    readers = [user_factory() for _ in range(5)]
+    group = group_create(creator=alice, name="big", member_ids=ids(bob, *readers))
+    message_send(sender=alice, conversation=group, body="news")
+    group.refresh_from_db()
+    version = group.version
+    answers: dict = {}
+
+    def mark(user) -> None:
+        from django.db import connection
+
+        try:
+            answers[user.pk] = services.conversation_mark_read(
+                user=user, conversation=group, seq=group.last_seq
+            )
+        finally:
+            connection.close()
+
+    lock = transaction_turns().writer_lock(services.writer_key(group))
+    with lock:  # a send in progress
+        threads = [threading.Thread(target=mark, args=(user,)) for user in readers]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(getattr(services._marker_batches.get(group.pk), "seqs", {})) == 5)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers == {user.pk: group.last_seq for user in readers}
+    group.refresh_from_db()
+    assert group.version == version + 1
+    assert {group.read_markers[str(u.pk)]["version"] for u in readers} == {version + 1}
+    assert_invariants(database())

@@ -74,7 +74,7 @@ def test_a_send_that_waits_too_long_for_its_turn_is_refused_and_stores_nothing(
     full = TransactionTurns(1)
     assert full.acquire()  # another transaction holds the only place
     monkeypatch.setattr("messaging.transactions.transaction_turns", lambda: full)
-    monkeypatch.setattr("messaging.transactions._turn_timeout", lambda: 0.1)
+    monkeypatch.setattr("messaging.transactions.turn_timeout", lambda: 0.1)
 
     with pytest.raises(DatabaseUnavailable):
         message_send(sender=alice, receiver=bob, body="hello")

@@ -143,3 +143,31 @@ def test_new_group_members_and_the_members_learn_who_is_online_at_once(
     make_client(contacts_server).connect(token=dave.access)
     for socket in sockets.values():
         assert socket.wait_for("userOnline", lambda d: d["userId"] == dave.id)
+
+
+@pytest.fixture(scope="module")
+def small_receipts_server(chat_server_factory):
+    return chat_server_factory("eventlet", REALTIME_READ_RECEIPTS_MAX_MEMBERS="2")
+
+
+def test_in_a_large_group_read_receipts_go_to_the_readers_own_sockets(
+    small_receipts_server, make_client, alice, bob, carol
+):
+    """Above REALTIME_READ_RECEIPTS_MAX_MEMBERS, `messagesRead` reaches only the reader's
+    sockets (their other tabs); the markers stay readable through the API."""
+    server = small_receipts_server
+    group = rest(
+        server, alice, "POST", "/api/conversations",
+        kind="group", name="Big", participantIds=[bob.id, carol.id],
+    )  # fmt: skip
+    sockets = {p.id: make_client(server).connect(token=p.access) for p in (alice, bob, carol)}
+    bobs_other_tab = make_client(server).connect(token=bob.access)
+    ack = sockets[bob.id].call("markRead", {"conversationId": group["_id"], "seq": 1})
+    assert ack == {"ok": True, "seq": 1}
+    expected = {"conversationId": group["_id"], "userId": bob.id, "seq": 1}
+    assert bobs_other_tab.wait_for("messagesRead") == expected
+    for person in (alice, carol):
+        sockets[person.id].barrier()
+        assert sockets[person.id].received("messagesRead") == []
+    read = rest(server, alice, "GET", f"/api/conversations/{group['_id']}")["readSeqs"]
+    assert read[bob.id] == 1
