@@ -578,13 +578,44 @@ def s8_section(results: dict) -> list[str]:
         "not received within 30 s after the phase. Marking read: meanwhile "
         f"{fmt(reading.get('readers'))} other members each emit `markRead` with the latest "
         "seq their socket has seen, the next one when the ack comes; each marker that moves "
-        "sends `messagesRead` to every member.",
+        "sends `messagesRead` to the reader's own sockets (above "
+        "`REALTIME_READ_RECEIPTS_MAX_MEMBERS`, 100 by default).",
         "",
         f"Database operations per send (SecantusDB `serverStatus.opcounters`, {c['S8_ops_sends']} "
         "`sendMessage` one after another, all members connected) in a 2-member group and in "
         f"the {fmt(members)}-member one:",
         "",
         table(["op", "2 members", f"{fmt(members)} members"], op_rows),
+        "",
+    ]
+
+
+def actions_section(results: dict) -> list[str]:
+    """What an edit, a delete and a reaction cost beside a send (bench/message_actions.py: the
+    services in one process, no HTTP or sockets). Dated, like S8, for runs of it alone."""
+    a = results.get("A")
+    if not a:
+        return []
+    m = results["machine"]
+    rows = [
+        [name, fmt(r["db_commands"]), fmt(r["cpu_ms"]), fmt(r["db_cpu_ms"]), fmt(r["p50_ms"]),
+         fmt(r["p99_ms"])]
+        for name, r in a["actions"].items()
+    ]  # fmt: skip
+    return [
+        "## A message actions: an edit, a delete and a reaction beside a send",
+        "",
+        f"- date: {a['date']}; machine: {m['nproc']} CPUs ({m['cpu']}); "
+        f"`bench/message_actions.py --repeat {a['repeat']}`: the services in one process on "
+        "their own in-memory SecantusDB, each action on a message of its own in one direct "
+        "conversation (the selector's read included, as the API and the socket handler do it)",
+        "",
+        table(["action", "db commands", "CPU ms", "db CPU ms", "latency p50 ms", "p99 ms"], rows),
+        "",
+        "The reference design has none of these actions. Database commands are counted by a "
+        "pymongo command listener (the commit included); an action reads the message and its "
+        "conversation (membership, writer key), then in one transaction reads the message as "
+        "stored and the conversation's version, and updates both.",
         "",
     ]
 
@@ -1108,6 +1139,7 @@ def write_report(results: dict, path: Path) -> None:
             "",
         ]
     out += s8_section(results)
+    out += actions_section(results)
     out += [
         "## Notes",
         "",
@@ -1127,7 +1159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8)"
+        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8,A)"
     )
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
@@ -1551,6 +1583,21 @@ def main() -> None:
         for size, ops in (s8.get("dbOps") or {}).items():
             log(f"  db ops per send, {size} group ({ops['members']} members): {ops['ops']}")
 
+    if want("A"):
+        log("A message actions: edit, delete, reactions beside a send")
+        repeat = 100 if quick else 300
+        out = workdir / "message_actions.json"
+        subprocess.run(
+            [sys.executable, str(BENCH / "message_actions.py"), "--repeat", str(repeat),
+             "--json", str(out)],
+            check=True, timeout=900,
+        )  # fmt: skip
+        results["A"] = {
+            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "repeat": repeat,
+            "actions": json.loads(out.read_text()),
+        }
+
     results["elapsed_min"] = (time.monotonic() - started) / 60
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -1559,10 +1606,11 @@ def main() -> None:
     # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8 below).
     target = workdir if only else DOCS
     write_report(results, target / "benchmarks.md")
-    if only and "S8" in results:
-        # S8 dates its own section, so a run of it alone can update it in docs/.
-        merge_section(DOCS / "benchmarks.md", "## S8 ", s8_section(results))
-        log(f"merged the S8 section into {DOCS / 'benchmarks.md'}")
+    # S8 and A date their own sections, so a run of them alone can update them in docs/.
+    for key, heading, section in (("S8", "## S8 ", s8_section), ("A", "## A ", actions_section)):
+        if only and key in results:
+            merge_section(DOCS / "benchmarks.md", heading, section(results))
+            log(f"merged the {key} section into {DOCS / 'benchmarks.md'}")
     if "S23" in results and plot(results, target / "benchmarks-latency.png"):
         log(f"wrote {target / 'benchmarks-latency.png'}")
     log(f"wrote {target / 'benchmarks.md'}")
