@@ -149,3 +149,13 @@ class TooManyReactions(ChatError):
     code = "too_many_reactions"
     default_detail = "A message has at most 20 different reactions."
     status = 409
+
+
+class SearchQueryInvalid(ChatError):
+    code = "search_query_invalid"
+    default_detail = "The query has no word to search for (letters or digits)."
+
+
+class SearchCursorInvalid(ChatError):
+    code = "search_cursor_invalid"
+    default_detail = "before must be the id of the last hit of the previous page."

@@ -396,3 +396,46 @@ class GroupMemberRoleSerializer(serializers.Serializer):
     role = RoleField(
         required=False, help_text='"owner" hands ownership over; the old owner becomes an admin.'
     )
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = StrictCharField(
+        max_length=200,
+        help_text="Words to find (all of them), in any language; case and accents don't matter.",
+    )
+    conversationId = serializers.RegexField(
+        OBJECT_ID_PATTERN, required=False, help_text="Only this conversation."
+    )
+    before = serializers.RegexField(
+        OBJECT_ID_PATTERN,
+        required=False,
+        help_text="The `cursor` of the previous page: hits older than it.",
+    )
+
+
+class SearchConversationSerializer(serializers.Serializer):
+    _id = object_id_field()
+    kind = serializers.ChoiceField(choices=Conversation.Kind.choices)
+    title = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, conversation):
+        return {"_id": str(conversation.pk), "kind": conversation.kind, "title": conversation.title}
+
+
+class SearchHitSerializer(serializers.Serializer):
+    message = MessageSerializer()
+    conversation = SearchConversationSerializer()
+    ranges = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=2,
+                                    max_length=2),
+        help_text="Where the words are in `message.message`: [start, end) in UTF-16 code "
+        "units (as JavaScript indexes strings), sorted, not overlapping.",
+    )  # fmt: skip
+
+
+class SearchResultSerializer(serializers.Serializer):
+    hits = SearchHitSerializer(many=True)
+    cursor = object_id_field(
+        allow_null=True, help_text="Pass as `before` for the next page (null: no hits)."
+    )
+    hasMore = serializers.BooleanField()

@@ -25,6 +25,7 @@ from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
 from messaging import errors
 from messaging.models import Conversation, Message, SyncCheckpoint
+from messaging.search import message_terms
 from messaging.signals import (
     conversation_changed,
     message_changed,
@@ -188,6 +189,7 @@ def message_send(
         conversation_filter = {"_id": conversation.pk}
         new_conversation = None
     replied = _reply_target(reply_to, conversation_filter) if reply_to is not None else None
+    terms = message_terms(body)
 
     def write() -> Message:
         state = _allocate_seq(conversation_filter, sender.pk)
@@ -207,6 +209,7 @@ def message_send(
             version=state["version"],
             client_msg_id=client_msg_id,
             reply_to=replied,
+            search_terms=terms,
         )
         message.save()
         return message
@@ -395,12 +398,24 @@ def _message_change(
     return run_in_transaction(write, lock_key=key)
 
 
+def _terms_of(message: Message) -> list[str]:
+    """What search finds `message` by as it is: nothing for a system or deleted message."""
+    if message.system is not None or message.is_deleted:
+        return []
+    return message_terms(message.body)
+
+
 def _set_hidden(hidden: bool, by: User | None) -> Callable[[Message], dict | None]:
     def decide(stored: Message) -> dict | None:
         if stored.is_hidden == hidden:
             return None
         now = timezone.now()
-        return {"hidden_at": now if hidden else None, "hidden_by": by if hidden else None}
+        return {
+            "hidden_at": now if hidden else None,
+            "hidden_by": by if hidden else None,
+            # A hidden message is found by nobody; unhidden, by its words again.
+            "search_terms": [] if hidden else _terms_of(stored),
+        }
 
     return decide
 
@@ -450,7 +465,12 @@ def message_edit(*, message: Message, user: User, body: object) -> Message:
         history = [*(stored.edit_history or []), replaced]
         if len(history) > EDIT_HISTORY_MAX:
             raise errors.EditLimitReached()
-        return {"body": body, "edited_at": now, "edit_history": history}
+        return {
+            "body": body,
+            "edited_at": now,
+            "edit_history": history,
+            "search_terms": message_terms(body),
+        }
 
     return _message_change(
         message=message, actor=user, decide=decide, signal=message_changed, action="edited"
@@ -465,7 +485,13 @@ def message_delete(*, message: Message, user: User) -> Message:
         _check_authors_message(stored, user)
         if stored.is_deleted:
             return None
-        return {"deleted_at": timezone.now(), "body": "", "edit_history": [], "reactions": []}
+        return {
+            "deleted_at": timezone.now(),
+            "body": "",
+            "edit_history": [],
+            "reactions": [],
+            "search_terms": [],
+        }
 
     return _message_change(
         message=message, actor=user, decide=decide, signal=message_changed, action="deleted"
@@ -650,6 +676,7 @@ def _group_change(
             system={**system, "actorId": str(actor.pk)},
             seq=seq,
             version=version,
+            search_terms=[],  # found by what people wrote, not by who joined
         ).save()
         stored = Conversation.objects.get(pk=conversation.pk)
         send_after_commit(
@@ -706,6 +733,7 @@ def group_create(*, creator: User, name: object, member_ids: object) -> Conversa
             },
             seq=1,
             version=1,
+            search_terms=[],
         ).save()
         send_after_commit(
             conversation_changed,

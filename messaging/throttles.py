@@ -17,3 +17,12 @@ class ActionRateThrottle(ScopedRateThrottle):
     scope = "action"
     rate_setting = "ACTION_RATE"
     per_user = True
+
+
+class SearchRateThrottle(ScopedRateThrottle):
+    """Searches per user (setting CHAT["SEARCH_RATE"], env SEARCH_RATE): a search reads up to
+    one index range per conversation."""
+
+    scope = "search"
+    rate_setting = "SEARCH_RATE"
+    per_user = True

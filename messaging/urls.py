@@ -38,4 +38,5 @@ urlpatterns = [
         name="conversation-read",
     ),
     path("sync", apis.SyncApi.as_view(), name="sync"),
+    path("search", apis.SearchApi.as_view(), name="search"),
 ]
