@@ -186,11 +186,13 @@ class MessageApi(APIView):
         participant gets `messageUpdated`."""
         serializer = EditMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = services.message_edit(
-            message=selectors.message_get_for_user(user=request.user, message_id=id),
-            user=request.user,
-            body=serializer.validated_data["message"],
-        )
+        message = selectors.message_get_for_user(user=request.user, message_id=id)
+        if "message" in serializer.validated_data:
+            message = services.message_edit(
+                message=message, user=request.user, body=serializer.validated_data["message"]
+            )
+        elif message.sender_id != request.user.pk:
+            raise errors.MessageNotFound()  # only its author edits it, even to change nothing
         return Response(MessageSerializer(message).data)
 
     @extend_schema(

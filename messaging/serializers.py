@@ -210,9 +210,10 @@ class SendMessageSerializer(serializers.Serializer):
 
 
 class EditMessageSerializer(serializers.Serializer):
-    """Body of `PATCH /api/messages/<message_id>`: the new text, checked as a sent one."""
+    """Body of `PATCH /api/messages/<message_id>`: the new text, checked as a sent one. A
+    PATCH: without `message`, nothing changes."""
 
-    message = MessageTextField()
+    message = MessageTextField(required=False)
 
 
 class MarkReadSerializer(serializers.Serializer):

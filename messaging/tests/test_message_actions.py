@@ -396,3 +396,13 @@ def test_concurrent_reactions_edits_and_sends_lose_nothing(alice, bob):
 def test_unreact_by_service(bob, sent):
     message_react(message=sent, user=bob, emoji="fire")
     assert message_unreact(message=sent, user=bob, emoji=":fire:").reactions == []
+
+
+def test_a_patch_without_text_changes_nothing(api, alice, bob, sent):
+    version = version_of(sent)
+    response = api.login_as(alice).patch(message_url(sent), {}, format="json")
+    assert response.status_code == 200 and response.json()["message"] == "helo"
+    assert version_of(sent) == version
+    assert_error(
+        api.login_as(bob).patch(message_url(sent), {}, format="json"), 404, "message_not_found"
+    )
