@@ -544,30 +544,24 @@ def _reacting(user: User, shown: str, add: bool) -> Callable[[Message], dict | N
 
 def message_react(*, message: Message, user: User, emoji: object) -> Message:
     """Add the user's reaction `emoji` (one per user per emoji; at most 20 emoji a message)."""
-    shown = clean_emoji(emoji)
-    return _message_change(
-        message=message,
-        actor=user,
-        decide=_reacting(user, shown, add=True),
-        signal=message_changed,
-        action="reactions",
-        user=user,
-        emoji=shown,
-        added=True,
-    )
+    return _set_reaction(message, user, emoji, added=True)
 
 
 def message_unreact(*, message: Message, user: User, emoji: object) -> Message:
+    return _set_reaction(message, user, emoji, added=False)
+
+
+def _set_reaction(message: Message, user: User, emoji: object, *, added: bool) -> Message:
     shown = clean_emoji(emoji)
     return _message_change(
         message=message,
         actor=user,
-        decide=_reacting(user, shown, add=False),
+        decide=_reacting(user, shown, add=added),
         signal=message_changed,
         action="reactions",
         user=user,
         emoji=shown,
-        added=False,
+        added=added,
     )
 
 
