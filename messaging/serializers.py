@@ -113,6 +113,7 @@ class ReplyPreviewSerializer(serializers.Serializer):
     deleted or hidden."""
 
     _id = object_id_field()
+    seq = serializers.IntegerField(min_value=1, help_text="Its place: page to it by seq.")
     senderId = object_id_field()
     message = serializers.CharField(allow_blank=True, max_length=REPLY_PREVIEW_LENGTH)
     deleted = serializers.BooleanField()
@@ -122,6 +123,7 @@ class ReplyPreviewSerializer(serializers.Serializer):
         withheld = m.deleted_at is not None or m.hidden_at is not None
         return {
             "_id": str(m.pk),
+            "seq": m.seq,
             "senderId": str(m.sender_id),
             "message": "" if withheld else m.body[:REPLY_PREVIEW_LENGTH],
             "deleted": m.deleted_at is not None,

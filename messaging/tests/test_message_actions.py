@@ -211,6 +211,7 @@ def test_a_reply_carries_a_preview_of_what_it_answers(api, alice, bob, sent):
     ).json()
     assert reply["replyTo"] == {
         "_id": str(long.pk),
+        "seq": long.seq,
         "senderId": str(alice.pk),
         "message": "y" * 100,
         "deleted": False,
