@@ -620,6 +620,84 @@ def actions_section(results: dict) -> list[str]:
     ]
 
 
+def search_section(results: dict) -> list[str]:
+    """Message search over 100,000 messages (bench/search.py: the selector in one process, and
+    through the API with Django's test client). Dated, like S8, for runs of it alone."""
+    s9 = results.get("S9")
+    if not s9:
+        return []
+    m = results["machine"]
+    r, d = s9["search"], s9["search"]["data"]
+    rows = [
+        [name, fmt(q["holding_median"]), fmt(q["hits_mean"]), fmt(q["p50_ms"]),
+         fmt(q["p99_ms"]), fmt(r["api"][name]["p50_ms"]), fmt(r["api"][name]["p99_ms"]),
+         fmt(q["db_commands"]), fmt(q["conversation_queries"]), fmt(q["rows_read"]),
+         fmt(q["db_wait_ms"])]
+        for name, q in r["search"].items()
+    ]  # fmt: skip
+    send = r["send"]
+    states = ("with the index", "without it", "with it built again")
+    send_rows = [
+        [state, fmt(send[state]["db_commands"]), fmt(send[state]["cpu_ms"], 2),
+         fmt(send[state]["db_cpu_ms"], 2), fmt(send[state]["p50_ms"]),
+         fmt(send[state]["p99_ms"])]
+        for state in states
+    ]  # fmt: skip
+    alone_rows = [
+        [name, fmt(q["p50_ms"]), fmt(q["p99_ms"]), fmt(q["rows_read"])]
+        for name, q in r.get("term_alone", {}).items()
+    ]
+    return [
+        f"## S9 message search: {d['messages']:,} messages in {d['conversations']:,} conversations",
+        "",
+        f"- date: {s9['date']}; machine: {m['nproc']} CPUs ({m['cpu']}); "
+        f"`bench/search.py --repeat {s9['repeat']} --sends {s9['sends']}`: its own in-memory "
+        f"SecantusDB; {d['groups']} of the conversations are groups; the searcher is in "
+        f"{d['mine']} ({d['mine_groups']} groups) holding {d['mine_messages']:,} messages; "
+        f"data stored in bulk in {d['load_s']} s",
+        "",
+        f"`messaging.selectors.message_search`, first page (20 hits), {s9['repeat']} searches "
+        "per class over 10 different queries; API: `GET /api/search` through Django's test "
+        f"client with a JWT, {r['config']['api_repeat']} per class. Holding: the searcher's "
+        "messages that match, median over the class's queries; hits: on the first page.",
+        "",
+        table(
+            [
+                "query",
+                "holding",
+                "hits",
+                "p50 ms",
+                "p99 ms",
+                "API p50",
+                "API p99",
+                "db commands",
+                "conversations queried",
+                "index rows read",
+                "db wait ms",
+            ],
+            rows,
+        ),
+        "",
+        f"What the index adds to a send: `message_send` of 10-20 word messages "
+        f"({send['terms_per_message']:.1f} terms each, {send['terms_cpu_us']:.0f} µs to compute "
+        f"them), {s9['sends']} per state, into the searcher's conversations; the index was built "
+        f"again over all messages in {send['index_build_s']:.1f} s.",
+        "",
+        table(
+            ["message_search index", "db commands", "CPU ms", "db CPU ms", "p50 ms", "p99 ms"],
+            send_rows,
+        ),
+        "",
+        "A profile of the alternative, not what the product does: the same first page from one "
+        "query by the query's longest term alone (a prefix of the `message_search` index, over "
+        "all conversations), the searcher's conversations and the other terms checked in Python "
+        "(at most 20 searches per class).",
+        "",
+        table(["query", "p50 ms", "p99 ms", "index rows read"], alone_rows),
+        "",
+    ]
+
+
 def merge_section(path: Path, heading: str, section: list[str]) -> None:
     """Put `section` in place of the generated section that starts with `heading` (up to the
     next section), or before `## Notes`, keeping the rest of the file."""
@@ -1140,6 +1218,7 @@ def write_report(results: dict, path: Path) -> None:
         ]
     out += s8_section(results)
     out += actions_section(results)
+    out += search_section(results)
     out += [
         "## Notes",
         "",
@@ -1159,7 +1238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8,A)"
+        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8,A,S9)"
     )
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
@@ -1598,6 +1677,22 @@ def main() -> None:
             "actions": json.loads(out.read_text()),
         }
 
+    if want("S9"):
+        log("S9 message search: 100,000 messages in 2,000 conversations")
+        repeat, sends = (50, 100) if quick else (200, 300)
+        out = workdir / "search.json"
+        subprocess.run(
+            [sys.executable, str(BENCH / "search.py"), "--repeat", str(repeat),
+             "--sends", str(sends), "--json", str(out)],
+            check=True, timeout=1800,
+        )  # fmt: skip
+        results["S9"] = {
+            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "repeat": repeat,
+            "sends": sends,
+            "search": json.loads(out.read_text()),
+        }
+
     results["elapsed_min"] = (time.monotonic() - started) / 60
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -1606,8 +1701,12 @@ def main() -> None:
     # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8 below).
     target = workdir if only else DOCS
     write_report(results, target / "benchmarks.md")
-    # S8 and A date their own sections, so a run of them alone can update them in docs/.
-    for key, heading, section in (("S8", "## S8 ", s8_section), ("A", "## A ", actions_section)):
+    # S8, A and S9 date their own sections, so a run of them alone can update them in docs/.
+    for key, heading, section in (
+        ("S8", "## S8 ", s8_section),
+        ("A", "## A ", actions_section),
+        ("S9", "## S9 ", search_section),
+    ):
         if only and key in results:
             merge_section(DOCS / "benchmarks.md", heading, section(results))
             log(f"merged the {key} section into {DOCS / 'benchmarks.md'}")
