@@ -486,7 +486,7 @@ class MessageAdmin(admin.ModelAdmin):
                 connections[queryset.db].get_collection(Message._meta.db_table),
                 field="search_terms",
                 values=terms,
-                equal={},
+                where={},
                 limit=SEARCH_MESSAGES_MAX,
                 using=queryset.db,
             )

@@ -255,6 +255,8 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
 # How far apart two processes' clocks may be when search stops at a conversation whose last
 # message is older than the hits it has (message ids carry their creation time).
 SEARCH_CLOCK_MARGIN = timedelta(seconds=5)
+# Conversations one search query reads (docs/benchmarks.md, "Search (S9)").
+SEARCH_CONVERSATIONS_PER_QUERY = 10
 
 
 def message_search(
@@ -270,11 +272,11 @@ def message_search(
     message id: the last hit of the previous page) pages on; `conversation_id` narrows it to one
     conversation.
 
-    One indexed query per conversation (`message_search` index: a term and a conversation, newest
-    first), the most recently active conversations first, stopping once the next one's last
-    message is older than the hits already found: the embedded database serves no index for a
-    query over a set of conversations (`$in`, `$or`), and this way both databases run the same
-    code with the same results."""
+    The `message_search` index (a term, a conversation, newest first) serves one query per ten
+    conversations, the most recently active first, stopping once the next ones' last messages
+    are older than the hits already found: a frequent word reads a few conversations, a rare
+    one all of them in a few queries (fewer conversations per query read less when stopping
+    early, more cost more round trips; docs/benchmarks.md, "Search (S9)")."""
     terms = query_terms(query)
     if not terms:
         raise errors.SearchQueryInvalid()
@@ -288,18 +290,21 @@ def message_search(
         raise errors.ConversationNotFound()
     collection = connection.get_collection(Message._meta.db_table)
     below = object_id(before, errors.SearchCursorInvalid) if before is not None else None
+    ordered = list(conversations.values())
     found: list[ObjectId] = []
-    for conversation in conversations.values():
-        if len(found) > limit and conversation.last_message_at is not None:
-            newest_possible = conversation.last_message_at + SEARCH_CLOCK_MARGIN
-            if newest_possible < found[limit].generation_time:
-                break
+    for start in range(0, len(ordered), SEARCH_CONVERSATIONS_PER_QUERY):
+        batch = ordered[start : start + SEARCH_CONVERSATIONS_PER_QUERY]
+        newest = batch[0].last_message_at
+        if newest is None:  # no message at all: nor in the rest (they sort last)
+            break
+        if len(found) > limit and newest + SEARCH_CLOCK_MARGIN < found[limit].generation_time:
+            break
         # Hidden, deleted and system messages have no terms: they never match.
         ids = find_ids_holding_all(
             collection,
             field="search_terms",
             values=terms,
-            equal={"conversation_id": conversation.pk},
+            where={"conversation_id": {"$in": [c.pk for c in batch]}},
             below=below,
             limit=limit + 1,
         )

@@ -2,10 +2,11 @@
 the collections through pymongo.
 
 `find_ids_holding_all` is one `find` with `$all`, sorted and limited by the database, on
-MongoDB. SecantusDB 0.7.0b3 uses an index only for a filter made of equalities alone: `$all`, a
-range or a null check beside them and it scans the collection (seconds at 100,000 messages), so
-with the embedded database it is asked for the equalities and one of the values, and the rest
-is checked here (it reads the whole index range whatever the limit anyway).
+MongoDB. SecantusDB 0.7.0b3 uses an index only for equalities on its fields (an `$in` on a
+field after the first included): `$all`, a range or a null check beside them and it scans the
+collection (seconds at 100,000 messages), so with the embedded database it is asked for the
+index's conditions and one of the values, and the rest is checked here (it reads the whole
+index range whatever the limit anyway).
 
 `find_one_and_update` is pymongo's `Collection.find_one_and_update(...,
 return_document=ReturnDocument.AFTER)` wherever the stock backend runs (MongoDB). With the
@@ -88,16 +89,17 @@ def find_ids_holding_all(
     *,
     field: str,
     values: list,
-    equal: Mapping[str, Any],
+    where: Mapping[str, Any],
     below: ObjectId | None = None,
     limit: int,
     using: str = DEFAULT_DB_ALIAS,
 ) -> list[ObjectId]:
-    """Ids of the documents that match `equal` and whose array `field` holds every one of
+    """Ids of the documents that match `where` and whose array `field` holds every one of
     `values`, with an `_id` below `below` if given: the highest `_id`s first, at most `limit`.
-    An index on (`field`, the fields of `equal`, ...) serves it on both databases."""
+    An index on (`field`, the fields of `where`, ...) serves it on both databases; `where` holds
+    equalities or `$in`s on those fields."""
     if not isinstance(connections[using], DatabaseWrapper):
-        filter_ = {**equal, field: {"$all": values}}
+        filter_ = {**where, field: {"$all": values}}
         if below is not None:
             filter_["_id"] = {"$lt": below}
         rows = collection.find(filter_, {"_id": 1}, sort=[("_id", -1)], limit=limit)
@@ -105,7 +107,7 @@ def find_ids_holding_all(
     # The longest value is likely the rarest: the fewest index entries to read.
     first = max(values, key=len)
     rest = set(values) - {first}
-    rows = collection.find({field: first, **equal}, {"_id": 1, field: 1})
+    rows = collection.find({field: first, **where}, {"_id": 1, field: 1})
     ids = [
         row["_id"]
         for row in rows

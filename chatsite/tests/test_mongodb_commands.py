@@ -139,15 +139,15 @@ def holders(django_db_setup, django_db_blocker):
 )
 @given(
     values=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True),
-    group=st.integers(min_value=0, max_value=4),
+    groups=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=3, unique=True),
     below=st.none() | st.integers(min_value=0, max_value=130),
     limit=st.integers(min_value=1, max_value=30),
 )
-def test_the_embedded_form_finds_the_same_ids_as_all(holders, stock, values, group, below, limit):
+def test_the_embedded_form_finds_the_same_ids_as_all(holders, stock, values, groups, below, limit):
     arguments = {
         "field": "words",
         "values": values,
-        "equal": {"group": group},
+        "where": {"group": groups[0] if len(groups) == 1 else {"$in": groups}},
         "below": None if below is None else ObjectId(f"{below:024x}"),
         "limit": limit,
     }
@@ -157,7 +157,7 @@ def test_the_embedded_form_finds_the_same_ids_as_all(holders, stock, values, gro
     expected = sorted(
         (
             d["_id"]
-            for d in holders.find({"group": group})
+            for d in holders.find({"group": {"$in": groups}})
             if set(values) <= set(d["words"])
             and (arguments["below"] is None or d["_id"] < arguments["below"])
         ),
@@ -168,7 +168,8 @@ def test_the_embedded_form_finds_the_same_ids_as_all(holders, stock, values, gro
 
 def test_the_embedded_database_is_asked_for_equalities_alone(holders):
     with database_commands() as commands:
-        find_ids_holding_all(holders, field="words", values=["a", "dddd"], equal={"group": 1},
-                             below=ObjectId(f"{90:024x}"), limit=5)  # fmt: skip
+        find_ids_holding_all(holders, field="words", values=["a", "dddd"],
+                             where={"group": {"$in": [1, 2]}}, below=ObjectId(f"{90:024x}"),
+                             limit=5)  # fmt: skip
     finds = [c for c in commands if "find" in c]
-    assert [c["filter"] for c in finds] == [{"words": "dddd", "group": 1}]
+    assert [c["filter"] for c in finds] == [{"words": "dddd", "group": {"$in": [1, 2]}}]

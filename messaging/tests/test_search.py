@@ -176,7 +176,7 @@ def test_the_search_query_reads_the_search_index(alice, bob):
     conversation, read from the `message_search` index."""
     message = message_send(sender=alice, receiver=bob, body="indexed words")
     collection = connection.get_collection(Message._meta.db_table)
-    query = {"search_terms": "indexed", "conversation_id": message.conversation_id}
+    query = {"search_terms": "indexed", "conversation_id": {"$in": [message.conversation_id]}}
     plan = str(collection.find(query, {"_id": 1, "search_terms": 1}).explain()["queryPlanner"])
     assert "IXSCAN" in plan and "message_search" in plan and "COLLSCAN" not in plan
 
