@@ -17,3 +17,11 @@ class ActionRateThrottle(ScopedRateThrottle):
     scope = "action"
     rate_setting = "ACTION_RATE"
     per_user = True
+
+
+class UploadRateThrottle(ScopedRateThrottle):
+    """Attachment uploads per user (setting CHAT["UPLOAD_RATE"], env UPLOAD_RATE)."""
+
+    scope = "upload"
+    rate_setting = "UPLOAD_RATE"
+    per_user = True
