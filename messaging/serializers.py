@@ -287,6 +287,9 @@ class SendMessageSerializer(serializers.Serializer):
     `message` and `attachments` are checked by the send service itself (type, blank, length,
     ownership) so the REST API and the socket event answer the same codes."""
 
+    # No field is required on its own, the body is (`SendMessageSchema`): `chatsite.openapi`.
+    body_required = True
+
     message = OptionalMessageTextField(required=False)
     clientMsgId = ClientMsgIdField(required=False, help_text="Idempotency key, unique per sender.")
     replyTo = ReplyToField(required=False)

@@ -619,6 +619,7 @@ def test_the_schema_describes_uploads_downloads_and_sends_with_attachments(clien
     assert set(download["responses"]) >= {"200", "304", "404"}
     assert list(download["responses"]["200"]["content"]) == ["*/*"]
     assert download["responses"]["200"]["headers"]["Content-Disposition"]["required"] is True
+    assert paths["/api/messages/send/{user_id}"]["post"]["requestBody"]["required"] is True
     send = components["SendMessageRequest"]
     assert "required" not in send
     assert [branch["required"] for branch in send["anyOf"]] == [["message"], ["attachments"]]
