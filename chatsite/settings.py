@@ -253,6 +253,7 @@ CHAT = {
     "SEND_RATE": os.environ.get("SEND_RATE", "60/10s"),
     # Edits, deletes and reactions per user (REST and socket events share the count).
     "ACTION_RATE": os.environ.get("ACTION_RATE", "60/10s"),
+    "SEARCH_RATE": os.environ.get("SEARCH_RATE", "60/minute"),
     "MESSAGE_MAX_LENGTH": env_int("MESSAGE_MAX_LENGTH", 4000),
     # How long after sending its author may edit a message (seconds; 0: any time).
     "MESSAGE_EDIT_WINDOW_SECONDS": env_int("MESSAGE_EDIT_WINDOW_SECONDS", 3600),

@@ -44,12 +44,15 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
 from chatsite.errors import ChatError
+from chatsite.mongodb import find_ids_holding_all
 from messaging import errors, selectors, services
 from messaging.apis import file_response
 from messaging.models import EPOCH, Attachment, Conversation, Message
+from messaging.search import query_terms
 
 INLINE_MESSAGES = 50
 SEARCH_USERS_MAX = 1000
+SEARCH_MESSAGES_MAX = 1000
 
 
 def _short(text: str, length: int = 80) -> str:
@@ -416,7 +419,11 @@ class MessageAdmin(admin.ModelAdmin):
     )  # fmt: skip
     list_display_links = ("seq", "short_body")
     list_filter = (HiddenFilter, SenderFilter, "created_at")
-    search_fields = ("body",)
+    search_fields = ("body",)  # shows the search box; `get_search_results` reads the index
+    search_help_text = (
+        "Words (every one of them, as participants search), or a message id. Hidden and deleted "
+        "messages have no words to find: list them with the filters."
+    )
     ordering = ("-created_at",)
     show_full_result_count = False
     list_select_related = ()  # `_attach` loads them; see the module docstring
@@ -466,6 +473,27 @@ class MessageAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # a message has no many-to-many fields or inlines
+
+    def get_search_results(self, request, queryset, search_term):
+        """The newest SEARCH_MESSAGES_MAX messages with all the words, from the search index
+        (`messaging.search`), not a scan of every message's text."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(pk__in=[])
+        with contextlib.suppress(InvalidId, TypeError):
+            condition |= Q(pk=ObjectId(term))
+        if terms := query_terms(term):
+            ids = find_ids_holding_all(
+                connections[queryset.db].get_collection(Message._meta.db_table),
+                field="search_terms",
+                values=terms,
+                equal={},
+                limit=SEARCH_MESSAGES_MAX,
+                using=queryset.db,
+            )
+            condition |= Q(pk__in=ids)
+        return queryset.filter(condition), False
 
     @admin.display(description="Sender")
     def sender_link(self, message: Message) -> str:

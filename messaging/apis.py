@@ -31,12 +31,21 @@ from messaging.serializers import (
     MessagePageSerializer,
     MessageSerializer,
     ReadMarkerSerializer,
+    SearchHitSerializer,
+    SearchQuerySerializer,
+    SearchResultSerializer,
     SendMessageSerializer,
     SyncQuerySerializer,
     SyncSerializer,
 )
-from messaging.throttles import ActionRateThrottle, SendRateThrottle, UploadRateThrottle
+from messaging.throttles import (
+    ActionRateThrottle,
+    SearchRateThrottle,
+    SendRateThrottle,
+    UploadRateThrottle,
+)
 
+SEARCH_PAGE_MAX = 50
 PAGE_PARAMETERS = [
     integer_parameter("before", 0, selectors.SEQ_MAX, "Only messages with a smaller seq."),
     integer_parameter("after", 0, selectors.SEQ_MAX, "Only messages with a larger seq."),
@@ -200,11 +209,13 @@ class MessageApi(APIView):
         participant gets `messageUpdated`."""
         serializer = EditMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = services.message_edit(
-            message=selectors.message_get_for_user(user=request.user, message_id=id),
-            user=request.user,
-            body=serializer.validated_data["message"],
-        )
+        message = selectors.message_get_for_user(user=request.user, message_id=id)
+        if "message" in serializer.validated_data:
+            message = services.message_edit(
+                message=message, user=request.user, body=serializer.validated_data["message"]
+            )
+        elif message.sender_id != request.user.pk:
+            raise errors.MessageNotFound()  # only its author edits it, even to change nothing
         return Response(MessageSerializer(message).data)
 
     @extend_schema(
@@ -670,3 +681,43 @@ def file_response(request, attachment: Attachment, *, thumbnail: bool):
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = FILE_POLICY
     return response
+
+
+class SearchApi(APIView):
+    """Your messages containing every word of `q`, newest first, in all your conversations or
+    one; each hit with its conversation and where the words are, for highlighting. Hidden and
+    deleted messages are never found."""
+
+    throttle_classes = [SearchRateThrottle]
+
+    @extend_schema(
+        operation_id="search",
+        parameters=[
+            SearchQuerySerializer,
+            integer_parameter("limit", 1, SEARCH_PAGE_MAX, "Hits per page (default 20)."),
+        ],
+        responses={
+            200: SearchResultSerializer,
+            **raises(
+                errors.SearchQueryInvalid, errors.SearchCursorInvalid, errors.ConversationNotFound
+            ),
+        },
+    )
+    def get(self, request):
+        query = SearchQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        limit = parse_limit(request.query_params.get("limit"), default=20, maximum=SEARCH_PAGE_MAX)
+        hits, has_more = selectors.message_search(
+            user=request.user,
+            query=query.validated_data["q"],
+            conversation_id=query.validated_data.get("conversationId"),
+            before=query.validated_data.get("before"),
+            limit=limit,
+        )
+        return Response(
+            {
+                "hits": SearchHitSerializer(hits, many=True).data,
+                "cursor": str(hits[-1]["message"].pk) if hits else None,
+                "hasMore": has_more,
+            }
+        )

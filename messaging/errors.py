@@ -178,3 +178,13 @@ class AttachmentNotFound(NotFound):
 class TooManyAttachments(ChatError):
     code = "too_many_attachments"
     default_detail = "A message carries at most 10 attachments."
+
+
+class SearchQueryInvalid(ChatError):
+    code = "search_query_invalid"
+    default_detail = "The query has no word to search for (letters or digits)."
+
+
+class SearchCursorInvalid(ChatError):
+    code = "search_cursor_invalid"
+    default_detail = "before must be the id of the last hit of the previous page."

@@ -127,6 +127,11 @@ class Message(models.Model):
     # Its attachments' ids, in the order sent (at most 10): a page of messages without any costs
     # no query for them (`selectors.attach_related`). Emptied when the message is deleted.
     attachment_ids = ArrayField(ObjectIdField(), default=list, blank=True, editable=False)
+    # What search finds it by (`messaging.search.message_terms` of its text); [] while hidden or
+    # deleted and for system messages; null: not indexed yet (`manage.py search_backfill`).
+    search_terms = ArrayField(
+        models.CharField(max_length=64), null=True, blank=True, editable=False
+    )
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -150,6 +155,9 @@ class Message(models.Model):
             models.Index(fields=["conversation", "seq"], name="message_by_seq"),
             models.Index(fields=["-created_at"], name="message_by_date"),
             models.Index(fields=["sender", "-created_at"], name="message_by_sender"),
+            # Search: a term and a conversation, newest first (`selectors.message_search`);
+            # a term alone for the moderators' search in the admin.
+            models.Index(fields=["search_terms", "conversation", "-id"], name="message_search"),
             # Only hidden messages, for the moderators' "hidden" filter.
             models.Index(
                 fields=["-hidden_at"], name="message_hidden", condition=Q(hidden_at__gt=EPOCH)

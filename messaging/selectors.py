@@ -4,6 +4,7 @@ users get 404, so conversation ids can't be probed."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import reduce
 from operator import or_
 
@@ -14,8 +15,10 @@ from django.db.models import Q
 from accounts.models import User
 from accounts.selectors import is_ascii_number, user_is_active
 from chatsite.errors import ValidationFailed
+from chatsite.mongodb import find_ids_holding_all
 from messaging import errors
 from messaging.models import Attachment, Conversation, Message, SyncCheckpoint
+from messaging.search import match_ranges, query_terms
 
 SYNC_BATCH = 500
 
@@ -300,3 +303,67 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
     ]
     result["versions"] = new_versions
     return result
+
+
+# How far apart two processes' clocks may be when search stops at a conversation whose last
+# message is older than the hits it has (message ids carry their creation time).
+SEARCH_CLOCK_MARGIN = timedelta(seconds=5)
+
+
+def message_search(
+    *,
+    user: User,
+    query: str,
+    conversation_id: object = None,
+    before: object = None,
+    limit: int,
+) -> tuple[list[dict], bool]:
+    """The caller's messages whose words include every word of `query`, newest first: up to
+    `limit` hits `{"message", "conversation", "ranges"}` and whether more exist. `before` (a
+    message id: the last hit of the previous page) pages on; `conversation_id` narrows it to one
+    conversation.
+
+    One indexed query per conversation (`message_search` index: a term and a conversation, newest
+    first), the most recently active conversations first, stopping once the next one's last
+    message is older than the hits already found: the embedded database serves no index for a
+    query over a set of conversations (`$in`, `$or`), and this way both databases run the same
+    code with the same results."""
+    terms = query_terms(query)
+    if not terms:
+        raise errors.SearchQueryInvalid()
+    mine = Conversation.objects.filter(participants__contains=[user.pk])
+    if conversation_id is not None:
+        mine = mine.filter(pk=object_id(conversation_id, errors.ConversationNotFound))
+    conversations = {
+        c.pk: c for c in mine.only("kind", "title", "last_message_at").order_by("-last_message_at")
+    }
+    if conversation_id is not None and not conversations:
+        raise errors.ConversationNotFound()
+    collection = connection.get_collection(Message._meta.db_table)
+    below = object_id(before, errors.SearchCursorInvalid) if before is not None else None
+    found: list[ObjectId] = []
+    for conversation in conversations.values():
+        if len(found) > limit and conversation.last_message_at is not None:
+            newest_possible = conversation.last_message_at + SEARCH_CLOCK_MARGIN
+            if newest_possible < found[limit].generation_time:
+                break
+        # Hidden, deleted and system messages have no terms: they never match.
+        ids = find_ids_holding_all(
+            collection,
+            field="search_terms",
+            values=terms,
+            equal={"conversation_id": conversation.pk},
+            below=below,
+            limit=limit + 1,
+        )
+        found = sorted([*found, *ids], reverse=True)[: limit + 1]
+    messages = Message.objects.in_bulk(found[:limit])
+    hits = attach_related([messages[pk] for pk in found[:limit] if pk in messages])
+    return [
+        {
+            "message": m,
+            "conversation": conversations[m.conversation_id],
+            "ranges": match_ranges(m.body, terms),
+        }
+        for m in hits
+    ], len(found) > limit

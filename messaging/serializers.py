@@ -116,6 +116,7 @@ class ReplyPreviewSerializer(serializers.Serializer):
     deleted or hidden."""
 
     _id = object_id_field()
+    seq = serializers.IntegerField(min_value=1, help_text="Its place: page to it by seq.")
     senderId = object_id_field()
     message = serializers.CharField(allow_blank=True, max_length=REPLY_PREVIEW_LENGTH)
     deleted = serializers.BooleanField()
@@ -125,6 +126,7 @@ class ReplyPreviewSerializer(serializers.Serializer):
         withheld = m.deleted_at is not None or m.hidden_at is not None
         return {
             "_id": str(m.pk),
+            "seq": m.seq,
             "senderId": str(m.sender_id),
             "message": "" if withheld else m.body[:REPLY_PREVIEW_LENGTH],
             "deleted": m.deleted_at is not None,
@@ -321,9 +323,21 @@ class SendMessageSchema(OpenApiSerializerExtension):
 
 
 class EditMessageSerializer(serializers.Serializer):
-    """Body of `PATCH /api/messages/<message_id>`: the new text, checked as a sent one."""
+    """Body of `PATCH /api/messages/<message_id>`: the new text, checked as a sent one. A
+    PATCH: without `message`, nothing changes."""
 
-    message = MessageTextField()
+    message = MessageTextField(required=False)
+
+
+class EditMessageSchema(OpenApiSerializerExtension):
+    """An edit is a PATCH, which drf-spectacular describes as DRF's partial update (no field
+    required); the view validates it whole: `message` is required."""
+
+    target_class = EditMessageSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "required": ["message"]}
 
 
 class MarkReadSerializer(serializers.Serializer):
@@ -507,3 +521,46 @@ class GroupMemberRoleSerializer(serializers.Serializer):
     role = RoleField(
         required=False, help_text='"owner" hands ownership over; the old owner becomes an admin.'
     )
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = StrictCharField(
+        max_length=200,
+        help_text="Words to find (all of them), in any language; case and accents don't matter.",
+    )
+    conversationId = serializers.RegexField(
+        OBJECT_ID_PATTERN, required=False, help_text="Only this conversation."
+    )
+    before = serializers.RegexField(
+        OBJECT_ID_PATTERN,
+        required=False,
+        help_text="The `cursor` of the previous page: hits older than it.",
+    )
+
+
+class SearchConversationSerializer(serializers.Serializer):
+    _id = object_id_field()
+    kind = serializers.ChoiceField(choices=Conversation.Kind.choices)
+    title = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, conversation):
+        return {"_id": str(conversation.pk), "kind": conversation.kind, "title": conversation.title}
+
+
+class SearchHitSerializer(serializers.Serializer):
+    message = MessageSerializer()
+    conversation = SearchConversationSerializer()
+    ranges = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=2,
+                                    max_length=2),
+        help_text="Where the words are in `message.message`: [start, end) in UTF-16 code "
+        "units (as JavaScript indexes strings), sorted, not overlapping.",
+    )  # fmt: skip
+
+
+class SearchResultSerializer(serializers.Serializer):
+    hits = SearchHitSerializer(many=True)
+    cursor = object_id_field(
+        allow_null=True, help_text="Pass as `before` for the next page (null: no hits)."
+    )
+    hasMore = serializers.BooleanField()

@@ -28,6 +28,7 @@ from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
 from messaging import errors, files
 from messaging.models import Attachment, Conversation, Message, SyncCheckpoint
+from messaging.search import message_terms
 from messaging.signals import (
     conversation_changed,
     message_changed,
@@ -228,6 +229,7 @@ def message_send(
         conversation_filter = {"_id": conversation.pk}
         new_conversation = None
     replied = _reply_target(reply_to, conversation_filter) if reply_to is not None else None
+    terms = message_terms(body)
 
     def write() -> Message:
         state = _allocate_seq(conversation_filter, sender.pk)
@@ -248,6 +250,7 @@ def message_send(
             client_msg_id=client_msg_id,
             reply_to=replied,
             attachment_ids=attachment_ids,
+            search_terms=terms,
         )
         # Loaded already: the payload (the answer, `newMessage`) needs no query for them.
         message.attachment_rows = claimed
@@ -464,12 +467,24 @@ def _message_change(
     return run_in_transaction(write, lock_key=key)
 
 
+def _terms_of(message: Message) -> list[str]:
+    """What search finds `message` by as it is: nothing for a system or deleted message."""
+    if message.system is not None or message.is_deleted:
+        return []
+    return message_terms(message.body)
+
+
 def _set_hidden(hidden: bool, by: User | None) -> Callable[[Message], dict | None]:
     def decide(stored: Message) -> dict | None:
         if stored.is_hidden == hidden:
             return None
         now = timezone.now()
-        return {"hidden_at": now if hidden else None, "hidden_by": by if hidden else None}
+        return {
+            "hidden_at": now if hidden else None,
+            "hidden_by": by if hidden else None,
+            # A hidden message is found by nobody; unhidden, by its words again.
+            "search_terms": [] if hidden else _terms_of(stored),
+        }
 
     return decide
 
@@ -519,7 +534,12 @@ def message_edit(*, message: Message, user: User, body: object) -> Message:
         history = [*(stored.edit_history or []), replaced]
         if len(history) > EDIT_HISTORY_MAX:
             raise errors.EditLimitReached()
-        return {"body": body, "edited_at": now, "edit_history": history}
+        return {
+            "body": body,
+            "edited_at": now,
+            "edit_history": history,
+            "search_terms": message_terms(body),
+        }
 
     return _message_change(
         message=message, actor=user, decide=decide, signal=message_changed, action="edited"
@@ -543,6 +563,7 @@ def message_delete(*, message: Message, user: User) -> Message:
             "edit_history": [],
             "reactions": [],
             "attachment_ids": [],
+            "search_terms": [],
         }
 
     return _message_change(
@@ -705,30 +726,24 @@ def _reacting(user: User, shown: str, add: bool) -> Callable[[Message], dict | N
 
 def message_react(*, message: Message, user: User, emoji: object) -> Message:
     """Add the user's reaction `emoji` (one per user per emoji; at most 20 emoji a message)."""
-    shown = clean_emoji(emoji)
-    return _message_change(
-        message=message,
-        actor=user,
-        decide=_reacting(user, shown, add=True),
-        signal=message_changed,
-        action="reactions",
-        user=user,
-        emoji=shown,
-        added=True,
-    )
+    return _set_reaction(message, user, emoji, added=True)
 
 
 def message_unreact(*, message: Message, user: User, emoji: object) -> Message:
+    return _set_reaction(message, user, emoji, added=False)
+
+
+def _set_reaction(message: Message, user: User, emoji: object, *, added: bool) -> Message:
     shown = clean_emoji(emoji)
     return _message_change(
         message=message,
         actor=user,
-        decide=_reacting(user, shown, add=False),
+        decide=_reacting(user, shown, add=added),
         signal=message_changed,
         action="reactions",
         user=user,
         emoji=shown,
-        added=False,
+        added=added,
     )
 
 
@@ -837,6 +852,7 @@ def _group_change(
             system={**system, "actorId": str(actor.pk)},
             seq=seq,
             version=version,
+            search_terms=[],  # found by what people wrote, not by who joined
         ).save()
         stored = Conversation.objects.get(pk=conversation.pk)
         send_after_commit(
@@ -893,6 +909,7 @@ def group_create(*, creator: User, name: object, member_ids: object) -> Conversa
             },
             seq=1,
             version=1,
+            search_terms=[],
         ).save()
         send_after_commit(
             conversation_changed,

@@ -25,3 +25,12 @@ class UploadRateThrottle(ScopedRateThrottle):
     scope = "upload"
     rate_setting = "UPLOAD_RATE"
     per_user = True
+
+
+class SearchRateThrottle(ScopedRateThrottle):
+    """Searches per user (setting CHAT["SEARCH_RATE"], env SEARCH_RATE): a search reads up to
+    one index range per conversation."""
+
+    scope = "search"
+    rate_setting = "SEARCH_RATE"
+    per_user = True

@@ -45,4 +45,5 @@ urlpatterns = [
         apis.AttachmentThumbnailApi.as_view(),
         name="attachment-thumbnail",
     ),
+    path("search", apis.SearchApi.as_view(), name="search"),
 ]

@@ -20,12 +20,17 @@ What it handles (SecantusDB 0.7.0b3), and how each is tested:
   pymongo's on MongoDB and an indexed update and find in a transaction with the embedded
   database. Tested: `chatsite/tests/test_mongodb_commands.py` (same documents either way, the
   commands each sends); figures from `bench/find_and_modify.py`.
+- Only a filter of equalities alone is served from an index (`$all`, a range or a null check
+  beside them: a scan). `commands.find_ids_holding_all` (search: messages holding every word)
+  is one `$all` query on MongoDB and an equality on one word, the rest checked in Python, with
+  the embedded database. Tested: `chatsite/tests/test_mongodb_commands.py` (same ids either
+  way, a property test), `messaging/tests/test_search.py` (the index it reads).
 - A limit doesn't stop its reading of an index range or a sort. The adapter's features say so
   (`limit_reads_whole_index_range`); the message admin's paginator then reads pages by time
   windows (`messaging.admin.NewestMessagesPaginator`). Tested: `messaging/tests/test_admin.py`,
   windowed pages on the embedded database, plain slices with the flag off, same rows.
 """
 
-from chatsite.mongodb.commands import find_one_and_update
+from chatsite.mongodb.commands import find_ids_holding_all, find_one_and_update
 
-__all__ = ["find_one_and_update"]
+__all__ = ["find_ids_holding_all", "find_one_and_update"]

@@ -1,6 +1,12 @@
 """Driver commands that the embedded database can't serve from an index, for code that talks to
 the collections through pymongo.
 
+`find_ids_holding_all` is one `find` with `$all`, sorted and limited by the database, on
+MongoDB. SecantusDB 0.7.0b3 uses an index only for a filter made of equalities alone: `$all`, a
+range or a null check beside them and it scans the collection (seconds at 100,000 messages), so
+with the embedded database it is asked for the equalities and one of the values, and the rest
+is checked here (it reads the whole index range whatever the limit anyway).
+
 `find_one_and_update` is pymongo's `Collection.find_one_and_update(...,
 return_document=ReturnDocument.AFTER)` wherever the stock backend runs (MongoDB). With the
 embedded database (the adapter's `DatabaseWrapper`), SecantusDB 0.7.0b3 answers
@@ -17,6 +23,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from bson import ObjectId
 from django.db import DEFAULT_DB_ALIAS, connections
 from pymongo import ReturnDocument
 from pymongo.client_session import ClientSession
@@ -74,3 +81,34 @@ def _transaction(collection: Collection, session: ClientSession | None) -> Itera
             session = stack.enter_context(collection.database.client.start_session())
         stack.enter_context(session.start_transaction())
         yield session
+
+
+def find_ids_holding_all(
+    collection: Collection,
+    *,
+    field: str,
+    values: list,
+    equal: Mapping[str, Any],
+    below: ObjectId | None = None,
+    limit: int,
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[ObjectId]:
+    """Ids of the documents that match `equal` and whose array `field` holds every one of
+    `values`, with an `_id` below `below` if given: the highest `_id`s first, at most `limit`.
+    An index on (`field`, the fields of `equal`, ...) serves it on both databases."""
+    if not isinstance(connections[using], DatabaseWrapper):
+        filter_ = {**equal, field: {"$all": values}}
+        if below is not None:
+            filter_["_id"] = {"$lt": below}
+        rows = collection.find(filter_, {"_id": 1}, sort=[("_id", -1)], limit=limit)
+        return [row["_id"] for row in rows]
+    # The longest value is likely the rarest: the fewest index entries to read.
+    first = max(values, key=len)
+    rest = set(values) - {first}
+    rows = collection.find({field: first, **equal}, {"_id": 1, field: 1})
+    ids = [
+        row["_id"]
+        for row in rows
+        if (below is None or row["_id"] < below) and rest <= set(row.get(field) or ())
+    ]
+    return sorted(ids, reverse=True)[:limit]

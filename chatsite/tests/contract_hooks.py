@@ -16,12 +16,15 @@ STATE_REFUSALS = {
     (400, "username_taken"): "the username exists (in any letter case)",
     (400, "cannot_message_self"): "the user id is the caller's own",
     (400, "seq_invalid"): "the seq is above the conversation's last one",
+    (400, "reply_not_found"): "the replyTo id names no message of that conversation",
+    (400, "emoji_invalid"): "one emoji of Unicode's list or its short name: a list of thousands, "
+    "not a pattern (docs/api.md, Message actions)",
+    (400, "search_query_invalid"): "q has no letter or digit (Unicode classes, which no "
+    "pattern the schema tools compile can state)",
     (410, "cursor_invalid"): "a well-formed cursor that this server did not issue to the caller",
     # What a file is comes from its bytes (docs/api.md, "Attachments"); no schema reads them.
     (400, "attachment_type_not_allowed"): "the file's bytes are not one of the allowed types",
     (400, "attachment_image_too_large"): "the image's header counts more pixels than allowed",
-    # Unicode's emoji list (with the short names) has no JSON Schema form short of listing it.
-    (400, "emoji_invalid"): "the path's emoji is not one emoji or the short name of one",
 }
 # Django's password validators: "too common" and "too similar to the username or full name"
 # have no JSON Schema form; the schema's description says them.

@@ -7,8 +7,10 @@ import pytest
 from bson import Int64, ObjectId
 from django.db import connection, connections
 from django_mongodb_backend.base import DatabaseWrapper as StockDatabaseWrapper
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chatsite.mongodb import find_one_and_update
+from chatsite.mongodb import find_ids_holding_all, find_one_and_update
 from chatsite.testing import database_commands
 
 pytestmark = [
@@ -103,3 +105,70 @@ def test_outside_a_transaction_the_update_and_the_read_are_one_transaction(colle
         find_one_and_update(collection, {"_id": ObjectId(f"{1:024x}")}, INC)
     assert [c for c in commands if "commitTransaction" in c]
     assert all(c.get("startTransaction") for c in commands[:1])
+
+
+# --- find_ids_holding_all ---------------------------------------------------------------------
+
+WORDS = ["a", "bb", "ccc", "dddd", "e"]
+
+
+@pytest.fixture(scope="module")
+def holders(django_db_setup, django_db_blocker):
+    """Documents with random words in random groups, and the index search uses."""
+    import random
+
+    rng = random.Random(11)
+    with django_db_blocker.unblock():
+        documents = connection.database["adapter_find_ids_holding_all"]
+        documents.drop()
+        documents.insert_many(
+            {
+                "_id": ObjectId(f"{n:024x}"),
+                "group": n % 4,
+                "words": rng.sample(WORDS, rng.randint(0, 3)),
+            }
+            for n in range(120)
+        )
+        documents.create_index([("words", 1), ("group", 1), ("_id", -1)])
+        yield documents
+        documents.drop()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True),
+    group=st.integers(min_value=0, max_value=4),
+    below=st.none() | st.integers(min_value=0, max_value=130),
+    limit=st.integers(min_value=1, max_value=30),
+)
+def test_the_embedded_form_finds_the_same_ids_as_all(holders, stock, values, group, below, limit):
+    arguments = {
+        "field": "words",
+        "values": values,
+        "equal": {"group": group},
+        "below": None if below is None else ObjectId(f"{below:024x}"),
+        "limit": limit,
+    }
+    embedded = find_ids_holding_all(holders, **arguments, using="default")
+    mongodb = find_ids_holding_all(holders, **arguments, using="stock")
+    assert embedded == mongodb
+    expected = sorted(
+        (
+            d["_id"]
+            for d in holders.find({"group": group})
+            if set(values) <= set(d["words"])
+            and (arguments["below"] is None or d["_id"] < arguments["below"])
+        ),
+        reverse=True,
+    )[:limit]
+    assert embedded == expected
+
+
+def test_the_embedded_database_is_asked_for_equalities_alone(holders):
+    with database_commands() as commands:
+        find_ids_holding_all(holders, field="words", values=["a", "dddd"], equal={"group": 1},
+                             below=ObjectId(f"{90:024x}"), limit=5)  # fmt: skip
+    finds = [c for c in commands if "find" in c]
+    assert [c["filter"] for c in finds] == [{"words": "dddd", "group": 1}]

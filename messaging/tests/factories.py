@@ -4,6 +4,10 @@ accounts/tests/factories.py, shared by every app's tests."""
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Callable, Sequence
+
+from django.db import close_old_connections, connection
 
 from accounts.models import User
 from messaging.models import Conversation, Message
@@ -39,3 +43,29 @@ def messages_factory(*, sender: User, receiver: User, count: int) -> list[Messag
         )
         for i in range(count)
     ]
+
+
+def run_at_once(jobs: Sequence[Callable[[], object]]) -> tuple[list, list[BaseException]]:
+    """Run each job in a thread of its own (so on a database connection of its own), all
+    released at the same moment; returns their results and the failures."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+    failures: list[BaseException] = []
+
+    def work(i: int) -> None:
+        close_old_connections()
+        try:
+            barrier.wait(timeout=30)
+            results[i] = jobs[i]()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a job hung"
+    return results, failures

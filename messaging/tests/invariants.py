@@ -13,7 +13,8 @@ Fault, load and fuzz tests call `assert_invariants(db)` after they are done brea
 - `(sender, client_msg_id)` is unique;
 - a deleted message keeps no text, edit history or reactions; an edited one has `edited_at`
   and its history; reactions name each emoji once, each user once per emoji, none empty, at
-  most 20; a reply answers a message of its own conversation;
+  most 20; a reply answers a message of its own conversation; search terms are the message's
+  words (`messaging.search.message_terms`), none for a hidden, deleted or system message;
 - a direct conversation has two distinct participants and the `direct_key` made of them, and
   no two conversations share a `direct_key`;
 - a group's owner is a member, its admins are other members, it is archived exactly when it
@@ -37,6 +38,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from messaging.models import Conversation, Message
+from messaging.search import message_terms
 
 
 def _column(model, name: str) -> str:
@@ -74,6 +76,9 @@ def violations(db: Database, *, acknowledged: Iterable[Mapping] | None = None) -
                 "edited_at": 1,
                 "edit_history": 1,
                 "reactions": 1,
+                "search_terms": 1,
+                "hidden_at": 1,
+                "system": 1,
                 _column(Message, "reply_to"): 1,
             },
         )
@@ -238,6 +243,11 @@ def _action_problems(messages: list[Mapping]) -> list[str]:
             users = r.get("userIds") or []
             if not users or len(set(users)) != len(users):
                 problems.append(f"message {mid}: reaction {r.get('emoji')} has users {users}")
+        terms = m.get("search_terms")
+        if terms is not None:  # null: stored before search, see `manage.py search_backfill`
+            silent = m.get("hidden_at") or m.get("deleted_at") or m.get("system")
+            if terms != ([] if silent else message_terms(m.get("body") or "")):
+                problems.append(f"message {mid}: search terms {terms[:5]}... are not its words")
         target = m.get(m_reply_to)
         if target is not None and conversation_of.get(target) != m.get(m_conversation):
             problems.append(f"message {mid}: replies to {target}, not of its conversation")

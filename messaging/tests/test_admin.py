@@ -489,3 +489,17 @@ def test_the_message_page_shows_edit_history_reactions_and_deletions(admin_clien
     assert "(deleted: erased with the text)" in page
     listing = admin_client.get(MESSAGES).content.decode()
     assert "(deleted by its author)" in listing
+
+
+def test_message_search_reads_the_search_index(admin_client, alice, bob):
+    from messaging.services import message_send
+
+    kept = message_send(sender=alice, receiver=bob, body="Café meeting at noon")
+    hidden = message_send(sender=bob, receiver=alice, body="cafe rant")
+    message_hide(message=hidden, by=None)
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(MESSAGES, {"q": "CAFE"})
+    assert [m.pk for m in response.context["cl"].result_list] == [kept.pk]
+    assert not any("$regex" in q["sql"] for q in captured.captured_queries)
+    by_id = admin_client.get(MESSAGES, {"q": str(hidden.pk)})
+    assert [m.pk for m in by_id.context["cl"].result_list] == [hidden.pk]

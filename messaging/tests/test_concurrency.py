@@ -1,15 +1,13 @@
 """Real threads, each on its own database connection (Django's connections are per thread),
 racing through the send transaction."""
 
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import close_old_connections, connection
 
 from messaging.models import Conversation, Message
 from messaging.services import message_send
-from messaging.tests.factories import message_factory
+from messaging.tests.factories import message_factory, run_at_once
 from messaging.transactions import TransactionTurns
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,26 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def run_together(workers: int, job: Callable[[int], object]) -> list:
     """Run `job(i)` in `workers` threads released at the same moment; re-raise any failure."""
-    barrier = threading.Barrier(workers)
-    results: list = [None] * workers
-    failures: list[BaseException] = []
-
-    def work(i: int) -> None:
-        close_old_connections()
-        try:
-            barrier.wait(timeout=30)
-            results[i] = job(i)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a sender hung"
+    results, failures = run_at_once([lambda i=i: job(i) for i in range(workers)])
     if failures:
         raise failures[0]
     return results

@@ -21,6 +21,7 @@ from messaging.services import (
     message_send,
 )
 from messaging.signals import conversation_changed
+from messaging.tests.factories import run_at_once
 from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db
@@ -230,20 +231,6 @@ def test_hand_over_ownership_and_the_owner_leaving(alice, bob, carol):
 def test_concurrent_adds_removes_and_sends_lose_nothing(alice, bob):
     members = [user_factory() for _ in range(8)]
     group = group_create(creator=alice, name="busy", member_ids=ids(bob))
-    failures: list[BaseException] = []
-    barrier = threading.Barrier(len(members) + 2)
-
-    def run(job) -> None:
-        from django.db import connection
-
-        try:
-            barrier.wait(timeout=30)
-            job()
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
-
     jobs = [
         lambda m=m: group_members_add(conversation=group, actor=alice, user_ids=ids(m))
         for m in members
@@ -252,11 +239,7 @@ def test_concurrent_adds_removes_and_sends_lose_nothing(alice, bob):
         lambda: [message_send(sender=bob, conversation=group, body=str(n)) for n in range(5)]
     )
     jobs.append(lambda: group_member_remove(conversation=group, actor=bob, user_id=bob.pk))
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    _results, failures = run_at_once(jobs)
     # bob's sends after he left are refused; nothing else may fail.
     assert all(isinstance(f, errors.ConversationNotFound) for f in failures), failures
     group.refresh_from_db()

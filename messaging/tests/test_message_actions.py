@@ -1,7 +1,6 @@
 """Edit, delete, reply and reactions, through the services and the REST API, on the real
 database: who may do what, what every API shows afterwards, sync, idempotency, concurrency."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from messaging.services import (
     message_send,
     message_unreact,
 )
+from messaging.tests.factories import run_at_once
 from messaging.tests.invariants import assert_invariants, database
 
 pytestmark = pytest.mark.django_db
@@ -211,6 +211,7 @@ def test_a_reply_carries_a_preview_of_what_it_answers(api, alice, bob, sent):
     ).json()
     assert reply["replyTo"] == {
         "_id": str(long.pk),
+        "seq": long.seq,
         "senderId": str(alice.pk),
         "message": "y" * 100,
         "deleted": False,
@@ -352,20 +353,6 @@ def test_concurrent_reactions_edits_and_sends_lose_nothing(alice, bob):
     people = [user_factory() for _ in range(12)]
     group = group_create(creator=alice, name="busy", member_ids=[str(p.pk) for p in [bob, *people]])
     target = message_send(sender=alice, conversation=group, body="react to me")
-    failures: list[BaseException] = []
-    barrier = threading.Barrier(len(people) + 2)
-
-    def run(job) -> None:
-        from django.db import connection
-
-        try:
-            barrier.wait(timeout=30)
-            job()
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
-
     jobs = [
         lambda p=p: [message_react(message=target, user=p, emoji=e) for e in ("👍", "🎉")]
         for p in people
@@ -374,11 +361,7 @@ def test_concurrent_reactions_edits_and_sends_lose_nothing(alice, bob):
     jobs.append(
         lambda: [message_send(sender=bob, conversation=group, body=str(n)) for n in range(5)]
     )
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    _results, failures = run_at_once(jobs)
     assert failures == []
     stored = Message.objects.get(pk=target.pk)
     everyone = sorted(str(p.pk) for p in people)
@@ -396,3 +379,13 @@ def test_concurrent_reactions_edits_and_sends_lose_nothing(alice, bob):
 def test_unreact_by_service(bob, sent):
     message_react(message=sent, user=bob, emoji="fire")
     assert message_unreact(message=sent, user=bob, emoji=":fire:").reactions == []
+
+
+def test_a_patch_without_text_changes_nothing(api, alice, bob, sent):
+    version = version_of(sent)
+    response = api.login_as(alice).patch(message_url(sent), {}, format="json")
+    assert response.status_code == 200 and response.json()["message"] == "helo"
+    assert version_of(sent) == version
+    assert_error(
+        api.login_as(bob).patch(message_url(sent), {}, format="json"), 404, "message_not_found"
+    )

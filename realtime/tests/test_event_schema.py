@@ -69,7 +69,14 @@ DELETED = {**MESSAGE, "message": "", "deleted": True}
 THUMBS_UP = [{"emoji": "👍", "count": 2, "userIds": [ID_A, ID_B]}]
 REPLY = {
     **MESSAGE,
-    "replyTo": {"_id": ID_C, "senderId": ID_B, "message": "hi", "deleted": False, "hidden": False},
+    "replyTo": {
+        "_id": ID_C,
+        "seq": 3,
+        "senderId": ID_B,
+        "message": "hi",
+        "deleted": False,
+        "hidden": False,
+    },
 }
 
 

@@ -9,6 +9,31 @@
   "use strict";
 
   const PAGE = 30;
+  // A reply's quote leads to the message it answers: at most this many older pages are loaded
+  // looking for it (its id is all the quote carries, not its seq).
+  const JUMP_PAGES = 10;
+  const EMOJI = [
+    ["👍", "thumbs up"],
+    ["❤️", "red heart"],
+    ["😂", "face with tears of joy"],
+    ["🎉", "party popper"],
+    ["😮", "surprised"],
+    ["😢", "crying"],
+    ["🙏", "folded hands"],
+    ["🔥", "fire"],
+  ];
+  // What the page says when the server refuses a message action (docs/api.md, "Message actions").
+  const ACTION_ERRORS = {
+    edit_window_passed: "Too late to edit: this message was sent too long ago.",
+    edit_limit_reached: "This message can't be edited any more.",
+    message_deleted: "This message was deleted.",
+    message_hidden: "A moderator hid this message.",
+    system_message: "This message can't be changed.",
+    too_many_reactions: "This message has too many different reactions.",
+    message_not_found: "This message is no longer there.",
+    reply_not_found: "The message you replied to is no longer there.",
+    rate_limited: "Too many changes at once: try again in a moment.",
+  };
   const $ = (id) => document.getElementById(id);
   const state = {
     me: null,
@@ -23,7 +48,7 @@
     activeConversation: null, // id of the open conversation
     activePeer: null, // the other person of the open direct chat, even before it has an id
     messages: new Map(), // conversationId -> Map(seq -> message)
-    loadingOlder: false,
+    loadingOlder: null, // the older page on its way (a promise), so a second ask waits for it
     syncCursor: null,
     socket: null,
     typing: new Map(), // conversationId -> Map(userId -> timer that hides them)
@@ -33,6 +58,14 @@
     leaving: null, // the group we are leaving ourselves: its removedFromConversation is no news
     membersOf: null, // the group whose member panel is open
     picked: { group: new Set(), add: new Set() }, // ticked people in the two pickers
+    // The open conversation's message menu: { seq, mode: "actions" | "react" | "delete" }. The
+    // list is redrawn on every event, so the menu lives here and each redraw draws it again.
+    menu: null,
+    actionError: null, // { seq, text }: why the last action on that message was refused
+    // The composer answering a message or editing one of mine:
+    // { mode: "reply" | "edit", conversationId, messageId, seq, senderId, text, draft }.
+    composing: null,
+    highlightSeq: null, // the message a quote led to, flashing briefly
   };
 
   // ---- REST ------------------------------------------------------------------------------
@@ -355,7 +388,11 @@
       renderPresence();
     });
     socket.on("newMessage", (message) => receiveMessage(message, true));
+    // Changes to a message: each carries it as it is now.
     socket.on("messageHidden", ({ message }) => receiveMessage(message, false));
+    socket.on("messageUpdated", (message) => receiveMessage(message, false));
+    socket.on("messageDeleted", ({ message }) => receiveMessage(message, false));
+    socket.on("reactionsUpdated", ({ message }) => receiveMessage(message, false));
     socket.on("messagesRead", ({ conversationId, userId, seq }) => {
       const c = state.conversations.get(conversationId);
       if (!c) return;
@@ -449,13 +486,28 @@
     return c;
   }
 
+  // A new message, or one that changed (edited, deleted, reacted to, hidden): each comes as it
+  // is now, and replaces what we hold by seq.
   function receiveMessage(message, live) {
     if (state.gone.has(message.conversationId)) return; // a late event of a group we left
     const c = conversationOf(message);
     const store = messagesOf(c._id);
-    const isNew = !store.has(message.seq);
+    const held = store.get(message.seq);
+    if (!isNewer(message, held)) return; // an ack that lost the race with a later change
+    const isNew = !held;
+    if (!c.lastMessage || message.seq > c.lastMessage.seq || (message.seq === c.lastMessage.seq && isNewer(message, c.lastMessage))) {
+      c.lastMessage = message;
+    }
+    refreshQuotes(store, message);
+    if (!held && !inWindow(c, store, message.seq)) {
+      // A change to a message further back than we hold: holding it alone would make it the
+      // oldest, and paging would skip the ones between. It shows when its page loads.
+      renderContacts();
+      if (isActive(c._id)) renderMessages(false);
+      return;
+    }
     store.set(message.seq, message);
-    if (!c.lastMessage || message.seq >= c.lastMessage.seq) c.lastMessage = message;
+    if (state.composing && state.composing.messageId === message._id) composingTargetChanged(message);
     const mine = message.senderId === state.me._id;
     if (message.seq > c.lastSeq) {
       c.lastSeq = message.seq;
@@ -466,7 +518,7 @@
     // Membership notes ("Ana added Ben") are shown, but make no sound.
     const loud = live && !mine && isNew && !message.system;
     if (isActive(c._id)) {
-      renderMessages(true);
+      renderMessages(isNew);
       if (!mine && isNew) markRead(c);
       if (loud) {
         notify();
@@ -477,6 +529,40 @@
     }
     renderContacts();
     if (loud && !isActive(c._id)) shake(rowOf(c));
+  }
+
+  // Whether `seq` belongs with the messages we hold: from the oldest held on, or, holding none,
+  // newer than the last the server told us of (the list loads the latest page on opening).
+  function inWindow(c, store, seq) {
+    if (store.size) return seq > Math.min(...store.keys());
+    return seq > c.lastSeq;
+  }
+
+  // Every change gives the message a later updatedAt (ties at the millisecond go to the later
+  // arrival): an older copy never replaces a newer one.
+  function isNewer(message, held) {
+    return !held || !held.updatedAt || !message.updatedAt || message.updatedAt >= held.updatedAt;
+  }
+
+  // A page of history, without overwriting what live events brought meanwhile.
+  function keepAll(store, messages) {
+    messages.forEach((m) => {
+      if (isNewer(m, store.get(m.seq))) store.set(m.seq, m);
+    });
+  }
+
+  // Replies quote the message they answer as it was when they were sent: bring their quotes up
+  // to date when it is edited, deleted or hidden.
+  function refreshQuotes(store, original) {
+    store.forEach((m, seq) => {
+      if (!m.replyTo || m.replyTo._id !== original._id) return;
+      const replyTo = Object.assign({}, m.replyTo, {
+        message: Array.from(original.message).slice(0, 100).join(""),
+        deleted: original.deleted,
+        hidden: original.hidden,
+      });
+      store.set(seq, Object.assign({}, m, { replyTo }));
+    });
   }
 
   function rowOf(c) {
@@ -512,6 +598,7 @@
 
   function showConversation(conversationId, peerId) {
     stopTyping(); // tell the conversation we leave that we stopped
+    resetMessageUi();
     state.activeConversation = conversationId;
     state.activePeer = peerId;
     $("conversation").classList.remove("empty");
@@ -528,6 +615,7 @@
   // conversation pane stays up to show it; its back button leads to the list.
   function closeConversation(notice) {
     stopTyping();
+    resetMessageUi();
     state.activeConversation = state.activePeer = null;
     $("conversation").classList.add("empty");
     if (!notice) $("app").classList.remove("chatting");
@@ -554,7 +642,7 @@
     const last = data[data.length - 1];
     const c = conversationOf(last);
     const store = messagesOf(c._id);
-    data.forEach((m) => store.set(m.seq, m));
+    keepAll(store, data);
     if (!c.lastMessage || last.seq >= c.lastMessage.seq) c.lastMessage = last;
     c.lastSeq = Math.max(c.lastSeq, last.seq);
     refreshList(); // its read markers, for the ticks
@@ -570,30 +658,31 @@
     if (c.kind === "group") refreshGroup(conversationId); // roles, for the member panel
     const { data } = await api(conversationPath(conversationId, "/messages?limit=" + PAGE));
     if (!isActive(conversationId)) return;
-    const store = messagesOf(conversationId);
-    data.messages.forEach((m) => store.set(m.seq, m));
+    keepAll(messagesOf(conversationId), data.messages);
     markRead(c);
     renderMessages(true);
     $("composer-input").focus();
   }
 
-  async function loadOlder() {
+  // The next older page of the open conversation; resolves once it is shown.
+  function loadOlder() {
     const conversationId = state.activeConversation;
-    if (!conversationId || state.loadingOlder || !hasOlder(conversationId)) return;
+    if (state.loadingOlder) return state.loadingOlder;
+    if (!conversationId || !hasOlder(conversationId)) return Promise.resolve();
+    state.loadingOlder = fetchOlder(conversationId).finally(() => (state.loadingOlder = null));
+    return state.loadingOlder;
+  }
+
+  async function fetchOlder(conversationId) {
     const store = messagesOf(conversationId);
     const oldest = Math.min(...store.keys());
-    state.loadingOlder = true;
-    try {
-      const { data } = await api(conversationPath(conversationId, "/messages?limit=" + PAGE + "&before=" + oldest));
-      if (!isActive(conversationId)) return;
-      const list = $("messages");
-      const fromBottom = list.scrollHeight - list.scrollTop;
-      data.messages.forEach((m) => store.set(m.seq, m));
-      renderMessages(false);
-      list.scrollTop = list.scrollHeight - fromBottom; // keep the reader's place
-    } finally {
-      state.loadingOlder = false;
-    }
+    const { data } = await api(conversationPath(conversationId, "/messages?limit=" + PAGE + "&before=" + oldest));
+    if (!isActive(conversationId)) return;
+    const list = $("messages");
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    keepAll(store, data.messages);
+    renderMessages(false);
+    list.scrollTop = list.scrollHeight - fromBottom; // keep the reader's place
   }
 
   function markRead(c) {
@@ -614,9 +703,12 @@
 
   async function send(event) {
     event.preventDefault();
+    if (state.composing && state.composing.mode === "edit") return saveEdit(state.composing);
     const input = $("composer-input");
     const text = input.value;
     if (!text.trim() || !(state.activeConversation || state.activePeer)) return;
+    const replying = state.composing && state.composing.mode === "reply" ? state.composing : null;
+    const replyTo = replying ? { replyTo: replying.messageId } : {};
     const clientMsgId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/[^A-Za-z0-9_-]/g, "");
     // Into the conversation once it exists; a first message to someone goes by their id and
     // creates the direct conversation.
@@ -625,22 +717,28 @@
     $("composer-error").textContent = "";
     stopTyping();
     try {
-      const ack = await sendOverSocket(Object.assign({ message: text, clientMsgId }, target));
-      if (!ack.ok) throw Object.assign(new Error(ack.error.detail), { data: { error: ack.error.detail } });
-      receiveMessage(ack.message, false);
+      const ack = await sendOverSocket(Object.assign({ message: text, clientMsgId }, target, replyTo));
+      if (!ack.ok) throw Object.assign(new Error(ack.error.detail), { data: { error: ack.error.detail, code: ack.error.code } });
+      sent(ack.message, replying);
     } catch (error) {
-      if (error.data) return sendFailed(text, error.data.error || error.message);
+      if (error.data) return sendFailed(text, ACTION_ERRORS[error.data.code] || error.data.error || error.message);
       // The socket is down: the REST API takes the same clientMsgId, so nothing is sent twice.
       const path = target.conversationId
         ? conversationPath(target.conversationId, "/messages")
         : "/api/messages/send/" + encodeURIComponent(target.to);
       try {
-        const { data } = await api(path, { method: "POST", body: { message: text, clientMsgId } });
-        receiveMessage(data, false);
+        const { data } = await api(path, { method: "POST", body: Object.assign({ message: text, clientMsgId }, replyTo) });
+        sent(data, replying);
       } catch (restError) {
-        sendFailed(text, formError(restError));
+        sendFailed(text, actionErrorText(restError));
       }
     }
+  }
+
+  // A reply, once sent, takes the reply bar away; a failed one keeps it, with the text.
+  function sent(message, replying) {
+    receiveMessage(message, false);
+    if (replying && state.composing === replying) stopComposing();
   }
 
   // The text goes back into the box, the reason under it.
@@ -649,11 +747,247 @@
     $("composer-error").textContent = reason;
   }
 
-  function sendOverSocket(payload) {
+  function sendOverSocket(payload, event = "sendMessage") {
     return new Promise((resolve, reject) => {
       if (!state.socket || !state.socket.connected) return reject(new Error("offline"));
-      state.socket.timeout(5000).emit("sendMessage", payload, (err, ack) => (err ? reject(new Error("timeout")) : resolve(ack)));
+      state.socket.timeout(5000).emit(event, payload, (err, ack) => (err ? reject(new Error("timeout")) : resolve(ack)));
     });
+  }
+
+  // ---- message actions: reply, edit, delete, react ---------------------------------------
+
+  function messagePath(messageId, rest) {
+    return "/api/messages/" + encodeURIComponent(messageId) + (rest || "");
+  }
+
+  // One action over the socket, or the REST API when the socket is down or slow (repeating an
+  // action changes nothing, so a retry is safe). Resolves with the message as it is now;
+  // rejects with an error that carries the server's `code`.
+  async function act(event, payload, method, path, body) {
+    let ack;
+    try {
+      ack = await sendOverSocket(payload, event);
+    } catch (_) {
+      try {
+        return (await api(path, { method, body })).data;
+      } catch (error) {
+        throw Object.assign(new Error(formError(error)), { code: error.data && error.data.code });
+      }
+    }
+    if (!ack.ok) throw Object.assign(new Error(ack.error.detail), { code: ack.error.code });
+    return ack.message;
+  }
+
+  function actionErrorText(error) {
+    const code = error.code || (error.data && error.data.code);
+    return ACTION_ERRORS[code] || (error.data ? formError(error) : error.message);
+  }
+
+  function messageById(conversationId, messageId) {
+    return [...messagesOf(conversationId).values()].find((m) => m._id === messageId) || null;
+  }
+
+  // Mine to edit and delete: written by me, not a system line, not deleted or hidden.
+  function canChange(m) {
+    return m.senderId === state.me._id && !m.system && !m.deleted && !m.hidden;
+  }
+
+  function resetMessageUi() {
+    if (state.composing) stopComposing();
+    state.menu = state.actionError = state.highlightSeq = null;
+  }
+
+  // The menu of a message: a row under it, drawn by renderMessages from state.menu.
+  function openMenu(seq, mode) {
+    state.menu = { seq, mode: mode || "actions" };
+    state.actionError = null;
+    renderMessages(false);
+    const tools = $("messages").querySelector(".message-tools");
+    if (!tools) return;
+    tools.scrollIntoView({ block: "nearest" });
+    // The safe choice first: "No" when asking to delete.
+    (tools.querySelector("[data-default]") || tools.querySelector("button")).focus();
+  }
+
+  function closeMenu(returnFocus) {
+    const seq = state.menu && state.menu.seq;
+    state.menu = null;
+    renderMessages(false);
+    if (returnFocus) focusByKey(seq + ":menu");
+  }
+
+  function toggleMenu(seq) {
+    if (state.menu && state.menu.seq === seq) closeMenu(true);
+    else openMenu(seq);
+  }
+
+  // A refusal shows under the message it concerns, until the next action.
+  function actionFailed(seq, error) {
+    state.actionError = { seq, text: actionErrorText(error) };
+    renderMessages(false);
+  }
+
+  async function deleteMessage(m) {
+    closeMenu(false);
+    try {
+      receiveMessage(await act("deleteMessage", { messageId: m._id }, "DELETE", messagePath(m._id)), false);
+    } catch (error) {
+      actionFailed(m.seq, error);
+    }
+  }
+
+  // A reaction is a toggle: a second press takes mine back.
+  async function toggleReaction(m, emoji) {
+    const had = (m.reactions || []).some((r) => r.emoji === emoji && r.userIds.includes(state.me._id));
+    const event = had ? "unreact" : "react";
+    try {
+      const path = messagePath(m._id, "/reactions/" + encodeURIComponent(emoji));
+      receiveMessage(await act(event, { messageId: m._id, emoji }, had ? "DELETE" : "POST", path), false);
+    } catch (error) {
+      actionFailed(m.seq, error);
+    }
+  }
+
+  function startReply(m) {
+    if (state.composing) stopComposing();
+    state.composing = { mode: "reply", conversationId: state.activeConversation, messageId: m._id, seq: m.seq, senderId: m.senderId };
+    renderComposerBar();
+    $("composer-input").focus();
+  }
+
+  // Editing borrows the composer: what was typed there comes back afterwards.
+  function startEdit(m) {
+    if (state.composing) stopComposing();
+    const input = $("composer-input");
+    state.composing = { mode: "edit", conversationId: state.activeConversation, messageId: m._id, seq: m.seq, senderId: m.senderId, text: m.message, draft: input.value };
+    stopTyping();
+    input.value = m.message;
+    $("composer-error").textContent = "";
+    renderComposerBar();
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  function stopComposing() {
+    const composing = state.composing;
+    state.composing = null;
+    if (composing && composing.mode === "edit") $("composer-input").value = composing.draft;
+    $("composer-error").textContent = "";
+    renderComposerBar();
+  }
+
+  async function saveEdit(editing) {
+    if (editing.saving) return;
+    const text = $("composer-input").value;
+    if (!text.trim()) return ($("composer-error").textContent = "A message can't be empty: delete it instead.");
+    if (text.trim() === editing.text) return stopComposing();
+    editing.saving = true;
+    $("composer-error").textContent = "";
+    try {
+      const body = { message: text };
+      const message = await act("editMessage", { messageId: editing.messageId, message: text }, "PATCH", messagePath(editing.messageId), body);
+      receiveMessage(message, false);
+      if (state.composing === editing) stopComposing();
+    } catch (error) {
+      if (state.composing === editing) $("composer-error").textContent = actionErrorText(error);
+    } finally {
+      editing.saving = false;
+    }
+  }
+
+  // The message being edited or answered changed elsewhere (another tab, a moderator).
+  function composingTargetChanged(message) {
+    const editing = state.composing.mode === "edit";
+    if (editing && (message.deleted || message.hidden)) {
+      stopComposing();
+      $("composer-error").textContent = ACTION_ERRORS[message.deleted ? "message_deleted" : "message_hidden"];
+      return;
+    }
+    if (editing) state.composing.text = message.message;
+    renderComposerBar();
+  }
+
+  // "Editing message" or "Replying to Ana: first words…" above the composer.
+  function renderComposerBar() {
+    const composing = state.composing;
+    const editing = composing && composing.mode === "edit";
+    $("composer-context").hidden = !composing;
+    $("composer-send").textContent = editing ? "Save" : "Send";
+    if (!composing) return;
+    $("context-cancel").setAttribute("aria-label", editing ? "Cancel editing" : "Cancel reply");
+    if (editing) {
+      $("context-title").textContent = "Editing message";
+      $("context-preview").textContent = "";
+      return;
+    }
+    const original = messagesOf(composing.conversationId).get(composing.seq);
+    $("context-title").textContent = "Replying to " + nameOf(composing.senderId) + ": ";
+    $("context-preview").textContent = original ? shortText(quoteText(original), 60) : "";
+  }
+
+  function shortText(text, length) {
+    const chars = Array.from(text);
+    return chars.length > length ? chars.slice(0, length).join("").trimEnd() + "…" : text;
+  }
+
+  // What a quote says: the start of the text, or what became of the message.
+  function quoteText(m) {
+    if (m.deleted) return "deleted message";
+    if (m.hidden) return "hidden message";
+    return m.message;
+  }
+
+  // A quote leads to the message it answers: among those loaded, else in older pages (at most
+  // JUMP_PAGES of them: the quote has the id, not the seq, so there is no aiming for it).
+  async function jumpTo(messageId) {
+    const conversationId = state.activeConversation;
+    for (let pages = 0; isActive(conversationId); pages++) {
+      const found = messageById(conversationId, messageId);
+      if (found) return highlight(found.seq);
+      if (pages >= JUMP_PAGES || !hasOlder(conversationId)) break;
+      try {
+        await loadOlder();
+      } catch (_) {
+        break;
+      }
+    }
+    if (isActive(conversationId)) $("composer-error").textContent = "The original message is further back: scroll up to find it.";
+  }
+
+  function highlight(seq) {
+    state.highlightSeq = seq;
+    renderMessages(false);
+    const target = $("messages").querySelector('.message[data-seq="' + seq + '"]');
+    if (target) target.scrollIntoView({ block: "center", behavior: "smooth" });
+    setTimeout(() => {
+      if (state.highlightSeq !== seq) return;
+      state.highlightSeq = null;
+      const still = $("messages").querySelector('.message[data-seq="' + seq + '"]');
+      if (still) still.classList.remove("highlight");
+    }, 2000);
+  }
+
+  function focusByKey(key) {
+    const target = [...$("messages").querySelectorAll("[data-focus]")].find((node) => node.dataset.focus === key);
+    if (target) target.focus();
+  }
+
+  // Escape closes a menu first, then leaves editing or replying.
+  function onKeydown(event) {
+    if (event.key !== "Escape") return;
+    if (state.menu) {
+      event.preventDefault();
+      closeMenu(true);
+    } else if (state.composing && document.activeElement === $("composer-input")) {
+      event.preventDefault();
+      stopComposing();
+    }
+  }
+
+  // A click anywhere but a menu (or the button that opens it) closes it.
+  function onDocumentClick(event) {
+    if (!state.menu || event.target.closest(".message-tools, .actions-button")) return;
+    closeMenu(false);
   }
 
   // ---- typing ----------------------------------------------------------------------------
@@ -661,6 +995,7 @@
   function onInput() {
     const conversationId = state.activeConversation;
     if (!conversationId || !state.socket || !state.socket.connected) return;
+    if (state.composing && state.composing.mode === "edit") return; // mending a message is not typing one
     const now = Date.now();
     if (now - state.typingSent > 2000 || state.typingIn !== conversationId) {
       state.socket.emit("typing", { conversationId, isTyping: true }, () => {});
@@ -796,7 +1131,7 @@
   function preview(c, fallback) {
     const last = c && c.lastMessage;
     if (!last) return fallback;
-    const body = last.hidden ? "message hidden" : last.message;
+    const body = last.deleted ? "message deleted" : last.hidden ? "message hidden" : last.message;
     if (c.kind !== "group" || last.system) return body;
     return (last.senderId === state.me._id ? "You" : nameOf(last.senderId)) + ": " + body;
   }
@@ -851,17 +1186,24 @@
       return;
     }
     const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    // Redrawing replaces the buttons: keep the keyboard where it was.
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
     const messages = [...messagesOf(c._id).values()].sort((a, b) => a.seq - b.seq);
+    if (state.menu && !messages.some((m) => m.seq === state.menu.seq && hasActions(m))) state.menu = null;
     list.replaceChildren(
-      ...messages.map((m, i) => {
-        if (m.system) return systemLine(m);
+      ...messages.flatMap((m, i) => {
+        if (m.system) return [systemLine(m)];
         // In a group, a run of messages from one person is headed by their name.
         const previous = messages[i - 1];
         const named = c.kind === "group" && (!previous || previous.system || previous.senderId !== m.senderId);
-        return bubble(m, c, named);
+        const rows = [bubble(m, c, named)];
+        if (state.menu && state.menu.seq === m.seq) rows.push(messageTools(m));
+        if (state.actionError && state.actionError.seq === m.seq) rows.push(actionErrorRow(m));
+        return rows;
       })
     );
     if (scrollToEnd || atEnd) list.scrollTop = list.scrollHeight;
+    if (focused) focusByKey(focused);
   }
 
   // "Ana added Ben": the server's own words, centred between the messages.
@@ -871,16 +1213,167 @@
     return li;
   }
 
+  // Deleted and hidden messages keep their place, as a line in italics with no actions.
+  function hasActions(m) {
+    return !m.system && !m.deleted && !m.hidden;
+  }
+
   function bubble(m, c, named) {
     const mine = m.senderId === state.me._id;
-    const li = el("li", "message" + (mine ? " mine" : "") + (m.hidden ? " hidden-msg" : ""));
+    const gone = m.deleted ? " deleted-msg" : m.hidden ? " hidden-msg" : "";
+    const li = el("li", "message" + (mine ? " mine" : "") + gone + (state.highlightSeq === m.seq ? " highlight" : ""));
     li.dataset.seq = m.seq;
+    li.dataset.id = m._id;
     if (named && !mine) li.append(el("div", "sender", nameOf(m.senderId)));
-    li.append(document.createTextNode(m.hidden ? "This message was hidden by a moderator." : m.message));
-    const meta = el("span", "meta", new Date(m.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
-    if (mine) meta.append(c.kind === "group" ? groupTicks(m, c) : directTicks(m, c));
-    li.append(meta);
+    if (m.replyTo && !gone) li.append(quote(m.replyTo));
+    li.append(el("span", "body", m.deleted ? "This message was deleted." : m.hidden ? "This message was hidden by a moderator." : m.message));
+    if (!gone && m.reactions && m.reactions.length) li.append(reactionChips(m));
+    li.append(meta(m, c, mine, !gone && m.editedAt));
+    if (hasActions(m)) {
+      li.append(actionsButton(m));
+      li.addEventListener("click", (event) => onBubbleTap(event, m));
+      li.addEventListener("contextmenu", (event) => onLongPress(event, m));
+    }
     return li;
+  }
+
+  function meta(m, c, mine, edited) {
+    const line = el("span", "meta");
+    if (edited) {
+      const marker = el("span", "edited", "edited");
+      marker.title = "edited " + new Date(m.editedAt).toLocaleString();
+      line.append(marker, " ");
+    }
+    line.append(new Date(m.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    if (mine) line.append(c.kind === "group" ? groupTicks(m, c) : directTicks(m, c));
+    return line;
+  }
+
+  // Where menus are opened by touch (no hover): a tap on a message opens its menu, and so does
+  // a long press (Chrome's contextmenu), instead of the browser's own menu.
+  function touchLayout() {
+    return window.matchMedia("(hover: none)").matches;
+  }
+
+  function onBubbleTap(event, m) {
+    if (!touchLayout() || event.target.closest("button")) return;
+    event.stopPropagation(); // not a click outside the menu
+    toggleMenu(m.seq);
+  }
+
+  function onLongPress(event, m) {
+    if (!touchLayout()) return;
+    event.preventDefault();
+    openMenu(m.seq);
+  }
+
+  // "⋯" beside the message: shown on hover or focus (always, on a narrow screen).
+  function actionsButton(m) {
+    const open = state.menu && state.menu.seq === m.seq;
+    const button = el("button", "actions-button", "⋯");
+    button.type = "button";
+    button.dataset.focus = m.seq + ":menu";
+    button.setAttribute("aria-label", "Message actions");
+    button.setAttribute("aria-haspopup", "true");
+    button.setAttribute("aria-expanded", String(Boolean(open)));
+    button.addEventListener("click", () => toggleMenu(m.seq));
+    return button;
+  }
+
+  function toolButton(m, key, text, label, onClick) {
+    const button = el("button", "tool " + key, text);
+    button.type = "button";
+    button.dataset.focus = m.seq + ":" + key;
+    if (label) button.setAttribute("aria-label", label);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  // The row under a message while its menu is open: the actions, the emoji to react with, or
+  // the question before deleting.
+  function messageTools(m) {
+    const mine = m.senderId === state.me._id;
+    const li = el("li", "message-tools" + (mine ? " mine" : ""));
+    li.setAttribute("role", "group");
+    const mode = state.menu.mode;
+    if (mode === "react") {
+      li.setAttribute("aria-label", "React to the message");
+      li.append(...EMOJI.map(([emoji, name]) => emojiButton(m, emoji, name)));
+    } else if (mode === "delete") {
+      li.setAttribute("aria-label", "Delete the message?");
+      const no = toolButton(m, "no", "No", "No, keep it", () => closeMenu(true));
+      no.dataset.default = "";
+      li.append(el("span", "confirm-text", "Delete for everyone?"), toolButton(m, "yes", "Yes, delete", null, () => deleteMessage(m)), no);
+    } else {
+      li.setAttribute("aria-label", "Message actions");
+      li.append(
+        toolButton(m, "reply", "Reply", "Reply to the message", () => {
+          closeMenu(false);
+          startReply(m);
+        }),
+        toolButton(m, "react", "React", "React to the message", () => openMenu(m.seq, "react"))
+      );
+      if (canChange(m)) {
+        li.append(
+          toolButton(m, "edit", "Edit", "Edit the message", () => {
+            closeMenu(false);
+            startEdit(m);
+          }),
+          toolButton(m, "delete", "Delete", "Delete the message", () => openMenu(m.seq, "delete"))
+        );
+      }
+    }
+    return li;
+  }
+
+  function emojiButton(m, emoji, name) {
+    const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.userIds.includes(state.me._id));
+    const button = toolButton(m, "emoji-" + emoji, emoji, "React with " + name, () => {
+      closeMenu(true);
+      toggleReaction(m, emoji);
+    });
+    button.classList.add("emoji");
+    button.setAttribute("aria-pressed", String(mine));
+    return button;
+  }
+
+  function actionErrorRow(m) {
+    const li = el("li", "action-error" + (m.senderId === state.me._id ? " mine" : ""), state.actionError.text);
+    li.setAttribute("role", "alert");
+    return li;
+  }
+
+  // The message a reply answers: who wrote it and how it starts; a click goes to it.
+  function quote(replyTo) {
+    const gone = replyTo.deleted || replyTo.hidden;
+    const button = el("button", "quote");
+    button.type = "button";
+    button.setAttribute("aria-label", "Replying to " + nameOf(replyTo.senderId) + ": " + quoteText(replyTo) + ". Show it");
+    button.append(el("span", "quote-name", nameOf(replyTo.senderId)), el("span", "quote-text" + (gone ? " gone" : ""), quoteText(replyTo)));
+    button.addEventListener("click", () => jumpTo(replyTo._id));
+    return button;
+  }
+
+  // "👍 2" under the message, mine highlighted; a click adds or takes back my reaction.
+  function reactionChips(m) {
+    const row = el("div", "reactions");
+    m.reactions.forEach((r) => {
+      const mine = r.userIds.includes(state.me._id);
+      const chip = el("button", "chip" + (mine ? " mine" : ""), r.emoji + " " + r.count);
+      chip.type = "button";
+      chip.dataset.focus = m.seq + ":chip-" + r.emoji;
+      chip.title = r.emoji + " by " + reactors(r.userIds);
+      chip.setAttribute("aria-pressed", String(mine));
+      chip.setAttribute("aria-label", r.emoji + " " + r.count + ": " + reactors(r.userIds));
+      chip.addEventListener("click", () => toggleReaction(m, r.emoji));
+      row.append(chip);
+    });
+    return row;
+  }
+
+  function reactors(userIds) {
+    const names = userIds.map((id) => (id === state.me._id ? "you" : nameOf(id)));
+    return names.length > 1 ? names.slice(0, -1).join(", ") + " and " + names[names.length - 1] : names.join("");
   }
 
   function directTicks(m, c) {
@@ -1093,9 +1586,15 @@
   $("search").addEventListener("input", renderContacts);
   $("composer").addEventListener("submit", send);
   $("composer-input").addEventListener("input", onInput);
+  $("context-cancel").addEventListener("click", () => {
+    stopComposing();
+    $("composer-input").focus();
+  });
+  document.addEventListener("keydown", onKeydown);
+  document.addEventListener("click", onDocumentClick);
   $("back").addEventListener("click", () => closeConversation());
   $("messages").addEventListener("scroll", () => {
-    if ($("messages").scrollTop < 60) loadOlder();
+    if ($("messages").scrollTop < 60) loadOlder().catch(() => {});
   });
   window.addEventListener("focus", () => markRead(activeConversation()));
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0007_message_actions'),
+        ('messaging', '0008_message_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
