@@ -329,17 +329,6 @@ class EditMessageSerializer(serializers.Serializer):
     message = MessageTextField(required=False)
 
 
-class EditMessageSchema(OpenApiSerializerExtension):
-    """An edit is a PATCH, which drf-spectacular describes as DRF's partial update (no field
-    required); the view validates it whole: `message` is required."""
-
-    target_class = EditMessageSerializer
-
-    def map_serializer(self, auto_schema, direction):
-        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        return {**schema, "required": ["message"]}
-
-
 class MarkReadSerializer(serializers.Serializer):
     seq = SeqField(help_text="Not above the conversation's `lastSeq`.")
 
