@@ -12,6 +12,16 @@
   // A reply's quote leads to the message it answers: at most this many older pages are loaded
   // looking for it (its id is all the quote carries, not its seq).
   const JUMP_PAGES = 10;
+  // Message search: hits per page (the API's default), and how long typing must pause before a
+  // search runs (each one counts against the server's SEARCH_RATE).
+  const SEARCH_PAGE = 20;
+  const SEARCH_DELAY = 300;
+  // What the page says when the server refuses a search (GET /api/search, messaging.apis.SearchApi).
+  const SEARCH_ERRORS = {
+    search_query_invalid: "Type a word to search for.",
+    conversation_not_found: "That conversation is no longer there.",
+    rate_limited: "Too many searches at once: try again in a moment.",
+  };
   const EMOJI = [
     ["👍", "thumbs up"],
     ["❤️", "red heart"],
@@ -76,7 +86,12 @@
     // The composer answering a message or editing one of mine:
     // { mode: "reply" | "edit", conversationId, messageId, seq, senderId, text, draft }.
     composing: null,
-    highlightSeq: null, // the message a quote led to, flashing briefly
+    highlightSeq: null, // the message a quote or a search hit led to, flashing briefly
+    // The sidebar's message search while its results are shown:
+    // { q, conversationId (or null: everywhere), hits, cursor, hasMore, loading, error, openedId }.
+    // An answer is kept only if this is still the same object: a newer search replaced it.
+    search: null,
+    searchTimer: null, // the search waiting for typing to pause
     // Files attached to the message being written, in order: { key, file, progress (0-1),
     // attachment (the server's answer once uploaded), error, request (the upload), preview }.
     pending: [],
@@ -343,6 +358,7 @@
     state.conversations.delete(conversationId);
     state.messages.delete(conversationId);
     state.typing.delete(conversationId);
+    dropHits((hit) => hit.conversation._id === conversationId);
     if (state.membersOf === conversationId) $("members-dialog").close();
     if (isActive(conversationId)) closeConversation(notice);
     renderContacts();
@@ -507,6 +523,7 @@
   // is now, and replaces what we hold by seq.
   function receiveMessage(message, live) {
     if (state.gone.has(message.conversationId)) return; // a late event of a group we left
+    refreshHit(message);
     const c = conversationOf(message);
     const store = messagesOf(c._id);
     const held = store.get(message.seq);
@@ -626,6 +643,7 @@
     renderHeader();
     renderTyping();
     renderContacts();
+    renderSearch();
     renderMessages(true);
   }
 
@@ -644,6 +662,7 @@
     renderHeader();
     renderTyping();
     renderContacts();
+    renderSearch();
   }
 
   function openPeer(peerId) {
@@ -1165,9 +1184,10 @@
     return m.message || attachmentSummary(m);
   }
 
-  // A quote leads to the message it answers: among those loaded, else in older pages (at most
-  // JUMP_PAGES of them: the quote has the id, not the seq, so there is no aiming for it).
-  async function jumpTo(messageId) {
+  // A quote leads to the message it answers, and a search hit to the message found: among those
+  // loaded, else in older pages (at most JUMP_PAGES of them: a quote has the id, not the seq, so
+  // there is no aiming for it). `tooFar` says what to do when it is further back than that.
+  async function jumpTo(messageId, tooFar) {
     const conversationId = state.activeConversation;
     for (let pages = 0; isActive(conversationId); pages++) {
       const found = messageById(conversationId, messageId);
@@ -1179,7 +1199,7 @@
         break;
       }
     }
-    if (isActive(conversationId)) $("composer-error").textContent = "The original message is further back: scroll up to find it.";
+    if (isActive(conversationId)) $("composer-error").textContent = tooFar;
   }
 
   function highlight(seq) {
@@ -1200,7 +1220,7 @@
     if (target) target.focus();
   }
 
-  // Escape closes a menu first, then leaves editing or replying.
+  // Escape closes a menu first, then leaves editing or replying, then closes the search results.
   function onKeydown(event) {
     if (event.key !== "Escape") return;
     if (state.menu) {
@@ -1209,6 +1229,9 @@
     } else if (state.composing && document.activeElement === $("composer-input")) {
       event.preventDefault();
       stopComposing();
+    } else if (state.search || $("message-search-input").value) {
+      event.preventDefault();
+      closeSearch();
     }
   }
 
@@ -1216,6 +1239,212 @@
   function onDocumentClick(event) {
     if (!state.menu || event.target.closest(".message-tools, .actions-button")) return;
     closeMenu(false);
+  }
+
+  // ---- message search --------------------------------------------------------------------
+
+  // Typing searches once it pauses; Enter searches at once. Emptying the box closes the results.
+  function onSearchInput() {
+    clearTimeout(state.searchTimer);
+    if (!$("message-search-input").value.trim()) return closeSearch();
+    state.searchTimer = setTimeout(runSearch, SEARCH_DELAY);
+  }
+
+  function onSearchSubmit(event) {
+    event.preventDefault();
+    clearTimeout(state.searchTimer);
+    runSearch();
+  }
+
+  // A new search from its first page: in the open conversation only while "Only in …" is ticked.
+  function runSearch() {
+    const q = $("message-search-input").value.trim();
+    if (!q) return;
+    const scoped = $("search-scope-box").checked && state.activeConversation;
+    state.search = { q, conversationId: scoped || null, hits: [], cursor: null, hasMore: false, loading: false, error: null, openedId: null };
+    fetchHits(state.search);
+  }
+
+  function loadMoreHits() {
+    const search = state.search;
+    if (search && search.hasMore && !search.loading) fetchHits(search);
+  }
+
+  // The next page of `search` (after its cursor, if it has one), appended to its hits.
+  async function fetchHits(search) {
+    const params = new URLSearchParams({ q: search.q, limit: String(SEARCH_PAGE) });
+    if (search.conversationId) params.set("conversationId", search.conversationId);
+    if (search.cursor) params.set("before", search.cursor);
+    search.loading = true;
+    search.error = null;
+    renderSearch();
+    try {
+      const { data } = await api("/api/search?" + params);
+      search.hits.push(...data.hits);
+      search.cursor = data.cursor;
+      search.hasMore = data.hasMore;
+    } catch (error) {
+      search.error = SEARCH_ERRORS[error.data && error.data.code] || formError(error);
+    } finally {
+      search.loading = false;
+    }
+    if (state.search === search) renderSearch();
+  }
+
+  function closeSearch() {
+    clearTimeout(state.searchTimer);
+    // Keyboard users in the results go back to the box, not to the top of the page.
+    const wasInPanel = $("search-panel").contains(document.activeElement);
+    state.search = null;
+    $("message-search-input").value = "";
+    renderSearch();
+    if (wasInPanel) $("message-search-input").focus();
+  }
+
+  // The results replace the list of people and groups while they are shown.
+  function renderSearch() {
+    const search = state.search;
+    $("search-panel").hidden = !search;
+    $("contacts").hidden = Boolean(search);
+    if (!search) return;
+    renderSearchScope(search);
+    // Redrawing replaces the buttons: keep the keyboard on the hit it was on.
+    const list = $("search-hits");
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
+    list.replaceChildren(...search.hits.map((hit) => hitRow(hit, search)));
+    if (focused) {
+      const again = [...list.querySelectorAll(".hit")].find((node) => node.dataset.id === focused);
+      if (again) again.focus();
+    }
+    $("search-status").textContent = searchStatus(search);
+    $("search-status").classList.toggle("error", Boolean(search.error));
+    $("search-more").hidden = !search.hasMore;
+    $("search-more").disabled = search.loading;
+  }
+
+  function searchStatus(search) {
+    if (search.error) return search.error;
+    if (search.loading) return "Searching…";
+    return search.hits.length ? "" : "No messages found";
+  }
+
+  // "Only in <name>": offered while a conversation is open, and ticked while the results are
+  // those of one conversation.
+  function renderSearchScope(search) {
+    const c = state.conversations.get(search.conversationId || state.activeConversation);
+    $("search-scope").hidden = !c;
+    $("search-scope-box").checked = Boolean(search.conversationId);
+    $("search-scope-name").textContent = c ? conversationName(c) : "";
+  }
+
+  // A hit: where it was said, by whom and when, and the text with the words found marked.
+  function hitRow(hit, search) {
+    const m = hit.message;
+    const li = el("li");
+    const button = el("button", "hit" + (search.openedId === m._id ? " active" : ""));
+    button.type = "button";
+    button.dataset.id = m._id;
+    const head = el("span", "hit-head");
+    head.append(el("span", "hit-where", hitPlace(hit)), el("span", "hit-when", whenText(m.createdAt)));
+    const text = el("span", "hit-text");
+    text.append(el("span", "hit-sender", (m.senderId === state.me._id ? "You" : nameOf(m.senderId)) + ": "), ...marked(m.message, hit.ranges));
+    button.append(head, text);
+    button.addEventListener("click", () => openHit(hit));
+    li.append(button);
+    return li;
+  }
+
+  // The group's name, or the other person's in a direct conversation. Known conversations are
+  // named as the page knows them now (a group may have been renamed since the search).
+  function hitPlace(hit) {
+    const c = state.conversations.get(hit.conversation._id);
+    if (c) return conversationName(c);
+    return hit.conversation.kind === "group" ? hit.conversation.title : nameOf(peerOf(hit.message));
+  }
+
+  function conversationName(c) {
+    return c.kind === "group" ? c.title : nameOf(c.peerId);
+  }
+
+  // Today's hits by the time, older ones by the day.
+  function whenText(iso) {
+    const date = new Date(iso);
+    const now = new Date();
+    if (date.toDateString() === now.toDateString()) return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const options = { day: "numeric", month: "short" };
+    if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
+    return date.toLocaleDateString([], options);
+  }
+
+  // The text as text nodes (append() makes them from strings: nothing is parsed as HTML), with
+  // each found word in a <mark>. The ranges count UTF-16 code units, which is what JavaScript
+  // string indexes are, so slice() cuts exactly at them; the clamping only guards against a
+  // range a later edit left outside the text.
+  function marked(text, ranges) {
+    const from = excerptStart(text, ranges);
+    const nodes = from > 0 ? ["…"] : [];
+    let at = from;
+    ranges.forEach(([start, end]) => {
+      start = Math.max(start, at);
+      end = Math.min(end, text.length);
+      if (end <= start) return;
+      if (start > at) nodes.push(text.slice(at, start));
+      nodes.push(el("mark", null, text.slice(start, end)));
+      at = end;
+    });
+    nodes.push(text.slice(at));
+    return nodes;
+  }
+
+  // A hit shows three lines: a long message whose first word found is far in starts a few words
+  // before it (at a space, else not inside a surrogate pair), so the word is in sight.
+  function excerptStart(text, ranges) {
+    const first = ranges.length ? ranges[0][0] : 0;
+    if (first <= 60) return 0;
+    const start = first - 40;
+    const space = text.slice(start, first).search(/\s/);
+    if (space >= 0) return start + space + 1;
+    const code = text.charCodeAt(start);
+    return code >= 0xdc00 && code <= 0xdfff ? start + 1 : start;
+  }
+
+  // A hit opens its conversation (unless it is open already) and goes to the message there, as
+  // a reply's quote does. The results stay for the next hit; on a phone, ← leads back to them.
+  async function openHit(hit) {
+    const search = state.search;
+    const conversationId = hit.conversation._id;
+    if (!state.conversations.has(conversationId)) {
+      search.error = "You are no longer in that conversation.";
+      return renderSearch();
+    }
+    search.openedId = hit.message._id;
+    renderSearch();
+    try {
+      if (!isActive(conversationId)) await openConversation(conversationId);
+    } catch (error) {
+      $("composer-error").textContent = formError(error);
+      return;
+    }
+    if (isActive(conversationId)) jumpTo(hit.message._id, "This message is further back: scroll up to find it.");
+  }
+
+  // A message among the results changed: a deleted or hidden one leaves them; an edited one
+  // shows its new text, unmarked (the words found may have moved or gone) until the next search.
+  function refreshHit(message) {
+    const search = state.search;
+    const index = search ? search.hits.findIndex((hit) => hit.message._id === message._id) : -1;
+    if (index < 0 || !isNewer(message, search.hits[index].message)) return;
+    if (message.deleted || message.hidden) return dropHits((hit) => hit.message._id === message._id);
+    const hit = search.hits[index];
+    const ranges = message.message === hit.message.message ? hit.ranges : [];
+    search.hits[index] = Object.assign({}, hit, { message, ranges });
+    renderSearch();
+  }
+
+  function dropHits(which) {
+    if (!state.search) return;
+    state.search.hits = state.search.hits.filter((hit) => !which(hit));
+    renderSearch();
   }
 
   // ---- typing ----------------------------------------------------------------------------
@@ -1280,6 +1509,7 @@
       renderMessages(false);
     }
     if (state.membersOf) renderMembers();
+    renderSearch(); // names of people and groups
   }
 
   // Presence changes only move dots: no need to redraw the messages.
@@ -1579,7 +1809,7 @@
     button.type = "button";
     button.setAttribute("aria-label", "Replying to " + nameOf(replyTo.senderId) + ": " + quoteText(replyTo) + ". Show it");
     button.append(el("span", "quote-name", nameOf(replyTo.senderId)), el("span", "quote-text" + (gone ? " gone" : ""), quoteText(replyTo)));
-    button.addEventListener("click", () => jumpTo(replyTo._id));
+    button.addEventListener("click", () => jumpTo(replyTo._id, "The original message is further back: scroll up to find it."));
     return button;
   }
 
@@ -1813,6 +2043,11 @@
   $("signup-form").addEventListener("submit", (e) => submitAuth(e, "/api/auth/signup"));
   $("logout").addEventListener("click", logout);
   $("search").addEventListener("input", renderContacts);
+  $("message-search").addEventListener("submit", onSearchSubmit);
+  $("message-search-input").addEventListener("input", onSearchInput);
+  $("search-scope-box").addEventListener("change", runSearch);
+  $("search-close").addEventListener("click", closeSearch);
+  $("search-more").addEventListener("click", loadMoreHits);
   $("composer").addEventListener("submit", send);
   $("composer-input").addEventListener("input", onInput);
   $("attach-button").addEventListener("click", () => $("attach-input").click());
