@@ -36,13 +36,13 @@ def png(size=(800, 600), color=(220, 60, 60)) -> bytes:
     return out.getvalue()
 
 
-def chatting(browser, server, first="ana", second="ben") -> tuple[Person, Person]:
-    ana, ben = Person(browser, server, first), Person(browser, server, second)
-    ana.sign_up()
-    ben.sign_up()
-    ana.reload()
-    ana.open_chat(ben)
-    return ana, ben
+def chatting(browser, server, first: str, second: str) -> tuple[Person, Person]:
+    one, two = Person(browser, server, first), Person(browser, server, second)
+    one.sign_up()
+    two.sign_up()
+    one.reload()
+    one.open_chat(two)
+    return one, two
 
 
 def loaded_image(locator) -> None:
@@ -54,35 +54,35 @@ def loaded_image(locator) -> None:
 
 
 def test_an_image_and_a_pdf_arrive_live(browser, server, tmp_path):
-    ana, ben = chatting(browser, server)
+    uma, vic = chatting(browser, server, "uma", "vic")
     photo, report = tmp_path / "beach.png", tmp_path / "report.pdf"
     photo.write_bytes(png())
     report.write_bytes(PDF)
 
-    ana.page.set_input_files("#attach-input", [str(photo), str(report)])
-    pending = ana.page.locator("#pending-files .pending-file")
+    uma.page.set_input_files("#attach-input", [str(photo), str(report)])
+    pending = uma.page.locator("#pending-files .pending-file")
     expect(pending).to_have_count(2)
-    expect(ana.page.locator("#pending-files .pending-file.ready")).to_have_count(2)
+    expect(uma.page.locator("#pending-files .pending-file.ready")).to_have_count(2)
     expect(pending.filter(has_text="report.pdf")).to_contain_text("2 KB")
-    ana.shot("attachments-composer")
-    ana.say("holiday pictures")
-    expect(ana.page.locator("#pending-files")).to_be_hidden()
+    uma.shot("attachments-composer")
+    uma.say("holiday pictures")
+    expect(uma.page.locator("#pending-files")).to_be_hidden()
 
-    # Ben's page shows them as they arrive: the image's thumbnail, the PDF as a chip.
-    ben.reload()
-    ben.open_chat(ana)
-    bubble = ben.page.locator("#messages .message", has_text="holiday pictures")
+    # Vic's page shows them as they arrive: the image's thumbnail, the PDF as a chip.
+    vic.reload()
+    vic.open_chat(uma)
+    bubble = vic.page.locator("#messages .message", has_text="holiday pictures")
     thumbnail = bubble.locator(".attachment-image img")
     loaded_image(thumbnail)
     expect(thumbnail).to_have_attribute("alt", "beach.png")
     chip = bubble.locator(".file-chip")
     expect(chip).to_contain_text("report.pdf")
     expect(chip).to_contain_text("2 KB")
-    ben.shot("attachments-received")
+    vic.shot("attachments-received")
 
-    # A second message while Ben's page is open reaches it live: a file dropped on the page.
+    # A second message while Vic's page is open reaches it live: a file dropped on the page.
     encoded = base64.b64encode(png((300, 500), (40, 90, 200))).decode()
-    ana.page.evaluate(
+    uma.page.evaluate(
         """(encoded) => {
             const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
             const data = new DataTransfer();
@@ -94,38 +94,38 @@ def test_an_image_and_a_pdf_arrive_live(browser, server, tmp_path):
         }""",
         encoded,
     )
-    expect(ana.page.locator("#pending-files .pending-file.ready")).to_have_count(1)
-    ana.page.press("#composer-input", "Enter")  # no text: the image alone
-    live = ben.page.locator("#messages .message .attachment-image img[alt='tall.png']")
+    expect(uma.page.locator("#pending-files .pending-file.ready")).to_have_count(1)
+    uma.page.press("#composer-input", "Enter")  # no text: the image alone
+    live = vic.page.locator("#messages .message .attachment-image img[alt='tall.png']")
     loaded_image(live)
     assert live.evaluate("(img) => img.naturalHeight > img.naturalWidth")
-    expect(ben.page.locator(".contact[data-peer]", has_text=ana.full_name)).to_contain_text(
+    expect(vic.page.locator(".contact[data-peer]", has_text=uma.full_name)).to_contain_text(
         "tall.png"
     )
 
     # The viewer shows the full image.
     live.click()
-    viewer = ben.page.locator("#viewer")
+    viewer = vic.page.locator("#viewer")
     expect(viewer).to_be_visible()
     loaded_image(viewer.locator("#viewer-image"))
     assert viewer.locator("#viewer-image").evaluate("(img) => img.naturalWidth") == 300
     expect(viewer.locator("#viewer-name")).to_contain_text("tall.png")
-    ben.shot("attachments-viewer")
+    vic.shot("attachments-viewer")
     viewer.get_by_role("button", name="Close").click()
     expect(viewer).to_be_hidden()
 
-    assert ana.errors == ben.errors == []
-    assert ana.dialogs == ben.dialogs == []
+    assert uma.errors == vic.errors == []
+    assert uma.dialogs == vic.dialogs == []
 
 
 def test_a_refused_file_says_why_and_is_not_sent(browser, server, tmp_path):
-    ana, _ = chatting(browser, server, "cleo", "dan")
+    wes, _ = chatting(browser, server, "wes", "xia")
     page = tmp_path / "page.html"
     page.write_bytes(b"<html><script>alert(1)</script></html>")
 
-    ana.page.set_input_files("#attach-input", str(page))
-    failed = ana.page.locator("#pending-files .pending-file.failed")
+    wes.page.set_input_files("#attach-input", str(page))
+    failed = wes.page.locator("#pending-files .pending-file.failed")
     expect(failed).to_contain_text("page.html is not a kind of file that can be sent.")
     failed.get_by_role("button", name="Remove page.html").click()
-    expect(ana.page.locator("#pending-files")).to_be_hidden()
-    assert ana.errors == [] and ana.dialogs == []
+    expect(wes.page.locator("#pending-files")).to_be_hidden()
+    assert wes.errors == [] and wes.dialogs == []
