@@ -5,10 +5,11 @@ from chatsite.errors import http_error
 
 # The demo page loads scripts only from our own origin and runs none inline; the Socket.IO
 # connection goes back to the same origin (ws/wss). drf-spectacular's docs UI and the admin
-# need inline styles, which the policy allows; inline scripts are never allowed.
+# need inline styles, which the policy allows; inline scripts are never allowed. Images may be
+# blob: URLs: the demo page fetches attachments with its token and shows them from blobs.
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; media-src 'self' data:; connect-src 'self' ws: wss:; "
+    "img-src 'self' data: blob:; media-src 'self' data:; connect-src 'self' ws: wss:; "
     "font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
     "form-action 'self'"
 )

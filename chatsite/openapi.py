@@ -168,6 +168,11 @@ class ChatAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        if "requestBody" in operation and getattr(
+            self.get_request_serializer(), "body_required", False
+        ):
+            # A body whose fields are each optional, one of them being required (`anyOf`).
+            operation["requestBody"]["required"] = True
         error_ref = self.resolve_serializer(ErrorSerializer, "response").ref
         for status, codes in sorted(self._error_codes(operation).items()):
             operation["responses"][str(status)] = self._error_response(status, codes, error_ref)

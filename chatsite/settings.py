@@ -5,6 +5,7 @@ environment; `.env.example` and the README document each variable.
 off, cookies are secure and HSTS is sent.
 """
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -260,6 +261,13 @@ CHAT = {
     "GROUP_MAX_MEMBERS": env_int("GROUP_MAX_MEMBERS", 1000),
     # Write transactions one process runs at once (messaging/transactions.py); others queue.
     "MAX_TRANSACTIONS": env_int("MONGODB_MAX_TRANSACTIONS", 4),
+    # Attachments: bytes per file, pixels per image (refused before decoding: decompression
+    # bombs), uploads per user, and how long an upload no message uses is kept.
+    "ATTACHMENT_MAX_BYTES": env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+    "ATTACHMENT_MAX_PIXELS": env_int("ATTACHMENT_MAX_PIXELS", 40_000_000),
+    "UPLOAD_RATE": os.environ.get("UPLOAD_RATE", "30/minute"),
+    "ATTACHMENT_UNUSED_SECONDS": env_int("ATTACHMENT_UNUSED_SECONDS", 24 * 3600),
+    "ATTACHMENT_PURGE_SECONDS": env_int("ATTACHMENT_PURGE_SECONDS", 3600),
     "PAGE_SIZE": 50,
     "PAGE_SIZE_MAX": 200,
 }
@@ -295,6 +303,18 @@ CORS_ALLOWED_ORIGINS = env_list(
     "CORS_ALLOWED_ORIGINS", "" if PRODUCTION else "http://localhost:3000,http://127.0.0.1:3000"
 )
 CORS_URLS_REGEX = r"^/api/.*$"
+
+# --- Files: attachments in MongoDB's GridFS by default (messaging/storage.py) -----------------
+# Another Django storage is a settings change: ATTACHMENT_STORAGE_BACKEND names its class and
+# ATTACHMENT_STORAGE_OPTIONS (JSON) its options, e.g. django-storages' S3 storage (README).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {
+        "BACKEND": os.environ.get("ATTACHMENT_STORAGE_BACKEND", "messaging.storage.GridFSStorage"),
+        "OPTIONS": json.loads(os.environ.get("ATTACHMENT_STORAGE_OPTIONS") or "{}"),
+    },
+}
 
 # --- Static files ----------------------------------------------------------------------------
 STATIC_URL = "static/"

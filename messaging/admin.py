@@ -37,6 +37,7 @@ from django.db import connections, models
 from django.db.models import Max, Min, Q, Sum
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -44,8 +45,9 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import User
 from chatsite.errors import ChatError
 from chatsite.mongodb import find_ids_holding_all
-from messaging import services
-from messaging.models import EPOCH, Conversation, Message
+from messaging import errors, selectors, services
+from messaging.apis import file_response
+from messaging.models import EPOCH, Attachment, Conversation, Message
 from messaging.search import query_terms
 
 INLINE_MESSAGES = 50
@@ -431,7 +433,7 @@ class MessageAdmin(admin.ModelAdmin):
     fields = (
         "conversation", "seq", "sender", "receiver", "body", "reply_to", "client_msg_id",
         "created_at", "updated_at", "edited_at", "edit_history_table", "deleted_at",
-        "reactions_table", "hidden_at", "hidden_by", "version",
+        "reactions_table", "attachment_previews", "hidden_at", "hidden_by", "version",
     )  # fmt: skip
 
     def get_changelist(self, request, **kwargs):
@@ -553,6 +555,15 @@ class MessageAdmin(admin.ModelAdmin):
             ),
         )
 
+    @admin.display(description="Attachments")
+    def attachment_previews(self, message: Message) -> str:
+        """Shown to moderators whether the message is hidden or not (participants get none
+        while it is hidden)."""
+        attachments = selectors.attachments_of(message)
+        if not attachments:
+            return "(none)"
+        return format_html_join(" ", "{}", ((attachment_preview(a),) for a in attachments))
+
     @admin.action(description="Hide selected messages", permissions=["hide"])
     def hide(self, request, queryset):
         count = 0
@@ -572,3 +583,108 @@ class MessageAdmin(admin.ModelAdmin):
                 self.log_change(request, message, "Unhidden")
                 count += 1
         self.message_user(request, f"Unhid {count} message(s).", messages.SUCCESS)
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+def attachment_preview(attachment: Attachment, height: int = 80) -> str:
+    """A thumbnail (images) or the name and size, linking to the attachment's admin page."""
+    change_url = reverse("admin:messaging_attachment_change", args=[attachment.pk])
+    if attachment.thumbnail:
+        thumbnail_url = reverse("admin:messaging_attachment_thumbnail", args=[attachment.pk])
+        return format_html(
+            '<a href="{}"><img src="{}" alt="{}" height="{}"></a>',
+            change_url, thumbnail_url, attachment.name, height,
+        )  # fmt: skip
+    return format_html(
+        '<a href="{}">{} ({})</a>', change_url, attachment.name, filesizeformat(attachment.size)
+    )
+
+
+class AttachmentChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        _attach(self.result_list, "uploader")
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Uploaded files with their thumbnails. Moderators see the attachments of hidden messages
+    too, and can delete one (`messaging.delete_attachment`): its message no longer carries it
+    (participants get `messageUpdated`) and its files are deleted, through
+    `services.attachment_delete`."""
+
+    list_display = ("thumbnail_preview", "name", "content_type", "size_shown", "uploader",
+                    "message_link", "created_at")  # fmt: skip
+    list_display_links = ("thumbnail_preview", "name")
+    list_filter = ("created_at",)
+    search_fields = ("name",)
+    ordering = ("-created_at",)
+    show_full_result_count = False
+    list_select_related = ()
+    fields = ("large_preview", "name", "content_type", "size_shown", "width", "height",
+              "uploader", "message_link", "sha256", "created_at", "download")  # fmt: skip
+    readonly_fields = fields
+
+    def get_changelist(self, request, **kwargs):
+        return AttachmentChangeList
+
+    def get_urls(self):
+        def serve(thumbnail: bool):
+            def view(request, object_id: str):
+                if not self.has_view_permission(request):
+                    raise PermissionDenied
+                attachment = self.get_object(request, object_id)
+                if attachment is None:
+                    raise Http404("No such attachment.")
+                try:
+                    return file_response(request, attachment, thumbnail=thumbnail)
+                except errors.AttachmentNotFound:
+                    raise Http404("No such file.") from None
+
+            return self.admin_site.admin_view(view)
+
+        return [
+            path("<path:object_id>/file/", serve(False), name="messaging_attachment_file"),
+            path("<path:object_id>/thumbnail/", serve(True), name="messaging_attachment_thumbnail"),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request):
+        return False  # uploads come from users, through the API
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.attachment_delete(attachment=obj)
+
+    def delete_queryset(self, request, queryset):
+        for attachment in queryset:
+            services.attachment_delete(attachment=attachment)
+
+    @admin.display(description="Preview")
+    def thumbnail_preview(self, attachment: Attachment) -> str:
+        return attachment_preview(attachment, height=48) if attachment.thumbnail else "—"
+
+    @admin.display(description="Preview")
+    def large_preview(self, attachment: Attachment) -> str:
+        return attachment_preview(attachment, height=240)
+
+    @admin.display(description="Size", ordering="size")
+    def size_shown(self, attachment: Attachment) -> str:
+        return filesizeformat(attachment.size)
+
+    @admin.display(description="Message")
+    def message_link(self, attachment: Attachment) -> str:
+        if attachment.message_id is None:
+            return "(not sent yet)"
+        url = reverse("admin:messaging_message_change", args=[attachment.message_id])
+        return format_html('<a href="{}">{}</a>', url, attachment.message_id)
+
+    @admin.display(description="File")
+    def download(self, attachment: Attachment) -> str:
+        url = reverse("admin:messaging_attachment_file", args=[attachment.pk])
+        return format_html('<a href="{}">{}</a>', url, attachment.name)

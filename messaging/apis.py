@@ -1,13 +1,24 @@
+from pathlib import PurePosixPath
+
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import FileResponse
+from django.utils.cache import get_conditional_response
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import parse_limit
+from chatsite.errors import ValidationFailed
 from chatsite.openapi import integer_parameter, links, object_id_parameter, raises
-from messaging import errors, selectors, services
+from messaging import errors, files, selectors, services
+from messaging.models import Attachment
 from messaging.serializers import (
+    AttachmentSerializer,
+    AttachmentUploadSerializer,
     ConversationListSerializer,
     ConversationSerializer,
     EditMessageSerializer,
@@ -27,7 +38,12 @@ from messaging.serializers import (
     SyncQuerySerializer,
     SyncSerializer,
 )
-from messaging.throttles import ActionRateThrottle, SearchRateThrottle, SendRateThrottle
+from messaging.throttles import (
+    ActionRateThrottle,
+    SearchRateThrottle,
+    SendRateThrottle,
+    UploadRateThrottle,
+)
 
 SEARCH_PAGE_MAX = 50
 PAGE_PARAMETERS = [
@@ -54,7 +70,13 @@ MEMBER_ID = object_id_parameter("user_id", "A member's id (your own to leave).")
 CONVERSATION_ID = object_id_parameter("conversation_id", "One of your conversations.")
 # What the send service refuses in a body the schema allows: the state the schema can't know.
 TEXT_ERRORS = (errors.MessageInvalid, errors.MessageEmpty, errors.MessageTooLong)
-SEND_ERRORS = (*TEXT_ERRORS, errors.ClientMsgIdInvalid, errors.ReplyNotFound)
+SEND_ERRORS = (
+    *TEXT_ERRORS,
+    errors.ClientMsgIdInvalid,
+    errors.ReplyNotFound,
+    errors.AttachmentNotFound,
+    errors.TooManyAttachments,
+)
 # What the author can no longer change.
 CHANGE_ERRORS = (errors.MessageNotFound, errors.MessageHiddenByModerator, errors.SystemMessage)
 # A sent message leads to its conversation's history, the next send and the read marker.
@@ -107,9 +129,10 @@ def _send(request, **target):
     serializer.is_valid(raise_exception=True)
     message = services.message_send(
         sender=request.user,
-        body=serializer.validated_data["message"],
+        body=serializer.validated_data.get("message"),
         client_msg_id=serializer.validated_data.get("clientMsgId"),
         reply_to=serializer.validated_data.get("replyTo"),
+        attachments=serializer.validated_data.get("attachments"),
         **target,
     )
     return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
@@ -506,6 +529,158 @@ class SyncApi(APIView):
                 "hasMore": changes["hasMore"],
             }
         )
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+# Room for the multipart framing around the file (boundaries, part headers, the name).
+MULTIPART_OVERHEAD = 64 * 1024
+ATTACHMENT_ID = object_id_parameter(
+    "id", "An attachment of a message of one of your conversations, or your unused upload."
+)
+# A file as its own document: nothing in it runs or loads anything (an HTML or SVG file opened
+# from here, were one ever stored, could not script the site), nor may it be framed.
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The `ETag` of a copy you hold: `304` without a body if it is still current.",
+)
+FILE_HEADERS = [
+    OpenApiParameter(
+        "ETag", str, OpenApiParameter.HEADER, required=True, response=[200, 304],
+        description="The file's SHA-256, quoted.",
+    ),
+    OpenApiParameter(
+        "Cache-Control", str, OpenApiParameter.HEADER, required=True, response=[200, 304],
+        description="`private, no-cache`: keep a copy, ask again (`If-None-Match`) before using "
+        "it, since access can end (a moderator hides the message, you leave the group).",
+    ),
+    OpenApiParameter(
+        "Content-Disposition", str, OpenApiParameter.HEADER, required=True, response=[200],
+        description="`inline` for JPEG, PNG, GIF and WebP images, `attachment` (a download) "
+        "for everything else; with the file's name.",
+    ),
+]  # fmt: skip
+FILE_RESPONSES = {
+    (200, "*/*"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="The file, as `Content-Type` says (read from its bytes)."
+    ),
+    304: OpenApiResponse(description="Not modified: the `If-None-Match` copy is current."),
+    **raises(errors.AttachmentNotFound),
+}
+
+
+class AnyAccept(BaseContentNegotiation):
+    """A file answers with its own type whatever `Accept` says (an `<img>` asks for
+    `image/*`); errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AttachmentUploadApi(APIView):
+    """Upload one file to send with a message (`attachments` on any send). It is yours alone
+    until a message carries it; unused, it is deleted after a day."""
+
+    parser_classes = [MultiPartParser]
+    throttle_classes = [UploadRateThrottle]
+
+    @extend_schema(
+        operation_id="attachments_upload",
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={
+            201: AttachmentSerializer,
+            **raises(
+                errors.AttachmentTooLarge,
+                errors.AttachmentTypeNotAllowed,
+                errors.AttachmentImageTooLarge,
+            ),
+        },
+    )
+    def post(self, request):
+        limit = settings.CHAT["ATTACHMENT_MAX_BYTES"]
+        # Refused before the body is read: nothing of it reaches the disk or the database.
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > limit + MULTIPART_OVERHEAD:
+            raise errors.AttachmentTooLarge(f"The file is larger than {limit} bytes.")
+        serializer = AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if len(request.FILES.getlist("file")) > 1:
+            raise ValidationFailed("Send one file.", fields={"file": ["Send one file."]})
+        attachment = services.attachment_upload(
+            uploader=request.user, upload=serializer.validated_data["file"]
+        )
+        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AttachmentApi(APIView):
+    """Download an attachment: for the participants of the conversation whose message carries
+    it, while that message is neither hidden nor deleted, and for its uploader before it is
+    used; everyone else gets `404 attachment_not_found`. Bearer token or session cookie."""
+
+    content_negotiation_class = AnyAccept
+    thumbnail = False
+
+    @extend_schema(
+        operation_id="attachment_download",
+        parameters=[ATTACHMENT_ID, IF_NONE_MATCH, *FILE_HEADERS],
+        responses=FILE_RESPONSES,
+    )
+    def get(self, request, id):
+        attachment = selectors.attachment_get_for_user(user=request.user, attachment_id=id)
+        return file_response(request, attachment, thumbnail=self.thumbnail)
+
+
+class AttachmentThumbnailApi(AttachmentApi):
+    """An image attachment's thumbnail (at most 320 pixels a side, JPEG or PNG), for whoever
+    may download the image; other attachments have none (`404 attachment_not_found`)."""
+
+    thumbnail = True
+
+    @extend_schema(
+        operation_id="attachment_thumbnail",
+        parameters=[ATTACHMENT_ID, IF_NONE_MATCH, *FILE_HEADERS],
+        responses=FILE_RESPONSES,
+    )
+    def get(self, request, id):
+        return super().get(request, id)
+
+
+def file_response(request, attachment: Attachment, *, thumbnail: bool):
+    """The file (or its thumbnail) streamed from the storage, with the headers that keep a
+    browser from running it, and an ETag for `304 Not Modified`. Also used by the admin."""
+    field = attachment.thumbnail if thumbnail else attachment.file
+    if not field:
+        raise errors.AttachmentNotFound()
+    etag = f'"{attachment.sha256}{"-thumbnail" if thumbnail else ""}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        for header, value in headers.items():
+            not_modified[header] = value
+        return not_modified
+    if thumbnail:
+        extension = PurePosixPath(field.name).suffix.lstrip(".")
+        content_type = files.THUMBNAIL_TYPES[extension]
+        name = f"{PurePosixPath(attachment.name).stem}-thumbnail.{extension}"
+    else:
+        content_type, name = attachment.content_type, attachment.name
+    response = FileResponse(
+        field.storage.open(field.name),
+        content_type=content_type,
+        as_attachment=content_type not in files.IMAGE_TYPES,
+        filename=name,
+    )
+    for header, value in headers.items():
+        response[header] = value
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_POLICY
+    return response
 
 
 class SearchApi(APIView):

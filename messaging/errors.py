@@ -151,6 +151,35 @@ class TooManyReactions(ChatError):
     status = 409
 
 
+class AttachmentTooLarge(ChatError):
+    code = "attachment_too_large"
+    default_detail = "The file is larger than ATTACHMENT_MAX_BYTES."
+    status = 413
+
+
+class AttachmentTypeNotAllowed(ChatError):
+    code = "attachment_type_not_allowed"
+    default_detail = (
+        "Send a JPEG, PNG, GIF or WebP image, a PDF, an Office or OpenDocument file, a ZIP "
+        "archive or plain text, named for what it is."
+    )
+
+
+class AttachmentImageTooLarge(ChatError):
+    code = "attachment_image_too_large"
+    default_detail = "The image has more than ATTACHMENT_MAX_PIXELS pixels."
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+    default_detail = "No such attachment, or not one you can use."
+
+
+class TooManyAttachments(ChatError):
+    code = "too_many_attachments"
+    default_detail = "A message carries at most 10 attachments."
+
+
 class SearchQueryInvalid(ChatError):
     code = "search_query_invalid"
     default_detail = "The query has no word to search for (letters or digits)."

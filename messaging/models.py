@@ -6,9 +6,14 @@ new message, edit, delete, reaction, hide/unhide, read marker — so `/api/sync`
 exact, gap-free cursors.
 """
 
+from __future__ import annotations
+
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 from django_mongodb_backend.fields import ArrayField, ObjectIdField
@@ -119,6 +124,9 @@ class Message(models.Model):
     )  # fmt: skip
     # `[{"emoji": "👍", "userIds": ["<user id>", ...]}]`, in the order each emoji was first used.
     reactions = models.JSONField(default=list, blank=True, editable=False)
+    # Its attachments' ids, in the order sent (at most 10): a page of messages without any costs
+    # no query for them (`selectors.attach_related`). Emptied when the message is deleted.
+    attachment_ids = ArrayField(ObjectIdField(), default=list, blank=True, editable=False)
     # What search finds it by (`messaging.search.message_terms` of its text); [] while hidden or
     # deleted and for system messages; null: not indexed yet (`manage.py search_backfill`).
     search_terms = ArrayField(
@@ -167,6 +175,57 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+def attachment_storage():
+    """The storage of attachment files: `STORAGES["attachments"]` (GridFS by default)."""
+    return storages["attachments"]
+
+
+def attachment_file_name(attachment: Attachment, filename: str) -> str:
+    """Opaque, unique names: the uploader's file name is kept in `name`, never in a path."""
+    return f"{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
+
+
+class Attachment(models.Model):
+    """A file uploaded by a user, then carried by one message. It belongs to its uploader
+    until a message uses it (`message` set in the send's transaction); one left unused is
+    deleted after a day (`services.attachments_purge_unused`)."""
+
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    # The uploader's file name without any path or control characters, at most 255 characters.
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    # Read from the bytes, never from the name or the client's header.
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(storage=attachment_storage, upload_to=attachment_file_name)
+    thumbnail = models.FileField(
+        storage=attachment_storage, upload_to=attachment_file_name, blank=True
+    )
+    # Of the stored bytes: the download's ETag.
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # A message's attachments, and the unused ones (message null) by age for the purge.
+            models.Index(fields=["message", "created_at"], name="attachment_by_message"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.width is not None
 
 
 class SyncCheckpoint(models.Model):

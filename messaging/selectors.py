@@ -17,7 +17,7 @@ from accounts.selectors import is_ascii_number, user_is_active
 from chatsite.errors import ValidationFailed
 from chatsite.mongodb import find_ids_holding_all
 from messaging import errors
-from messaging.models import Conversation, Message, SyncCheckpoint
+from messaging.models import Attachment, Conversation, Message, SyncCheckpoint
 from messaging.search import match_ranges, query_terms
 
 SYNC_BATCH = 500
@@ -134,7 +134,60 @@ def message_page(
     if high < low:
         return [], False
     messages = Message.objects.filter(conversation=conversation, seq__gte=low, seq__lte=high)
-    return attach_reply_targets(list(messages.order_by("seq"))), has_more
+    return attach_related(list(messages.order_by("seq"))), has_more
+
+
+def attach_related(messages: list[Message]) -> list[Message]:
+    """What the payload of these messages needs besides them: reply targets and attachments,
+    one query each, and none for a page without any."""
+    return attach_attachments(attach_reply_targets(messages))
+
+
+def attach_attachments(messages: list[Message]) -> list[Message]:
+    """Load the attachments of these messages in one query (`attachment_rows`, in order)."""
+    ids = [pk for m in messages for pk in m.attachment_ids or ()]
+    if ids:
+        found = Attachment.objects.in_bulk(ids)
+        for m in messages:
+            m.attachment_rows = [found[pk] for pk in m.attachment_ids or () if pk in found]
+    return messages
+
+
+def attachments_of(message: Message) -> list[Attachment]:
+    """One message's attachments, in order (loaded unless `attach_attachments` did)."""
+    if not message.attachment_ids:
+        return []
+    rows = getattr(message, "attachment_rows", None)
+    if rows is None:
+        rows = attach_attachments([message])[0].attachment_rows
+    return rows
+
+
+def attachment_get_for_user(*, user: User, attachment_id: object) -> Attachment:
+    """An attachment the user may download: their own upload that no message uses yet, or one
+    carried by a message of one of their conversations that is neither hidden nor deleted.
+    Anything else is `attachment_not_found`, like a missing id."""
+    pk = object_id(attachment_id, errors.AttachmentNotFound)
+    attachment = Attachment.objects.filter(pk=pk).first()
+    if attachment is None:
+        raise errors.AttachmentNotFound()
+    if attachment.message_id is None:
+        if attachment.uploader_id != user.pk:
+            raise errors.AttachmentNotFound()
+        return attachment
+    message = (
+        Message.objects.filter(pk=attachment.message_id, hidden_at=None, deleted_at=None)
+        .only("conversation_id")
+        .first()
+    )
+    if (
+        message is None
+        or not Conversation.objects.filter(
+            pk=message.conversation_id, participants__contains=[user.pk]
+        ).exists()
+    ):
+        raise errors.AttachmentNotFound()
+    return attachment
 
 
 def attach_reply_targets(messages: list[Message]) -> list[Message]:
@@ -163,7 +216,7 @@ def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int
     last_messages = (
         {
             m.conversation_id: m
-            for m in attach_reply_targets(list(Message.objects.filter(reduce(or_, last_keys))))
+            for m in attach_related(list(Message.objects.filter(reduce(or_, last_keys))))
         }
         if last_keys
         else {}
@@ -240,7 +293,7 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
             if str(pk) > str(cut.conversation_id):
                 new_versions[str(pk)] = seen.get(str(pk), 0)
         new_versions[str(cut.conversation_id)] = cut.version
-    result["messages"] = attach_reply_targets(messages)
+    result["messages"] = attach_related(messages)
     # A read marker keeps only its latest move, under the version that made it.
     result["reads"] = [
         {"conversationId": str(pk), "userId": user_id, "seq": marker["seq"]}
@@ -310,7 +363,7 @@ def message_search(
         )
         found = sorted([*found, *ids], reverse=True)[: limit + 1]
     messages = Message.objects.in_bulk(found[:limit])
-    hits = attach_reply_targets([messages[pk] for pk in found[:limit] if pk in messages])
+    hits = attach_related([messages[pk] for pk in found[:limit] if pk in messages])
     return [
         {
             "message": m,

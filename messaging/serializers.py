@@ -3,14 +3,17 @@ realtime events (`newMessage`, sync) are all built by it."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import UserSerializer
 from chatsite.fields import StrictCharField
 from chatsite.openapi import OBJECT_ID_PATTERN, character_class
-from messaging.models import Conversation, Message
-from messaging.services import REPLY_PREVIEW_LENGTH, invisible_character
+from messaging.files import NAME_MAX_LENGTH
+from messaging.models import Attachment, Conversation, Message
+from messaging.selectors import attachments_of
+from messaging.services import ATTACHMENTS_MAX, REPLY_PREVIEW_LENGTH, invisible_character
 
 
 def object_id_field(**kwargs) -> serializers.RegexField:
@@ -131,6 +134,52 @@ class ReplyPreviewSerializer(serializers.Serializer):
         }
 
 
+class AttachmentSerializer(serializers.Serializer):
+    """An uploaded file: the answer of `POST /api/attachments` and the items of a message's
+    `attachments`. `url` and `thumbnailUrl` are paths on this server (Bearer or session
+    authentication); `width`, `height` and `thumbnailUrl` are there for images only."""
+
+    _id = object_id_field()
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    size = serializers.IntegerField(min_value=1)
+    contentType = serializers.CharField()
+    width = serializers.IntegerField(min_value=1, required=False)
+    height = serializers.IntegerField(min_value=1, required=False)
+    url = serializers.CharField()
+    thumbnailUrl = serializers.CharField(required=False)
+
+    def to_representation(self, attachment: Attachment):
+        return attachment_payload(attachment)
+
+
+def attachment_payload(attachment: Attachment) -> dict:
+    url = f"/api/attachments/{attachment.pk}"
+    payload = {
+        "_id": str(attachment.pk),
+        "name": attachment.name,
+        "size": attachment.size,
+        "contentType": attachment.content_type,
+        "url": url,
+    }
+    if attachment.is_image:
+        payload.update(width=attachment.width, height=attachment.height)
+    if attachment.thumbnail:
+        payload["thumbnailUrl"] = f"{url}/thumbnail"
+    return payload
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    """Body of `POST /api/attachments` (multipart/form-data)."""
+
+    # An empty file is the service's to refuse, with the attachment codes.
+    file = serializers.FileField(
+        allow_empty_file=True,
+        help_text="One file, at most `ATTACHMENT_MAX_BYTES` (default 10 MB): a JPEG, PNG, GIF "
+        "or WebP image, a PDF, an Office or OpenDocument file, a ZIP archive or UTF-8 text. "
+        "The type is read from the bytes, and the name's extension must match it.",
+    )
+
+
 class ReactionSerializer(serializers.Serializer):
     emoji = serializers.CharField()
     count = serializers.IntegerField(min_value=1)
@@ -143,8 +192,9 @@ class MessageSerializer(serializers.Serializer):
     """A stored message, with the reference design's field names (`_id`, `senderId`,
     `receiverId`, `message`, `createdAt`, `updatedAt`) plus `conversationId`, `seq`,
     `clientMsgId`, `editedAt`, `deleted`, `hidden`, `system` (what a system message records),
-    `replyTo` (a preview of the message it answers) and `reactions`. A hidden or deleted message
-    keeps its place (seq) but its text and reactions are withheld."""
+    `replyTo` (a preview of the message it answers), `reactions` and `attachments`. A hidden or
+    deleted message keeps its place (seq) but its text, reactions and attachments are
+    withheld."""
 
     _id = object_id_field()
     conversationId = object_id_field()
@@ -161,6 +211,7 @@ class MessageSerializer(serializers.Serializer):
     system = SystemEventField(allow_null=True)
     replyTo = ReplyPreviewSerializer(allow_null=True)
     reactions = ReactionSerializer(many=True)
+    attachments = AttachmentSerializer(many=True, max_length=ATTACHMENTS_MAX)
 
     def to_representation(self, m):
         # Written out by hand: this runs for every message sent and every page read.
@@ -181,11 +232,14 @@ class MessageSerializer(serializers.Serializer):
             "system": m.system,
             "replyTo": _reply_preview(m) if m.reply_to_id else None,
             "reactions": [] if withheld else _reactions(m.reactions),
+            "attachments": []
+            if withheld or not m.attachment_ids
+            else [attachment_payload(a) for a in attachments_of(m)],
         }
 
 
 def _reply_preview(m) -> dict | None:
-    # Pages load the replied-to messages in one query (`selectors.attach_reply_targets`).
+    # Pages load the replied-to messages in one query (`selectors.attach_related`).
     try:
         target = m.reply_to
     except Message.DoesNotExist:
@@ -200,15 +254,72 @@ def _reactions(reactions: list | None) -> list[dict]:
     ]
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": settings.CHAT["MESSAGE_MAX_LENGTH"],
+        "pattern": "^[^\\u0000]*$",
+        "description": "The text: at most `MESSAGE_MAX_LENGTH` characters as sent (whitespace "
+        "around it is trimmed), no NUL. Without attachments it must show something: not only "
+        "whitespace, controls, format characters (zero-width space, joiners, bidi marks), "
+        "Hangul fillers or the blank braille pattern. With attachments it may be empty.",
+    }
+)
+class OptionalMessageTextField(ServiceCheckedField):
+    """Checked by the send service: `message_invalid`, `message_empty`, `message_too_long`."""
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": OBJECT_ID_PATTERN},
+        "maxItems": ATTACHMENTS_MAX,
+        "description": "Ids of your uploads (`POST /api/attachments`) that no message carries "
+        "yet, in the order to show them; duplicates are ignored.",
+    }
+)
+class AttachmentIdsField(ServiceCheckedField):
+    """Checked by the send service: `attachment_not_found`, `too_many_attachments`."""
+
+
 class SendMessageSerializer(serializers.Serializer):
-    """Body of `POST /api/messages/send/<user_id>` and `.../conversations/<id>/messages`.
+    """Body of `POST /api/messages/send/<user_id>` and `.../conversations/<id>/messages`: text,
+    attachments, or both.
 
-    `message` is checked by the send service itself (type, blank, length) so the REST API and
-    the socket event answer the same codes."""
+    `message` and `attachments` are checked by the send service itself (type, blank, length,
+    ownership) so the REST API and the socket event answer the same codes."""
 
-    message = MessageTextField()
+    # No field is required on its own, the body is (`SendMessageSchema`): `chatsite.openapi`.
+    body_required = True
+
+    message = OptionalMessageTextField(required=False)
     clientMsgId = ClientMsgIdField(required=False, help_text="Idempotency key, unique per sender.")
     replyTo = ReplyToField(required=False)
+    attachments = AttachmentIdsField(required=False)
+
+    def validate(self, data):
+        if "message" not in data and not data.get("attachments"):
+            raise serializers.ValidationError({"message": ["This field is required."]})
+        return data
+
+
+class SendMessageSchema(OpenApiSerializerExtension):
+    """The body's schema says what the send service accepts: text that shows something, or at
+    least one attachment, or both."""
+
+    target_class = SendMessageSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema.pop("required", None)
+        schema["anyOf"] = [
+            {
+                "required": ["message"],
+                "properties": {"message": {"minLength": 1, "pattern": MESSAGE_TEXT_PATTERN}},
+            },
+            {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+        ]
+        return schema
 
 
 class EditMessageSerializer(serializers.Serializer):

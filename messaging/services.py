@@ -3,6 +3,8 @@ the REST API, the `sendMessage` socket event and the admin all call it."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import threading
 import unicodedata
@@ -11,7 +13,8 @@ from datetime import timedelta
 
 from bson import Int64, ObjectId
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.core.files.base import ContentFile, File
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from emoji import EMOJI_DATA, emojize, is_emoji
@@ -23,8 +26,8 @@ from chatsite.errors import DatabaseUnavailable
 from chatsite.mongodb import find_one_and_update
 from chatsite.patches.django_mongodb_backend import current_session
 from chatsite.signals import send_after_commit
-from messaging import errors
-from messaging.models import Conversation, Message, SyncCheckpoint
+from messaging import errors, files
+from messaging.models import Attachment, Conversation, Message, SyncCheckpoint
 from messaging.search import message_terms
 from messaging.signals import (
     conversation_changed,
@@ -34,7 +37,10 @@ from messaging.signals import (
 )
 from messaging.transactions import run_in_transaction, transaction_turns, turn_timeout
 
+logger = logging.getLogger(__name__)
+
 CLIENT_MSG_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")  # \Z: no newline after
+ATTACHMENT_ID = re.compile(r"\A[0-9a-f]{24}\Z")
 # A lone UTF-16 surrogate: JSON can carry one (`"\ud800"`), UTF-8 (BSON) cannot store it.
 SURROGATE = re.compile("[\ud800-\udfff]")
 # Characters that show nothing: controls, format characters (zero-width space, joiners, bidi
@@ -52,7 +58,11 @@ def _invisible(text: str) -> bool:
     return all(invisible_character(char) for char in text)
 
 
-def clean_body(body: object) -> str:
+def clean_body(body: object, *, optional: bool = False) -> str:
+    """The text of a message, trimmed. `optional` (a message with attachments): no text, or
+    text that shows nothing, is "" instead of `message_empty`."""
+    if optional and body is None:
+        return ""
     if not isinstance(body, str):
         raise errors.MessageInvalid()
     if "\x00" in body:
@@ -66,8 +76,26 @@ def clean_body(body: object) -> str:
     body = body.strip()
     # A visible first character (the usual case) ends the look at once.
     if not body or _invisible(body):
+        if optional:
+            return ""
         raise errors.MessageEmpty()
     return body
+
+
+ATTACHMENTS_MAX = 10
+
+
+def clean_attachment_ids(raw: object) -> list[ObjectId]:
+    """At most ATTACHMENTS_MAX attachment ids, in the order given, without duplicates."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise errors.AttachmentNotFound("attachments must be a list of attachment ids.")
+    if len(raw) > ATTACHMENTS_MAX:
+        raise errors.TooManyAttachments()
+    if not all(ATTACHMENT_ID.match(item) for item in raw):
+        raise errors.AttachmentNotFound()
+    return [ObjectId(item) for item in dict.fromkeys(raw)]
 
 
 def clean_client_msg_id(client_msg_id: object) -> str | None:
@@ -157,19 +185,31 @@ def message_send(
     conversation: Conversation | None = None,
     client_msg_id: object = None,
     reply_to: object = None,
+    attachments: object = None,
 ) -> Message:
     """Validate, then in one transaction: allocate the conversation's next seq and move the
     sender's read marker (one update; the first message of a direct pair creates the
-    conversation instead), and insert the message. A retry with the same `client_msg_id`
-    returns the message stored the first time (as it is now) and creates nothing.
+    conversation instead), insert the message and claim its attachments. A retry with the same
+    `client_msg_id` returns the message stored the first time (as it is now) and creates
+    nothing.
 
-    `reply_to`: the id of the message this one answers, of the same conversation."""
+    `reply_to`: the id of the message this one answers, of the same conversation.
+    `attachments`: ids of the sender's uploads that no message uses yet (at most 10); with
+    them, the text may be empty."""
     if (receiver is None) == (conversation is None):
         raise TypeError("message_send needs exactly one of receiver or conversation")
-    body = clean_body(body)
+    attachment_ids = clean_attachment_ids(attachments)
+    body = clean_body(body, optional=bool(attachment_ids))
     client_msg_id = clean_client_msg_id(client_msg_id)
     if not sender.is_active:
         raise errors.ConversationNotFound()
+    claimed = _own_attachments(sender, attachment_ids)
+    if any(attachment.message_id for attachment in claimed):
+        # Used already: by the first try of this very send (a retry), or not claimable.
+        original = _sent_before(sender, client_msg_id)
+        if original is None:
+            raise errors.AttachmentNotFound()
+        return original
 
     if receiver is not None:
         if receiver.pk == sender.pk:
@@ -209,23 +249,52 @@ def message_send(
             version=state["version"],
             client_msg_id=client_msg_id,
             reply_to=replied,
+            attachment_ids=attachment_ids,
             search_terms=terms,
         )
+        # Loaded already: the payload (the answer, `newMessage`) needs no query for them.
+        message.attachment_rows = claimed
         message.save()
+        if claimed:
+            # Still the sender's and unused, in this transaction: of two sends of one upload
+            # at once, one conflicts, is tried again and finds it used.
+            won = Attachment.objects.filter(
+                pk__in=attachment_ids, uploader=sender, message__isnull=True
+            ).update(message=message)
+            if won != len(claimed):
+                raise errors.AttachmentNotFound()
+            for attachment in claimed:
+                attachment.message = message
         return message
 
     try:
         return run_in_transaction(write, lock_key=key)
     except IntegrityError:
-        if client_msg_id:
-            original = Message.objects.filter(sender=sender, client_msg_id=client_msg_id).first()
-            if original is not None:
-                return original
+        if original := _sent_before(sender, client_msg_id):
+            return original
         if new_conversation:
             # Another process created the same direct conversation at the same moment; it
             # exists now, so the next attempt finds it.
             return run_in_transaction(write, lock_key=key)
         raise
+
+
+def _sent_before(sender: User, client_msg_id: str | None) -> Message | None:
+    if not client_msg_id:
+        return None
+    return Message.objects.filter(sender=sender, client_msg_id=client_msg_id).first()
+
+
+def _own_attachments(sender: User, ids: list[ObjectId]) -> list[Attachment]:
+    """The attachments `ids` names, in order, each uploaded by `sender`; else
+    `attachment_not_found` (another user's upload is not told apart from a missing one)."""
+    if not ids:
+        return []
+    found = Attachment.objects.in_bulk(ids)
+    attachments = [found.get(pk) for pk in ids]
+    if any(a is None or a.uploader_id != sender.pk for a in attachments):
+        raise errors.AttachmentNotFound()
+    return attachments
 
 
 def _reply_target(raw: object, conversation_filter: dict) -> Message:
@@ -479,22 +548,135 @@ def message_edit(*, message: Message, user: User, body: object) -> Message:
 
 def message_delete(*, message: Message, user: User) -> Message:
     """The author deletes the message for everyone: it keeps its seq as a tombstone, and its
-    text, edit history and reactions are erased (moderators can't see them either)."""
+    text, edit history, reactions and attachments (their files too) are erased (moderators
+    can't see them either)."""
 
     def decide(stored: Message) -> dict | None:
         _check_authors_message(stored, user)
         if stored.is_deleted:
             return None
+        if stored.attachment_ids:
+            _attachments_erase(Attachment.objects.filter(message=stored))
         return {
             "deleted_at": timezone.now(),
             "body": "",
             "edit_history": [],
             "reactions": [],
+            "attachment_ids": [],
             "search_terms": [],
         }
 
     return _message_change(
         message=message, actor=user, decide=decide, signal=message_changed, action="deleted"
+    )
+
+
+# --- attachments ------------------------------------------------------------------------------
+#
+# An upload is stored at once (its files through the attachments storage, then its row) and
+# belongs to its uploader until `message_send` claims it in the send's transaction. Files live
+# outside the database's transactions (GridFS has none; another storage neither), so their
+# rows go first and the files after the commit: a row never names a missing file for longer
+# than that.
+
+
+def attachment_upload(*, uploader: User, upload: File) -> Attachment:
+    """Check and store one uploaded file (a Django `UploadedFile`): its type read from the bytes
+    (`messaging.files`), an image stored without its metadata and with a thumbnail. Nothing is
+    stored when any step fails."""
+    limit = settings.CHAT["ATTACHMENT_MAX_BYTES"]
+    if upload.size > limit:
+        raise errors.AttachmentTooLarge(f"The file is larger than {limit} bytes.")
+    if not upload.size:
+        raise errors.AttachmentTypeNotAllowed("The file is empty.")
+    inspected = files.inspect_upload(
+        upload,
+        name=files.clean_file_name(upload.name),
+        max_pixels=settings.CHAT["ATTACHMENT_MAX_PIXELS"],
+    )
+    content = upload if inspected.data is None else ContentFile(inspected.data)
+    digest, size = hashlib.sha256(), 0
+    content.seek(0)
+    for chunk in content.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    attachment = Attachment(
+        uploader=uploader,
+        name=inspected.name,
+        size=size,
+        content_type=inspected.content_type,
+        width=inspected.width,
+        height=inspected.height,
+        sha256=digest.hexdigest(),
+    )
+    try:
+        attachment.file.save(inspected.name, content, save=False)
+        if inspected.thumbnail is not None:
+            attachment.thumbnail.save(
+                f"thumbnail.{inspected.thumbnail_extension}",
+                ContentFile(inspected.thumbnail),
+                save=False,
+            )
+        attachment.save()
+    except BaseException:
+        _attachment_files_delete([attachment])
+        raise
+    return attachment
+
+
+def _attachment_files_delete(attachments) -> None:
+    for attachment in attachments:
+        for field in (attachment.file, attachment.thumbnail):
+            if field.name:
+                try:
+                    field.storage.delete(field.name)
+                except Exception:
+                    logger.exception("could not delete the attachment file %s", field.name)
+
+
+def _attachments_erase(queryset) -> None:
+    """Delete the rows `queryset` finds (in the caller's transaction) and, once it commits,
+    their files."""
+    doomed = list(queryset)
+    if doomed:
+        Attachment.objects.filter(pk__in=[a.pk for a in doomed]).delete()
+        transaction.on_commit(lambda: _attachment_files_delete(doomed), robust=True)
+
+
+def attachments_purge_unused(*, older_than: timedelta | None = None) -> int:
+    """Delete the uploads that no message took within `older_than` (ATTACHMENT_UNUSED_SECONDS,
+    a day by default), files and all; returns how many. Safe beside sends and other processes
+    purging: a row is deleted only while still unused, and its files only by whoever deleted
+    it."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CHAT["ATTACHMENT_UNUSED_SECONDS"])
+    cutoff = timezone.now() - older_than
+    purged = 0
+    for attachment in Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff):
+        deleted, _ = Attachment.objects.filter(pk=attachment.pk, message__isnull=True).delete()
+        if deleted:
+            _attachment_files_delete([attachment])
+            purged += 1
+    return purged
+
+
+def attachment_delete(*, attachment: Attachment) -> None:
+    """A moderator deletes an attachment (the admin): its message, if any, no longer carries
+    it (participants get `messageUpdated`), and its files are deleted."""
+    if attachment.message_id is None:
+        if Attachment.objects.filter(pk=attachment.pk).delete()[0]:
+            _attachment_files_delete([attachment])
+        return
+    message = Message.objects.get(pk=attachment.message_id)
+
+    def decide(stored: Message) -> dict | None:
+        _attachments_erase(Attachment.objects.filter(pk=attachment.pk))
+        if attachment.pk not in (stored.attachment_ids or []):
+            return None
+        return {"attachment_ids": [pk for pk in stored.attachment_ids if pk != attachment.pk]}
+
+    _message_change(
+        message=message, actor=None, decide=decide, signal=message_changed, action="edited"
     )
 
 

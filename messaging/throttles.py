@@ -19,6 +19,14 @@ class ActionRateThrottle(ScopedRateThrottle):
     per_user = True
 
 
+class UploadRateThrottle(ScopedRateThrottle):
+    """Attachment uploads per user (setting CHAT["UPLOAD_RATE"], env UPLOAD_RATE)."""
+
+    scope = "upload"
+    rate_setting = "UPLOAD_RATE"
+    per_user = True
+
+
 class SearchRateThrottle(ScopedRateThrottle):
     """Searches per user (setting CHAT["SEARCH_RATE"], env SEARCH_RATE): a search reads up to
     one index range per conversation."""

@@ -38,5 +38,12 @@ urlpatterns = [
         name="conversation-read",
     ),
     path("sync", apis.SyncApi.as_view(), name="sync"),
+    path("attachments", apis.AttachmentUploadApi.as_view(), name="attachment-upload"),
+    path("attachments/<str:id>", apis.AttachmentApi.as_view(), name="attachment"),
+    path(
+        "attachments/<str:id>/thumbnail",
+        apis.AttachmentThumbnailApi.as_view(),
+        name="attachment-thumbnail",
+    ),
     path("search", apis.SearchApi.as_view(), name="search"),
 ]

@@ -115,6 +115,7 @@ def build_socketio_app(django_app=None):
         bridge.loop = asyncio.get_running_loop()
         bridge.start_background_task(namespace.watch_sessions)
         bridge.start_background_task(namespace.watch_memory)
+        bridge.start_background_task(namespace.purge_attachments)
         if settings.REDIS_URL:
             bridge.start_background_task(revocations.listen, namespace)
 

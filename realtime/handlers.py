@@ -161,7 +161,7 @@ class ChatNamespace:
             return _error("invalid_payload", "Give `to` (a user id) or `conversationId`.")
         message = services.message_send(
             sender=sender, body=data.get("message"), client_msg_id=data.get("clientMsgId"),
-            reply_to=data.get("replyTo"), **target,
+            reply_to=data.get("replyTo"), attachments=data.get("attachments"), **target,
         )  # fmt: skip
         return {"ok": True, "message": MessageSerializer(message).data}
 
@@ -284,6 +284,18 @@ class ChatNamespace:
                 self.reclaimer.check(len(self.identities))
             except Exception:
                 logger.exception("memory check failed; retrying")
+
+    def purge_attachments(self) -> None:
+        """Delete the uploads no message took within ATTACHMENT_UNUSED_SECONDS, every
+        ATTACHMENT_PURGE_SECONDS (`manage.py purge_attachments` does the same once). Every
+        serving process runs it; two at once delete each upload once."""
+        while True:
+            self.sio.sleep(settings.CHAT["ATTACHMENT_PURGE_SECONDS"])
+            try:
+                close_old_connections()
+                services.attachments_purge_unused()
+            except Exception:
+                logger.exception("attachment purge failed; retrying")
 
     def end_session(self, sid: str, reason: str = "session_ended") -> None:
         if sid in self.ended or sid not in self.identities:

@@ -157,7 +157,7 @@ def test_the_codes_of_each_route_are_the_ones_it_raises(client):
     paths = openapi(client)["paths"]
 
     send = paths["/api/messages/send/{user_id}"]["post"]
-    assert error_codes(send, 404) == ["not_found", "receiver_not_found"]
+    assert error_codes(send, 404) == ["attachment_not_found", "not_found", "receiver_not_found"]
     assert {"cannot_message_self", "message_too_long"} <= set(error_codes(send, 400))
     assert error_codes(send, 429) == ["rate_limited"]
     assert send["responses"]["429"]["headers"]["Retry-After"]["required"] is True

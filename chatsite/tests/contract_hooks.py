@@ -22,6 +22,9 @@ STATE_REFUSALS = {
     (400, "search_query_invalid"): "q has no letter or digit (Unicode classes, which no "
     "pattern the schema tools compile can state)",
     (410, "cursor_invalid"): "a well-formed cursor that this server did not issue to the caller",
+    # What a file is comes from its bytes (docs/api.md, "Attachments"); no schema reads them.
+    (400, "attachment_type_not_allowed"): "the file's bytes are not one of the allowed types",
+    (400, "attachment_image_too_large"): "the image's header counts more pixels than allowed",
 }
 # Django's password validators: "too common" and "too similar to the username or full name"
 # have no JSON Schema form; the schema's description says them.

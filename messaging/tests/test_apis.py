@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 PAYLOAD_KEYS = {
     "_id", "conversationId", "senderId", "receiverId", "message", "seq", "clientMsgId",
     "createdAt", "updatedAt", "editedAt", "deleted", "hidden", "system", "replyTo", "reactions",
+    "attachments",
 }  # fmt: skip
 
 

@@ -380,6 +380,7 @@ def test_payload_shape(alice, bob):
         "system": None,
         "replyTo": None,
         "reactions": [],
+        "attachments": [],
     }
     assert payload["createdAt"].endswith("Z")
 

@@ -44,7 +44,26 @@ MESSAGE = {
     "system": None,
     "replyTo": None,
     "reactions": [],
+    "attachments": [],
 }
+PHOTO = {
+    "_id": "66a3" + "c" * 20,
+    "name": "photo.jpg",
+    "size": 52311,
+    "contentType": "image/jpeg",
+    "width": 1200,
+    "height": 900,
+    "url": "/api/attachments/66a3" + "c" * 20,
+    "thumbnailUrl": "/api/attachments/66a3" + "c" * 20 + "/thumbnail",
+}
+REPORT = {
+    "_id": "66a4" + "d" * 20,
+    "name": "report.pdf",
+    "size": 1200,
+    "contentType": "application/pdf",
+    "url": "/api/attachments/66a4" + "d" * 20,
+}
+WITH_FILES = {**MESSAGE, "attachments": [PHOTO, REPORT]}
 HIDDEN = {**MESSAGE, "message": "", "hidden": True}
 DELETED = {**MESSAGE, "message": "", "deleted": True}
 THUMBS_UP = [{"emoji": "👍", "count": 2, "userIds": [ID_A, ID_B]}]
@@ -135,7 +154,7 @@ def test_each_event_acks_only_codes_of_the_docs_table():
 def test_the_visible_text_pattern_trims_what_str_strip_trims():
     """`message` of a visible message is stored `strip()`ped: the pattern spells out the same
     whitespace as the REST schema (`chatsite.openapi.WHITESPACE`)."""
-    schema = document()["$defs"]["message"]["else"]["properties"]["message"]
+    schema = document()["$defs"]["message"]["else"]["anyOf"][0]["properties"]["message"]
     assert schema["pattern"] == f"^[^{WHITESPACE}\\u0000](?:[^\\u0000]*[^{WHITESPACE}\\u0000])?$"
 
 
@@ -152,6 +171,8 @@ GOOD_EVENTS = [
     ("messageHidden", _hidden_event(False, MESSAGE)),
     ("newMessage", REPLY),
     ("newMessage", {**MESSAGE, "reactions": THUMBS_UP}),
+    ("newMessage", WITH_FILES),
+    ("newMessage", {**WITH_FILES, "message": ""}),  # attachments only
     ("messageUpdated", {**MESSAGE, "message": "fixed", "editedAt": "2025-02-01T00:00:00.500Z"}),
     ("messageDeleted", _deleted_event(DELETED)),
     ("reactionsUpdated", _reactions_event({**MESSAGE, "reactions": THUMBS_UP})),
@@ -185,6 +206,13 @@ BAD_EVENTS = [
     ("newMessage", {**DELETED, "message": "still shown"}),
     ("newMessage", {**HIDDEN, "reactions": THUMBS_UP}),  # withheld while hidden
     ("newMessage", {**MESSAGE, "replyTo": {"_id": ID_C}}),
+    ("newMessage", {k: v for k, v in MESSAGE.items() if k != "attachments"}),
+    ("newMessage", {**HIDDEN, "attachments": [PHOTO]}),  # withheld while hidden
+    ("newMessage", {**DELETED, "attachments": [REPORT]}),
+    ("newMessage", {**MESSAGE, "attachments": [{**PHOTO, "url": "https://evil.example/x"}]}),
+    ("newMessage", {**MESSAGE, "attachments": [{**PHOTO, "height": None}]}),
+    ("newMessage", {**MESSAGE, "attachments": [PHOTO] * 11}),
+    ("newMessage", {**MESSAGE, "message": " ", "attachments": [PHOTO]}),  # not trimmed
     ("newMessage", {**MESSAGE, "reactions": [{"emoji": "👍", "count": 0, "userIds": []}]}),
     ("messageDeleted", _deleted_event(MESSAGE)),  # not a tombstone
     ("reactionsUpdated", _reactions_event(MESSAGE, added="yes")),
@@ -219,6 +247,9 @@ GOOD_ACKS = [
     ("sendMessage", _error("message_too_long")),
     ("sendMessage", {**_error("rate_limited"), "retryAfter": 3}),
     ("sendMessage", _error("rate_limited")),  # too many events: no retryAfter
+    ("sendMessage", {"ok": True, "message": WITH_FILES}),
+    ("sendMessage", _error("attachment_not_found")),
+    ("sendMessage", _error("too_many_attachments")),
     ("editMessage", {"ok": True, "message": MESSAGE}),
     ("editMessage", _error("edit_window_passed")),
     ("deleteMessage", {"ok": True, "message": DELETED}),
@@ -244,6 +275,7 @@ BAD_ACKS = [
     ("sendMessage", {"ok": False, "error": "message_empty"}),
     ("sendMessage", _error("no_such_code")),
     ("editMessage", _error("emoji_invalid")),
+    ("editMessage", _error("attachment_not_found")),
     ("deleteMessage", {"ok": True}),
     ("typing", {"ok": True, "extra": True}),
     ("typing", {**_error("rate_limited"), "retryAfter": 1}),

@@ -43,6 +43,17 @@
     message_not_found: "This message is no longer there.",
     reply_not_found: "The message you replied to is no longer there.",
     rate_limited: "Too many changes at once: try again in a moment.",
+    attachment_not_found: "A file is no longer there: attach it again.",
+    too_many_attachments: "A message carries at most 10 files.",
+  };
+  // Files on a message (docs/api.md, "Attachments"): at most this many, each uploaded as soon
+  // as it is picked, dropped or pasted.
+  const MAX_FILES = 10;
+  const UPLOAD_ERRORS = {
+    attachment_too_large: "is larger than 10 MB",
+    attachment_type_not_allowed: "is not a kind of file that can be sent",
+    attachment_image_too_large: "has too many pixels",
+    rate_limited: "waits: too many uploads at once, try again in a moment",
   };
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -81,6 +92,12 @@
     // An answer is kept only if this is still the same object: a newer search replaced it.
     search: null,
     searchTimer: null, // the search waiting for typing to pause
+    // Files attached to the message being written, in order: { key, file, progress (0-1),
+    // attachment (the server's answer once uploaded), error, request (the upload), preview }.
+    pending: [],
+    // Attachment URL -> a promise of its blob: URL. Files need the access token, which an
+    // <img src> can't send, so they are fetched and shown from blob: URLs, once each.
+    blobs: new Map(),
   };
 
   // ---- REST ------------------------------------------------------------------------------
@@ -616,6 +633,7 @@
   function showConversation(conversationId, peerId) {
     stopTyping(); // tell the conversation we leave that we stopped
     resetMessageUi();
+    if (conversationId !== state.activeConversation || peerId !== state.activePeer) clearPending();
     state.activeConversation = conversationId;
     state.activePeer = peerId;
     $("conversation").classList.remove("empty");
@@ -634,6 +652,7 @@
   function closeConversation(notice) {
     stopTyping();
     resetMessageUi();
+    clearPending();
     state.activeConversation = state.activePeer = null;
     $("conversation").classList.add("empty");
     if (!notice) $("app").classList.remove("chatting");
@@ -725,7 +744,14 @@
     if (state.composing && state.composing.mode === "edit") return saveEdit(state.composing);
     const input = $("composer-input");
     const text = input.value;
-    if (!text.trim() || !(state.activeConversation || state.activePeer)) return;
+    if (!(state.activeConversation || state.activePeer)) return;
+    if (state.pending.some((p) => !p.attachment && !p.error)) {
+      $("composer-error").textContent = "Wait for the files to finish uploading.";
+      return;
+    }
+    const files = state.pending.filter((p) => p.attachment);
+    if (!text.trim() && !files.length) return;
+    const attachments = files.length ? { attachments: files.map((p) => p.attachment._id) } : {};
     const replying = state.composing && state.composing.mode === "reply" ? state.composing : null;
     const replyTo = replying ? { replyTo: replying.messageId } : {};
     const clientMsgId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/[^A-Za-z0-9_-]/g, "");
@@ -736,7 +762,7 @@
     $("composer-error").textContent = "";
     stopTyping();
     try {
-      const ack = await sendOverSocket(Object.assign({ message: text, clientMsgId }, target, replyTo));
+      const ack = await sendOverSocket(Object.assign({ message: text, clientMsgId }, target, replyTo, attachments));
       if (!ack.ok) throw Object.assign(new Error(ack.error.detail), { data: { error: ack.error.detail, code: ack.error.code } });
       sent(ack.message, replying);
     } catch (error) {
@@ -746,7 +772,7 @@
         ? conversationPath(target.conversationId, "/messages")
         : "/api/messages/send/" + encodeURIComponent(target.to);
       try {
-        const { data } = await api(path, { method: "POST", body: Object.assign({ message: text, clientMsgId }, replyTo) });
+        const { data } = await api(path, { method: "POST", body: Object.assign({ message: text, clientMsgId }, replyTo, attachments) });
         sent(data, replying);
       } catch (restError) {
         sendFailed(text, actionErrorText(restError));
@@ -757,6 +783,7 @@
   // A reply, once sent, takes the reply bar away; a failed one keeps it, with the text.
   function sent(message, replying) {
     receiveMessage(message, false);
+    clearPending();
     if (replying && state.composing === replying) stopComposing();
   }
 
@@ -771,6 +798,207 @@
       if (!state.socket || !state.socket.connected) return reject(new Error("offline"));
       state.socket.timeout(5000).emit(event, payload, (err, ack) => (err ? reject(new Error("timeout")) : resolve(ack)));
     });
+  }
+
+  // ---- attachments: picked, dropped or pasted; uploaded at once; shown from blob: URLs ------
+
+  let pendingKeys = 0;
+
+  function addFiles(fileList) {
+    const files = [...fileList];
+    if (!files.length || !(state.activeConversation || state.activePeer)) return;
+    $("composer-error").textContent = "";
+    for (const file of files) {
+      if (state.pending.length >= MAX_FILES) {
+        $("composer-error").textContent = "A message carries at most " + MAX_FILES + " files.";
+        break;
+      }
+      const entry = { key: ++pendingKeys, file, progress: 0, attachment: null, error: null, request: null, preview: null };
+      if (file.type.startsWith("image/")) entry.preview = URL.createObjectURL(file);
+      state.pending.push(entry);
+      upload(entry, true);
+    }
+    renderPending();
+  }
+
+  // One file, as multipart/form-data, with XMLHttpRequest: fetch() reports no upload progress.
+  function upload(entry, retry) {
+    const request = new XMLHttpRequest();
+    entry.request = request;
+    request.open("POST", "/api/attachments");
+    request.setRequestHeader("Accept", "application/json");
+    if (state.access) request.setRequestHeader("Authorization", "Bearer " + state.access);
+    request.upload.addEventListener("progress", (event) => {
+      if (!event.lengthComputable) return;
+      entry.progress = event.loaded / event.total;
+      renderPending();
+    });
+    request.addEventListener("load", async () => {
+      let data = null;
+      try {
+        data = JSON.parse(request.responseText);
+      } catch (error) {
+        data = null;
+      }
+      if (request.status === 401 && retry && state.refresh && (await refreshTokens())) return upload(entry, false);
+      if (request.status === 201) {
+        entry.attachment = data;
+        entry.progress = 1;
+      } else {
+        const reason = (data && UPLOAD_ERRORS[data.code]) || "could not be uploaded";
+        entry.error = entry.file.name + " " + reason + ".";
+      }
+      renderPending();
+    });
+    request.addEventListener("error", () => {
+      entry.error = entry.file.name + " could not be uploaded: the connection failed.";
+      renderPending();
+    });
+    const form = new FormData();
+    form.append("file", entry.file, entry.file.name);
+    request.send(form);
+  }
+
+  function removePending(entry) {
+    if (entry.request && !entry.attachment && !entry.error) entry.request.abort();
+    if (entry.preview) URL.revokeObjectURL(entry.preview);
+    state.pending = state.pending.filter((p) => p !== entry);
+    renderPending();
+  }
+
+  // After a send, or when the conversation changes (an upload never sent is deleted after a day).
+  function clearPending() {
+    for (const entry of [...state.pending]) removePending(entry);
+  }
+
+  function renderPending() {
+    const list = $("pending-files");
+    list.hidden = !state.pending.length;
+    list.replaceChildren(
+      ...state.pending.map((entry) => {
+        const li = el("li", "pending-file" + (entry.error ? " failed" : entry.attachment ? " ready" : ""));
+        li.dataset.name = entry.file.name;
+        if (entry.preview) {
+          const img = el("img", "pending-thumb");
+          img.src = entry.preview;
+          img.alt = "";
+          li.append(img);
+        } else {
+          li.append(el("span", "file-icon", "📄"));
+        }
+        const text = el("span", "pending-text");
+        text.append(el("span", "file-name", entry.file.name), el("span", "file-size", entry.error || fileSize(entry.file.size)));
+        li.append(text);
+        if (!entry.attachment && !entry.error) {
+          const bar = el("progress", "upload-progress");
+          bar.max = 1;
+          bar.value = entry.progress;
+          bar.setAttribute("aria-label", "Uploading " + entry.file.name);
+          li.append(bar);
+        }
+        const remove = el("button", "close", "×");
+        remove.type = "button";
+        remove.setAttribute("aria-label", "Remove " + entry.file.name);
+        remove.addEventListener("click", () => removePending(entry));
+        li.append(remove);
+        return li;
+      })
+    );
+  }
+
+  function fileSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  // A file of a message as a blob: URL (fetched with the access token once per URL).
+  function blobUrl(url) {
+    if (!state.blobs.has(url)) {
+      const fetched = fetchBlob(url, true).then((blob) => URL.createObjectURL(blob));
+      fetched.catch(() => state.blobs.delete(url)); // a later look tries again
+      state.blobs.set(url, fetched);
+    }
+    return state.blobs.get(url);
+  }
+
+  async function fetchBlob(url, retry) {
+    const response = await fetch(url, {
+      headers: state.access ? { Authorization: "Bearer " + state.access } : {},
+      credentials: "same-origin",
+    });
+    if (response.status === 401 && retry && state.refresh && (await refreshTokens())) return fetchBlob(url, false);
+    if (!response.ok) throw new Error("not available");
+    return response.blob();
+  }
+
+  // Images as thumbnails (opening the viewer), other files as chips with their name and size.
+  function attachmentList(m) {
+    const box = el("div", "attachments");
+    for (const a of m.attachments) {
+      if (a.thumbnailUrl) {
+        const button = el("button", "attachment-image");
+        button.type = "button";
+        button.setAttribute("aria-label", "Show " + a.name);
+        const img = el("img");
+        img.alt = a.name;
+        // Room kept at the thumbnail's shape, so the list doesn't jump as images arrive.
+        const scale = Math.min(1, 240 / Math.max(a.width, a.height));
+        img.width = Math.max(1, Math.round(a.width * scale));
+        img.height = Math.max(1, Math.round(a.height * scale));
+        blobUrl(a.thumbnailUrl).then((src) => (img.src = src), () => img.classList.add("missing"));
+        button.append(img);
+        button.addEventListener("click", (event) => {
+          event.stopPropagation();
+          openViewer(a);
+        });
+        box.append(button);
+      } else {
+        const chip = el("a", "file-chip");
+        chip.href = "#";
+        chip.title = "Download " + a.name;
+        chip.append(el("span", "file-icon", "📄"), el("span", "file-name", a.name), el("span", "file-size", fileSize(a.size)));
+        chip.addEventListener("click", (event) => {
+          event.preventDefault();
+          event.stopPropagation();
+          download(a);
+        });
+        box.append(chip);
+      }
+    }
+    return box;
+  }
+
+  async function download(a) {
+    try {
+      const link = el("a");
+      link.href = await blobUrl(a.url);
+      link.download = a.name;
+      document.body.append(link);
+      link.click();
+      link.remove();
+    } catch (error) {
+      $("composer-error").textContent = a.name + " is no longer available.";
+    }
+  }
+
+  async function openViewer(a) {
+    const image = $("viewer-image");
+    image.removeAttribute("src");
+    image.alt = a.name;
+    $("viewer-name").textContent = a.name + " · " + fileSize(a.size);
+    $("viewer").showModal();
+    try {
+      image.src = await blobUrl(a.url);
+    } catch (error) {
+      $("viewer-name").textContent = a.name + " is no longer available.";
+    }
+  }
+
+  function attachmentSummary(m) {
+    if (!m.attachments || !m.attachments.length) return "";
+    if (m.attachments.length > 1) return "📎 " + m.attachments.length + " files";
+    return (m.attachments[0].thumbnailUrl ? "📷 " : "📎 ") + m.attachments[0].name;
   }
 
   // ---- message actions: reply, edit, delete, react ---------------------------------------
@@ -953,7 +1181,7 @@
   function quoteText(m) {
     if (m.deleted) return "deleted message";
     if (m.hidden) return "hidden message";
-    return m.message;
+    return m.message || attachmentSummary(m);
   }
 
   // A quote leads to the message it answers, and a search hit to the message found: among those
@@ -1361,7 +1589,7 @@
   function preview(c, fallback) {
     const last = c && c.lastMessage;
     if (!last) return fallback;
-    const body = last.deleted ? "message deleted" : last.hidden ? "message hidden" : last.message;
+    const body = last.deleted ? "message deleted" : last.hidden ? "message hidden" : last.message || attachmentSummary(last);
     if (c.kind !== "group" || last.system) return body;
     return (last.senderId === state.me._id ? "You" : nameOf(last.senderId)) + ": " + body;
   }
@@ -1456,7 +1684,8 @@
     li.dataset.id = m._id;
     if (named && !mine) li.append(el("div", "sender", nameOf(m.senderId)));
     if (m.replyTo && !gone) li.append(quote(m.replyTo));
-    li.append(el("span", "body", m.deleted ? "This message was deleted." : m.hidden ? "This message was hidden by a moderator." : m.message));
+    if (!gone && m.attachments && m.attachments.length) li.append(attachmentList(m));
+    if (gone || m.message) li.append(el("span", "body", m.deleted ? "This message was deleted." : m.hidden ? "This message was hidden by a moderator." : m.message));
     if (!gone && m.reactions && m.reactions.length) li.append(reactionChips(m));
     li.append(meta(m, c, mine, !gone && m.editedAt));
     if (hasActions(m)) {
@@ -1821,6 +2050,34 @@
   $("search-more").addEventListener("click", loadMoreHits);
   $("composer").addEventListener("submit", send);
   $("composer-input").addEventListener("input", onInput);
+  $("attach-button").addEventListener("click", () => $("attach-input").click());
+  $("attach-input").addEventListener("change", (event) => {
+    addFiles(event.target.files);
+    event.target.value = ""; // the same file can be picked again
+  });
+  // Images copied to the clipboard (a screenshot) paste as files.
+  $("composer-input").addEventListener("paste", (event) => {
+    const files = event.clipboardData ? event.clipboardData.files : [];
+    if (files.length) {
+      event.preventDefault();
+      addFiles(files);
+    }
+  });
+  // Files dropped anywhere on the open conversation.
+  $("conversation").addEventListener("dragover", (event) => {
+    if (!event.dataTransfer || ![...event.dataTransfer.types].includes("Files")) return;
+    event.preventDefault();
+    $("conversation").classList.add("dropping");
+  });
+  $("conversation").addEventListener("dragleave", (event) => {
+    if (!$("conversation").contains(event.relatedTarget)) $("conversation").classList.remove("dropping");
+  });
+  $("conversation").addEventListener("drop", (event) => {
+    $("conversation").classList.remove("dropping");
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    addFiles(event.dataTransfer.files);
+  });
   $("context-cancel").addEventListener("click", () => {
     stopComposing();
     $("composer-input").focus();

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         server.set_current_namespace(namespace)
         sio.start_background_task(namespace.watch_sessions)
         sio.start_background_task(namespace.watch_memory)
+        sio.start_background_task(namespace.purge_attachments)
         if settings.REDIS_URL:
             sio.start_background_task(revocations.listen, namespace)
         app = AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
