@@ -604,7 +604,8 @@ class AttachmentUploadApi(APIView):
     )
     def post(self, request):
         limit = settings.CHAT["ATTACHMENT_MAX_BYTES"]
-        # Refused before the body is read: nothing of it reaches the disk or the database.
+        # Refused before the body is read (WSGI modes; under ASGI, Django has spooled it to a
+        # temporary file already): nothing of it reaches the database.
         length = request.META.get("CONTENT_LENGTH") or "0"
         if not length.isdigit() or int(length) > limit + MULTIPART_OVERHEAD:
             raise errors.AttachmentTooLarge(f"The file is larger than {limit} bytes.")

@@ -37,6 +37,7 @@ IMAGE_FORMATS = {
     "WEBP": ("image/webp", ("webp",), {"quality": 90}),
 }
 IMAGE_TYPES = frozenset(content_type for content_type, _, _ in IMAGE_FORMATS.values())
+SAME_FORMAT = {"MPO": "JPEG"}
 # Everything else that may be sent, always served as a download.
 FILE_TYPES = {
     "application/pdf": ("pdf",),
@@ -134,6 +135,9 @@ def _inspect_image(upload, *, name: str, max_pixels: int) -> Inspected:
     try:
         with Image.open(upload) as probe:
             image_format, (width, height) = probe.format, probe.size
+            # A phone photo with a second picture (a depth map, an HDR gain map) is a JPEG that
+            # Pillow names MPO; its first picture is kept, as of an animation.
+            image_format = SAME_FORMAT.get(image_format, image_format)
             if image_format not in IMAGE_FORMATS:
                 raise errors.AttachmentTypeNotAllowed()
             if width * height > max_pixels:

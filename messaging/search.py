@@ -59,24 +59,30 @@ def _fold(char: str) -> str:
     return folded
 
 
-def _tokens(text: str) -> Iterator[tuple[str, int, int, bool]]:
-    """(folded word or CJK run, start, end in code points of `text`, is CJK)."""
-    word, start, cjk = [], 0, False
+def _tokens(text: str) -> Iterator[tuple[str, int, int, bool, list[int]]]:
+    """(folded word or CJK run, start, end in code points of `text`, is CJK, and for each
+    character of the folded word the index in `text` of the character it comes from: folding
+    may turn one character into several, or into none)."""
+    word: list[str] = []
+    origins: list[int] = []
+    start, cjk = 0, False
     for index, char in enumerate(text):
-        if unicodedata.category(char).startswith("M") and word:
-            word.append(_fold(char))  # a mark belongs to the letter before it
-            continue
         folded = _fold(char)
+        if unicodedata.category(char).startswith("M") and word:
+            word.append(folded)  # a mark belongs to the letter before it
+            origins.extend([index] * len(folded))
+            continue
         kind = _is_cjk(folded[0]) if folded.isalnum() else None
         if word and kind is not cjk:
-            yield "".join(word), start, index, cjk
-            word = []
+            yield "".join(word), start, index, cjk, origins
+            word, origins = [], []
         if kind is not None:
             if not word:
                 start, cjk = index, kind
             word.append(folded)
+            origins.extend([index] * len(folded))
     if word:
-        yield "".join(word), start, len(text), cjk
+        yield "".join(word), start, len(text), cjk, origins
 
 
 def _cjk_terms(run: str) -> list[str]:
@@ -86,7 +92,7 @@ def _cjk_terms(run: str) -> list[str]:
 def message_terms(text: str) -> list[str]:
     """The terms a message is found by, distinct, at most TERMS_MAX."""
     terms: dict[str, None] = {}
-    for word, _start, _end, cjk in _tokens(text):
+    for word, _start, _end, cjk, _origins in _tokens(text):
         for term in _cjk_terms(word) if cjk else [word[:TERM_MAX_LENGTH]]:
             terms[term] = None
             if len(terms) >= TERMS_MAX:
@@ -98,7 +104,7 @@ def query_terms(query: str) -> list[str]:
     """The terms a message must all have to match `query`: each word, and for a run of CJK
     characters its pairs (or the character alone). At most QUERY_TERMS_MAX."""
     terms: dict[str, None] = {}
-    for word, _start, _end, cjk in _tokens(query):
+    for word, _start, _end, cjk, _origins in _tokens(query):
         if cjk:
             pairs = [word[i : i + 2] for i in range(len(word) - 1)]
             wanted = pairs or [word]
@@ -123,16 +129,15 @@ def match_ranges(text: str, terms: list[str]) -> list[list[int]]:
     sorted, overlapping ranges merged."""
     wanted = set(terms)
     spans: list[tuple[int, int]] = []
-    for word, start, end, cjk in _tokens(text):
+    for word, start, end, cjk, origins in _tokens(text):
         if not cjk:
             if word[:TERM_MAX_LENGTH] in wanted:
                 spans.append((start, end))
             continue
-        # A CJK run folds character for character: its term positions are the text's.
         for i in range(len(word)):
             for size in (1, 2):
-                if word[i : i + size] in wanted and i + size <= len(word):
-                    spans.append((start + i, start + i + size))
+                if i + size <= len(word) and word[i : i + size] in wanted:
+                    spans.append((origins[i], origins[i + size - 1] + 1))
     offsets = _utf16(text)
     merged: list[list[int]] = []
     for start, end in sorted(spans):

@@ -351,7 +351,7 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
         batch.seqs[user.pk] = max(seq, batch.seqs.get(user.pk, 0))
     if leader:
         _write_markers(conversation, batch)
-    elif not batch.written.wait(turn_timeout()):
+    elif not batch.written.wait(2 * turn_timeout()):  # the leader's turn, then its write
         raise DatabaseUnavailable()
     if batch.error is not None:
         raise batch.error
@@ -368,44 +368,74 @@ def conversation_mark_read(*, user: User, conversation: Conversation, seq: objec
 
 
 def _write_markers(conversation: Conversation, batch: _MarkerBatch) -> None:
+    """The leader's part: in the conversation's writer turn, read the markers, then move in one
+    update those still behind (by `_id` alone: a filter with more conditions is a collection scan
+    on the embedded database). Each move is conditional in the update too, for writers of other
+    processes. Fails the batch, followers included, when the turn doesn't come in time."""
+    lock = transaction_turns().writer_lock(writer_key(conversation))
     try:
-        with transaction_turns().writer_lock(writer_key(conversation)):
-            with _marker_batches_lock:
-                del _marker_batches[conversation.pk]  # later markers start the next batch
-            moves = {
-                f"read_markers.{user_id}": {
-                    "$cond": [
-                        {
-                            "$and": [
-                                {"$in": [user_id, "$participants"]},
-                                {"$lt": [{"$ifNull": [f"$read_markers.{user_id}.seq", -1]}, seq]},
-                            ]
-                        },
-                        {"seq": {"$literal": seq}, "version": "$version"},
-                        f"$read_markers.{user_id}",
-                    ]
-                }
-                for user_id, seq in batch.seqs.items()
-            }
+        if not lock.acquire(timeout=turn_timeout()):
+            raise DatabaseUnavailable()
+        try:
+            _detach(conversation.pk, batch)  # later markers start the next batch
             conversations = _conversations()
-            behind = [
-                {"participants": user_id, f"read_markers.{user_id}.seq": {"$not": {"$gte": seq}}}
+            state = conversations.find_one(
+                {"_id": conversation.pk}, {"version": 1, "participants": 1, "read_markers": 1}
+            )
+            if state is None:
+                raise errors.ConversationNotFound()
+            markers = state.setdefault("read_markers", {})
+            moving = {
+                user_id: seq
                 for user_id, seq in batch.seqs.items()
-            ]
-            conversations.update_one(
-                {"_id": conversation.pk, "$or": behind},  # no version for no move
-                [
-                    {"$set": {"version": {"$add": ["$version", 1]}, "updated_at": timezone.now()}},
-                    {"$set": moves},
-                ],
-            )
-            batch.stored = conversations.find_one(
-                {"_id": conversation.pk}, {"participants": 1, "read_markers": 1}
-            )
+                if user_id in state["participants"]
+                and markers.get(str(user_id), {}).get("seq", -1) < seq
+            }
+            if moving:
+                conversations.update_one(
+                    {"_id": conversation.pk},
+                    [
+                        {
+                            "$set": {
+                                "version": {"$add": ["$version", 1]},
+                                "updated_at": timezone.now(),
+                            }
+                        },
+                        {
+                            "$set": {
+                                f"read_markers.{u}": _marker_move(u, seq)
+                                for u, seq in moving.items()
+                            }
+                        },
+                    ],
+                )
+                for user_id, seq in moving.items():
+                    markers[str(user_id)] = {"seq": seq, "version": state["version"] + 1}
+            batch.stored = state
+        finally:
+            lock.release()
     except BaseException as error:
         batch.error = error
     finally:
+        _detach(conversation.pk, batch)
         batch.written.set()
+
+
+def _marker_move(user_id, seq: int) -> dict:
+    """The marker at `seq` under the new version, unless it is there or further already."""
+    return {
+        "$cond": [
+            {"$lt": [{"$ifNull": [f"$read_markers.{user_id}.seq", -1]}, seq]},
+            {"seq": {"$literal": seq}, "version": "$version"},
+            f"$read_markers.{user_id}",
+        ]
+    }
+
+
+def _detach(conversation_id, batch: _MarkerBatch) -> None:
+    with _marker_batches_lock:
+        if _marker_batches.get(conversation_id) is batch:
+            del _marker_batches[conversation_id]
 
 
 # --- changes to a stored message -------------------------------------------------------------

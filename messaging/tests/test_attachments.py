@@ -152,6 +152,19 @@ def test_animated_gif_keeps_its_first_frame(api, alice):
         assert getattr(image, "n_frames", 1) == 1
 
 
+def test_a_phone_photo_with_a_second_picture_is_a_jpeg(api, alice):
+    """Android's Ultra HDR and portrait photos carry a gain or depth map: Pillow reads them as
+    MPO. They are JPEGs: the first picture is kept, its metadata dropped."""
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (300, 200), "red"), Image.new("RGB", (300, 200), "blue")
+    first.save(out, "MPO", save_all=True, append_images=[second], exif=Image.Exif())
+    payload = uploaded(api, alice, "PXL_0001.jpg", out.getvalue())
+
+    assert (payload["contentType"], payload["width"], payload["height"]) == ("image/jpeg", 300, 200)
+    with Image.open(io.BytesIO(body_of(download(api, payload)))) as image:
+        assert (image.format, getattr(image, "n_frames", 1)) == ("JPEG", 1)
+
+
 def test_upload_pdf(api, alice):
     payload = uploaded(api, alice, "report.pdf", pdf_bytes())
 

@@ -371,3 +371,19 @@ def test_members_marking_read_at_once_share_one_update(alice, bob, monkeypatch):
     assert group.version == version + 1
     assert {group.read_markers[str(u.pk)]["version"] for u in readers} == {version + 1}
     assert_invariants(database())
+
+
+def test_a_marker_batch_that_waits_too_long_fails_and_leaves_no_trace(alice, bob, monkeypatch):
+    """A leader that doesn't get the writer's turn in time fails its batch (503), and the next
+    mark-read of the conversation starts afresh."""
+    from chatsite.errors import DatabaseUnavailable
+    from messaging import services
+    from messaging.transactions import transaction_turns
+
+    group = group_create(creator=alice, name="slow", member_ids=ids(bob))
+    monkeypatch.setattr("messaging.services.turn_timeout", lambda: 0.2)
+    lock = transaction_turns().writer_lock(services.writer_key(group))
+    with lock, pytest.raises(DatabaseUnavailable):
+        services.conversation_mark_read(user=bob, conversation=group, seq=1)
+    assert group.pk not in services._marker_batches
+    assert services.conversation_mark_read(user=bob, conversation=group, seq=1) == 1

@@ -217,6 +217,30 @@ def test_ranges_are_inside_the_text_and_ordered(text):
     assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))
 
 
+@pytest.mark.parametrize(
+    ("text", "query", "marked"),
+    [
+        ("中\u0f73\u0f73\u0f73的", "的", ["的"]),  # a mark that folds to two characters
+        ("中\u0301国", "中国", ["中\u0301国"]),  # a mark that folds to none
+        ("が\u3099学校", "学校", ["学校"]),
+    ],
+)
+def test_marks_inside_cjk_runs_keep_the_highlights_on_their_characters(text, query, marked):
+    ranges = match_ranges(text, query_terms(query))
+    utf16 = text.encode("utf-16-le")
+    assert [utf16[2 * s : 2 * e].decode("utf-16-le") for s, e in ranges] == marked
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from("中国的学校が\u3099\u0301\u0f73\u0f71a é"), max_size=30)
+)
+def test_ranges_stay_inside_text_with_marks_in_cjk_runs(text):
+    ranges = match_ranges(text, message_terms(text))
+    length = len(text.encode("utf-16-le")) // 2
+    assert all(0 <= s < e <= length for s, e in ranges)
+
+
 def test_terms_are_bounded():
     text = " ".join(uuid.uuid4().hex for _ in range(2000))
     terms = message_terms(text)

@@ -295,7 +295,7 @@ def test_mark_read_moves_forward_only(alice, bob):
     assert marker(conversation, bob) == 0
     with database_statements() as statements:
         assert conversation_mark_read(user=bob, conversation=conversation, seq=3) == 3
-    assert statements == ["update", "find"]  # the markers as written: whose moved
+    assert statements == ["find", "update"]  # by `_id` alone: whose markers are behind
     assert marker(conversation, bob) == 3
     version = Conversation.objects.get(pk=conversation.pk).version
     # Going back answers the current marker and changes nothing.

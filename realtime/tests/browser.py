@@ -1,10 +1,13 @@
 """What the demo-page tests share: Debian's Chromium, driven by Playwright, and `Person`, one
-user of the page in their own browser context. The `browser` fixture is in conftest.py."""
+user of the page in their own browser context. The `browser` and `server` fixtures are in
+conftest.py."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
+
+import pytest
 
 from chatsite.testing import ARTIFACTS
 
@@ -20,6 +23,12 @@ LAUNCH_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 SHOTS = ARTIFACTS / "screenshots"
+# The marks of every demo-page test module (`pytestmark = BROWSER_TESTS`); their server is the
+# `server` fixture of conftest.py.
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
+]
 
 
 class Person:

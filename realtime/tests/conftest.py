@@ -74,6 +74,13 @@ def carol(transactional_db):
 
 
 @pytest.fixture(scope="module")
+def server(chat_server_factory):
+    """The server of a demo-page test module (realtime/tests/browser.py): eventlet, presence to
+    contacts, as `make run` serves the page."""
+    return chat_server_factory("eventlet", REALTIME_PRESENCE_FANOUT="contacts")
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium for the demo-page tests (realtime/tests/browser.py)."""
     from playwright.sync_api import sync_playwright

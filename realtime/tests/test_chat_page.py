@@ -6,25 +6,15 @@ another origin. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from realtime.tests.browser import Person
+from realtime.tests.browser import BROWSER_TESTS, Person
 
 XSS = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
-]
-
-
-@pytest.fixture(scope="module")
-def server(chat_server_factory):
-    return chat_server_factory("eventlet", REALTIME_PRESENCE_FANOUT="contacts")
+pytestmark = BROWSER_TESTS
 
 
 def test_two_people_chat_in_the_browser(browser, server):

@@ -9,25 +9,15 @@ from __future__ import annotations
 import base64
 import io
 import re
-import shutil
 
-import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from realtime.tests.browser import Person
+from realtime.tests.browser import BROWSER_TESTS, Person
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_TESTS
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%" + b"x" * 2000 + b"\ntrailer <<>>\n%%EOF\n"
-
-
-@pytest.fixture(scope="module")
-def server(chat_server_factory):
-    return chat_server_factory("eventlet", REALTIME_PRESENCE_FANOUT="contacts")
 
 
 def png(size=(800, 600), color=(220, 60, 60)) -> bytes:

@@ -8,24 +8,14 @@ history loads on scrolling up. Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
-import shutil
 
-import pytest
 from playwright.sync_api import expect
 
-from realtime.tests.browser import Person
+from realtime.tests.browser import BROWSER_TESTS, Person
 
 PHONE = {"width": 390, "height": 780}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
-]
-
-
-@pytest.fixture(scope="module")
-def server(chat_server_factory):
-    return chat_server_factory("eventlet", REALTIME_PRESENCE_FANOUT="contacts")
+pytestmark = BROWSER_TESTS
 
 
 def signed_up(browser, server, *names: str, viewports=None) -> list[Person]:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
 from types import SimpleNamespace
 
-import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD
 from chatsite.testing import BASE_DIR
-from realtime.tests.browser import Person
+from realtime.tests.browser import BROWSER_TESTS, Person
 from realtime.tests.test_chat_page_actions import (
     PHONE,
     assert_clean,
@@ -31,15 +29,7 @@ from realtime.tests.test_chat_page_actions import (
 )
 from realtime.tests.test_moderation import AdminSession
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
-]
-
-
-@pytest.fixture(scope="module")
-def server(chat_server_factory):
-    return chat_server_factory("eventlet", REALTIME_PRESENCE_FANOUT="contacts")
+pytestmark = BROWSER_TESTS
 
 
 SEND = """async ([conversationId, texts]) => {
