@@ -41,11 +41,11 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from message_actions import process_cpu_seconds  # noqa: E402  (bench/, the script's directory)
 from pymongo import monitoring  # noqa: E402
 
 from chatsite.embedded_db import EmbeddedDB  # noqa: E402
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MESSAGES = "messaging_message"
 PAGE = 20  # the API's default page
 HISTORY = timedelta(weeks=8)
@@ -186,11 +186,6 @@ class Recorder(monitoring.CommandListener):
 
     def failed(self, event):
         self._search_requests.discard(event.request_id)
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
 def main() -> None:
