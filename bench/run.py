@@ -698,6 +698,15 @@ def search_section(results: dict) -> list[str]:
     ]
 
 
+def run_script(workdir: Path, script: str, *args, timeout: int) -> dict:
+    """Run a standalone benchmark of bench/ (its own database, in its own process) and return
+    the figures it writes with `--json`."""
+    out = workdir / Path(script).with_suffix(".json").name
+    command = [sys.executable, str(BENCH / script), *map(str, args), "--json", str(out)]
+    subprocess.run(command, check=True, timeout=timeout)
+    return json.loads(out.read_text())
+
+
 def merge_section(path: Path, heading: str, section: list[str]) -> None:
     """Put `section` in place of the generated section that starts with `heading` (up to the
     next section), or before `## Notes`, keeping the rest of the file."""
@@ -1665,32 +1674,22 @@ def main() -> None:
     if want("A"):
         log("A message actions: edit, delete, reactions beside a send")
         repeat = 100 if quick else 300
-        out = workdir / "message_actions.json"
-        subprocess.run(
-            [sys.executable, str(BENCH / "message_actions.py"), "--repeat", str(repeat),
-             "--json", str(out)],
-            check=True, timeout=900,
-        )  # fmt: skip
         results["A"] = {
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "repeat": repeat,
-            "actions": json.loads(out.read_text()),
+            "actions": run_script(workdir, "message_actions.py", "--repeat", repeat, timeout=900),
         }
 
     if want("S9"):
         log("S9 message search: 100,000 messages in 2,000 conversations")
         repeat, sends = (50, 100) if quick else (200, 300)
-        out = workdir / "search.json"
-        subprocess.run(
-            [sys.executable, str(BENCH / "search.py"), "--repeat", str(repeat),
-             "--sends", str(sends), "--json", str(out)],
-            check=True, timeout=1800,
-        )  # fmt: skip
         results["S9"] = {
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "repeat": repeat,
             "sends": sends,
-            "search": json.loads(out.read_text()),
+            "search": run_script(
+                workdir, "search.py", "--repeat", repeat, "--sends", sends, timeout=1800
+            ),
         }
 
     results["elapsed_min"] = (time.monotonic() - started) / 60
@@ -1698,7 +1697,8 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=1))
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     DOCS.mkdir(exist_ok=True)
-    # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8 below).
+    # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8, A
+    # and S9 below).
     target = workdir if only else DOCS
     write_report(results, target / "benchmarks.md")
     # S8, A and S9 date their own sections, so a run of them alone can update them in docs/.
