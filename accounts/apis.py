@@ -1,7 +1,8 @@
 import contextlib
 
+from django.conf import settings
 from django.contrib.auth import logout as session_logout
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -11,17 +12,30 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import selectors, services
 from accounts.serializers import (
+    AccountDeleteSerializer,
     AuthResultSerializer,
     LoginSerializer,
+    LoginSessionSerializer,
     LogoutSerializer,
+    MeSerializer,
     MessageResultSerializer,
+    MeUpdateSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetRequestSerializer,
     RefreshSerializer,
     SignupSerializer,
     TokenPairSerializer,
     UserListQuerySerializer,
     UserSerializer,
 )
-from accounts.throttles import LoginRateThrottle, SignupRateThrottle
+from accounts.throttles import (
+    LoginRateThrottle,
+    PasswordCheckRateThrottle,
+    PasswordResetRateThrottle,
+    SignupRateThrottle,
+)
+from chatsite import ratelimit
 from chatsite.openapi import integer_parameter, links, raises
 
 USER_LIST_LIMIT = 1000
@@ -29,6 +43,19 @@ USER_LIST_LIMIT = 1000
 
 def _auth_result(user, tokens) -> dict:
     return {**UserSerializer(user).data, **tokens}
+
+
+def _user_agent(request) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")
+
+
+def current_session_id(request) -> str:
+    """The login session of the token this request was authenticated with ("" for others,
+    such as the admin's session cookie)."""
+    if isinstance(request.auth, AccessToken):
+        sid = request.auth.get("sid", "")
+        return sid if isinstance(sid, str) else ""
+    return ""
 
 
 class SignupApi(APIView):
@@ -41,7 +68,10 @@ class SignupApi(APIView):
     @extend_schema(
         operation_id="auth_signup",
         request=SignupSerializer,
-        responses={201: AuthResultSerializer, **raises(services.UsernameTaken)},
+        responses={
+            201: AuthResultSerializer,
+            **raises(services.UsernameTaken, services.EmailTaken),
+        },
     )
     @links(
         201,
@@ -57,8 +87,9 @@ class SignupApi(APIView):
             full_name=data["fullName"],
             password=data["password"],
             gender=data.get("gender", ""),
+            email=data.get("email"),
         )
-        tokens = services.tokens_issue(user=user)
+        tokens = services.tokens_issue(user=user, user_agent=_user_agent(request))
         return Response(_auth_result(user, tokens), status=status.HTTP_201_CREATED)
 
 
@@ -77,7 +108,7 @@ class LoginApi(APIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.user_authenticate(request=request, **serializer.validated_data)
-        tokens = services.tokens_issue(user=user)
+        tokens = services.tokens_issue(user=user, user_agent=_user_agent(request))
         return Response(_auth_result(user, tokens))
 
 
@@ -130,11 +161,168 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
-    """The authenticated user."""
+    """The authenticated user's own account: read it, change it, delete it."""
 
-    @extend_schema(responses={200: UserSerializer})
+    # DELETE carries a body (the password); the schema says so (chatsite.openapi).
+    delete_has_body = True
+
+    def get_throttles(self):
+        if self.request.method == "DELETE":
+            return [PasswordCheckRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        return Response(UserSerializer(request.user).data)
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="auth_me_update",
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **raises(services.UsernameTaken, services.EmailTaken)},
+    )
+    def patch(self, request):
+        serializer = MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = services.user_update(
+            user=request.user,
+            full_name=data.get("fullName"),
+            gender=data.get("gender"),
+            username=data.get("username"),
+            email=data.get("email", ""),
+        )
+        return Response(MeSerializer(user).data)
+
+    @extend_schema(
+        operation_id="auth_me_delete",
+        request=AccountDeleteSerializer,
+        responses={204: None, **raises(services.WrongPassword)},
+    )
+    def delete(self, request):
+        serializer = AccountDeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_check(
+            user=request.user, password=serializer.validated_data["password"], field="password"
+        )
+        services.user_delete(user=request.user)
+        if request.user.is_authenticated:
+            session_logout(request._request)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        # COOKIE SESSIONS: clear the `jwt` cookies here (accounts.cookies.clear_session_cookies)
+        # once browser sessions in cookies exist.
+        return response
+
+
+SESSION_ID_PARAMETER = OpenApiParameter(
+    "session_id",
+    {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    OpenApiParameter.PATH,
+    required=True,
+    description="A login session's `id` (from `GET /api/auth/sessions`).",
+)
+
+
+class SessionListApi(APIView):
+    """The caller's live login sessions (devices), most recently used first."""
+
+    @extend_schema(
+        operation_id="auth_sessions_list", responses={200: LoginSessionSerializer(many=True)}
+    )
+    def get(self, request):
+        sessions = selectors.login_session_list_for_user(user=request.user)
+        context = {"current_sid": current_session_id(request)}
+        return Response(LoginSessionSerializer(sessions, many=True, context=context).data)
+
+
+class SessionEndApi(APIView):
+    """End one of the caller's login sessions: its tokens stop working, its sockets close."""
+
+    @extend_schema(
+        operation_id="auth_sessions_end",
+        parameters=[SESSION_ID_PARAMETER],
+        responses={204: None, **raises(services.SessionNotFound)},
+    )
+    def delete(self, request, session_id: str):
+        services.session_end_for_user(user=request.user, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    """Change the caller's password; every other login session ends, this one stays."""
+
+    throttle_classes = [PasswordCheckRateThrottle]
+
+    @extend_schema(
+        operation_id="auth_password_change",
+        request=PasswordChangeSerializer,
+        responses={200: MessageResultSerializer, **raises(services.WrongPassword)},
+    )
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.password_change(
+            user=request.user,
+            current=data["currentPassword"],
+            new=data["newPassword"],
+            session_id=current_session_id(request),
+        )
+        return Response({"message": "Password changed"})
+
+
+PASSWORD_RESET_ANSWER = {
+    "message": "If an account with an email address matches, a link to set a new password "
+    "has been sent to it."
+}
+
+
+class PasswordResetApi(APIView):
+    """Ask for a password reset link by email. The answer is the same whether or not the
+    account exists."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [PasswordResetRateThrottle]
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        request=PasswordResetRequestSerializer,
+        responses={202: MessageResultSerializer},
+    )
+    def post(self, request):
+        serializer = PasswordResetRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        login = serializer.validated_data["login"]
+        # Per account asked about too: nobody fills a mailbox from many addresses. Over the
+        # limit the answer stays the same (it would tell that the account exists otherwise).
+        rate = settings.CHAT["PASSWORD_RESET_RATE"]
+        if not ratelimit.hit("password_reset_target", login.strip().lower(), rate):
+            base_url = settings.PUBLIC_URL or request.build_absolute_uri("/")
+            services.password_reset_request(login=login, base_url=base_url)
+        return Response(PASSWORD_RESET_ANSWER, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(APIView):
+    """Set a new password with the `uid` and `token` of a reset link (for API clients; people
+    open the link's page). Every login session of the user ends."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [PasswordResetRateThrottle]
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        request=PasswordResetConfirmSerializer,
+        responses={200: MessageResultSerializer, **raises(services.ResetLinkInvalid)},
+    )
+    def post(self, request):
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.password_reset_confirm(
+            uid=data["uid"], token=data["token"], new=data["newPassword"]
+        )
+        return Response({"message": "Password changed; log in with the new password"})
 
 
 class UserListApi(APIView):

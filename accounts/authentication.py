@@ -17,7 +17,9 @@ class BearerAuthentication(JWTAuthentication):
         """simplejwt's lookup of the token's user, made through the driver: it runs on every
         API request, and as an ORM query its query building would cost more CPU than the read
         (measured: docs/benchmarks.md, "Measurements behind the code")."""
-        from accounts.selectors import user_get_by_id  # DRF imports this module at start-up
+        # DRF imports this module at start-up, before the models can be.
+        from accounts.selectors import user_get_by_id
+        from accounts.tokens import session_not_ended
 
         if api_settings.USER_ID_CLAIM not in validated_token:
             raise InvalidToken(_("Token contained no recognizable user identification"))
@@ -26,6 +28,11 @@ class BearerAuthentication(JWTAuthentication):
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         if not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+        session_id = validated_token.get("sid", "")
+        if not isinstance(session_id, str) or not session_not_ended(
+            user_id=str(user.pk), session_id=session_id
+        ):
+            raise AuthenticationFailed(_("The login session has ended"), code="session_ended")
         return user
 
 
@@ -41,6 +48,7 @@ class BearerAuthenticationScheme(SimpleJWTScheme):
             "description": (
                 "`Authorization: Bearer <access>`, the access token of signup, login or "
                 "refresh. A refused token answers 401 `token_expired` (refresh and retry), "
-                "`token_invalid` or `user_inactive`."
+                "`token_invalid`, `user_inactive` or `session_ended` (logged out, ended from "
+                "another device, by a password change or by an admin)."
             ),
         }

@@ -39,10 +39,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Lowercased copy of `username`: its unique index makes "Alice" and "alice" one account.
     username_key = models.CharField(max_length=30, unique=True, editable=False)
     full_name = models.CharField(max_length=100)
+    # Optional, for password resets. `email_key` is its lowercased copy; the backend makes a
+    # unique index partial (`$type: string`), so any number of users can have none (null).
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    email_key = models.CharField(max_length=254, null=True, blank=True, unique=True, editable=False)
     gender = models.CharField(max_length=6, choices=Gender.choices, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # When the person deleted their account: the row stays (their conversations refer to it),
+    # anonymised (services.user_delete).
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -54,13 +61,24 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Moderators get this instead of `change_user`, which would let them edit anyone's
         # permissions (their own included).
         permissions = [("deactivate_user", "Can deactivate users")]
+        indexes = [
+            # The unique index on email_key is partial, and the embedded database uses no
+            # partial index for a lookup (a reset by email would scan every user).
+            models.Index(fields=["email_key"], name="user_by_email_key"),
+        ]
 
     def __str__(self):
         return self.username
 
     def save(self, *args, **kwargs):
         self.username_key = self.username.lower()
+        self.email = self.email or None
+        self.email_key = self.email.lower() if self.email else None
         super().save(*args, **kwargs)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     def get_full_name(self):
         return self.full_name
@@ -78,6 +96,12 @@ class User(AbstractBaseUser, PermissionsMixin):
             from django.core.exceptions import ValidationError
 
             raise ValidationError({"username": "That username is taken."}, code="username_taken")
+        if self.email and not (exclude and "email" in exclude):
+            clash = User.objects.filter(email_key=self.email.lower()).exclude(pk=self.pk)
+            if clash.exists():
+                from django.core.exceptions import ValidationError
+
+                raise ValidationError({"email": "That email is in use."}, code="email_taken")
 
 
 class RevokedToken(models.Model):
@@ -99,3 +123,35 @@ class RevokedToken(models.Model):
 
     def __str__(self):
         return self.jti
+
+
+class LoginSession(models.Model):
+    """One login (signup, login): the `sid` claim of its tokens, kept across refreshes. Ended by
+    logout, by the user from another device, by a password change or reset, by an admin, or
+    when a refresh token is reused; `ended_at` is then set (and a `RevokedToken` row
+    `session:<sid>` refuses its refresh tokens, as for sessions from before this table)."""
+
+    USER_AGENT_MAX = 256
+
+    sid = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Moved at most every `tokens.TOUCH_INTERVAL` (a write per request would be too many).
+    last_used_at = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The unique index on sid is partial (the backend's `$type` filter) and the
+            # embedded database uses no partial index for a lookup: every request reads by sid.
+            models.Index(fields=["sid"], name="login_session_by_sid"),
+            models.Index(fields=["user", "-last_used_at"], name="login_session_by_user"),
+        ]
+
+    def __str__(self):
+        return f"session {self.sid} of {self.user_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from bson import ObjectId
 from django.db import connection
 
-from accounts.models import User
+from accounts.models import LoginSession, User
 from chatsite.errors import ValidationFailed
 
 
@@ -83,3 +83,12 @@ def user_from_document(doc: dict) -> User:
             names.append(field.attname)
             values.append(value)
     return User.from_db(connection.alias, names, values)
+
+
+LOGIN_SESSION_LIST_LIMIT = 200
+
+
+def login_session_list_for_user(*, user: User) -> list[LoginSession]:
+    """The user's live login sessions, most recently used first (at most 200)."""
+    sessions = LoginSession.objects.filter(user=user, ended_at=None).order_by("-last_used_at")
+    return list(sessions[:LOGIN_SESSION_LIST_LIMIT])

@@ -1,10 +1,10 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import MinLengthValidator, RegexValidator
+from django.core.validators import EmailValidator, MinLengthValidator, RegexValidator
 from rest_framework import serializers
 
 from accounts.avatars import avatar_data_uri
-from accounts.models import User, username_validator
+from accounts.models import LoginSession, User, username_validator
 from chatsite.fields import StrictCharField
 from chatsite.openapi import OBJECT_ID_PATTERN, password_min_length
 
@@ -41,8 +41,22 @@ class PasswordField(StrictCharField):
         }
 
 
+class EmailField(StrictCharField):
+    """An email address (Django's `EmailValidator`), at most 254 characters, kept as sent."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_length=254, trim_whitespace=True, validators=[EmailValidator()], **kwargs
+        )
+
+    @property
+    def schema_constraints(self) -> dict:
+        return {"format": "email"}
+
+
 class UserSerializer(serializers.Serializer):
-    """The public shape of a user, with the reference design's field names."""
+    """The public shape of a user, with the reference design's field names (never the email).
+    A deleted account shows as "Deleted user"."""
 
     _id = serializers.RegexField(OBJECT_ID_PATTERN, source="pk", read_only=True)
     fullName = serializers.CharField(source="full_name", read_only=True)
@@ -52,6 +66,12 @@ class UserSerializer(serializers.Serializer):
 
     def get_profilePic(self, user) -> str:
         return avatar_data_uri(str(user.pk), user.full_name, user.username)
+
+
+class MeSerializer(UserSerializer):
+    """The caller's own account: the public shape plus their email (null when none)."""
+
+    email = serializers.EmailField(read_only=True, allow_null=True)
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -77,6 +97,7 @@ class SignupSerializer(serializers.Serializer):
         max_length=128, trim_whitespace=False, help_text="Equal to `password`."
     )
     gender = serializers.ChoiceField(choices=User.Gender.choices, required=False, allow_blank=True)
+    email = EmailField(required=False, allow_null=True, help_text="Optional; for password resets.")
 
     def validate(self, data):
         if data["password"] != data["confirmPassword"]:
@@ -114,3 +135,73 @@ class UserListQuerySerializer(serializers.Serializer):
 
 class MessageResultSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+class LoginSessionSerializer(serializers.Serializer):
+    """One of the caller's live login sessions; `current` is the one of this request's token."""
+
+    id = serializers.CharField(source="sid", read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True)
+    userAgent = serializers.CharField(source="user_agent", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    def get_current(self, session: LoginSession) -> bool:
+        return session.sid == self.context.get("current_sid")
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """The fields of `PATCH /api/auth/me`; each is optional, an absent one is left unchanged."""
+
+    fullName = StrictCharField(max_length=100, trim_whitespace=True, required=False)
+    username = StrictCharField(
+        max_length=30, trim_whitespace=False, validators=[exact_username_validator], required=False
+    )
+    gender = serializers.ChoiceField(choices=User.Gender.choices, required=False, allow_blank=True)
+    email = EmailField(
+        required=False, allow_null=True, allow_blank=True, help_text='null or "" removes it.'
+    )
+
+
+def _validate_new_password(data: dict, user: User | None) -> dict:
+    if data["newPassword"] != data["confirmPassword"]:
+        raise serializers.ValidationError({"confirmPassword": ["Passwords don't match."]})
+    try:
+        password_validation.validate_password(data["newPassword"], user)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError({"newPassword": list(error.messages)}) from None
+    return data
+
+
+def _confirm_field() -> StrictCharField:
+    return StrictCharField(
+        max_length=128, trim_whitespace=False, help_text="Equal to `newPassword`."
+    )
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    currentPassword = StrictCharField(max_length=128, trim_whitespace=False)
+    newPassword = PasswordField()
+    confirmPassword = _confirm_field()
+
+    def validate(self, data):
+        return _validate_new_password(data, self.context.get("user"))
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    login = StrictCharField(max_length=254, help_text="A username or an email address.")
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = StrictCharField(max_length=64, help_text="From the reset link: `/reset/<uid>/<token>/`.")
+    token = StrictCharField(max_length=128, help_text="From the reset link.")
+    newPassword = PasswordField()
+    confirmPassword = _confirm_field()
+
+    def validate(self, data):
+        # Django's validators run again with the user (similarity) once the link is checked.
+        return _validate_new_password(data, None)
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    password = StrictCharField(max_length=128, trim_whitespace=False)

@@ -4,3 +4,6 @@ from django.dispatch import Signal
 user_deactivated = Signal()
 # Sent with `user` and `session_id` after a login session ends (logout, a reused refresh token).
 session_ended = Signal()
+# Sent with `user` while an account is being deleted, after its sessions ended and before it
+# is anonymised: apps erase what the person wrote (messaging). Sent synchronously.
+user_deleting = Signal()

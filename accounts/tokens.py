@@ -11,7 +11,7 @@ cannot store.)"""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 from django.conf import settings
@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import RevokedToken, User
+from accounts.models import LoginSession, RevokedToken, User
 from accounts.selectors import user_is_active
 
 
@@ -57,10 +57,43 @@ class ChatRefreshToken(RefreshToken):
         )
 
 
-def issue_for(user: User, *, session_id: str | None = None) -> dict[str, str]:
+# `last_used_at` of a login session moves at most this often: a write per request would cost
+# more than the read that checks the session.
+TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def issue_for(user: User, *, session_id: str | None = None, user_agent: str = "") -> dict[str, str]:
+    """A token pair: of a new login session (a `LoginSession` row, with the client's
+    `user_agent`), or of the existing `session_id` (a refresh, which touches its row)."""
     refresh = ChatRefreshToken.for_user(user)
-    refresh["sid"] = session_id or uuid.uuid4().hex
+    now = timezone.now()
+    if session_id:
+        _sessions().update_one(
+            {"sid": session_id, "ended_at": None}, {"$set": {"last_used_at": now}}
+        )
+    else:
+        session_id = uuid.uuid4().hex
+        LoginSession.objects.create(
+            sid=session_id,
+            user=user,
+            created_at=now,
+            last_used_at=now,
+            user_agent=clean_user_agent(user_agent),
+        )
+    refresh["sid"] = session_id
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def clean_user_agent(raw: object) -> str:
+    """What is kept of a `User-Agent` header: printable, at most 256 characters."""
+    if not isinstance(raw, str):
+        return ""
+    text = "".join(c if c.isprintable() else " " for c in raw).strip()
+    return text[: LoginSession.USER_AGENT_MAX]
+
+
+def _sessions():
+    return connection.get_collection(LoginSession._meta.db_table)
 
 
 def parse_refresh(raw: str) -> ChatRefreshToken:
@@ -81,6 +114,9 @@ def session_revoke(*, user_id: str, session_id: str) -> None:
             "expires_at": timezone.now() + lifetime,
         },
     )
+    _sessions().update_one(
+        {"sid": session_id, "ended_at": None}, {"$set": {"ended_at": timezone.now()}}
+    )
 
 
 def ended_sessions(session_ids: list[str]) -> set[str]:
@@ -90,14 +126,38 @@ def ended_sessions(session_ids: list[str]) -> set[str]:
 
 
 def session_is_live(*, user_id: str, session_id: str) -> bool:
-    """True if the user exists and is active and this login session was not logged out.
+    """True if the user exists and is active and this login session was not ended.
 
     Asked on every socket connect (a reconnect storm asks it thousands of times a second), so
     it reads through the driver: the ORM's query building costs this process more CPU than the
     two indexed reads themselves (measured: docs/benchmarks.md, "Measurements behind the code")."""
     if not ObjectId.is_valid(user_id) or not user_is_active(ObjectId(user_id)):
         return False
+    return session_not_ended(user_id=user_id, session_id=session_id)
+
+
+def session_not_ended(*, user_id: str, session_id: str) -> bool:
+    """Whether this login session of this user has not ended (the user's own state aside); it
+    was used now: `last_used_at` moves if it is older than `TOUCH_INTERVAL`.
+
+    One indexed read of the `LoginSession` row by sid, through the driver (see
+    `session_is_live`). A session from before that table existed has no row: the `RevokedToken`
+    written when it ended answers instead."""
     if not session_id:
-        return True
-    revoked = connection.get_collection(RevokedToken._meta.db_table)
-    return revoked.find_one({"session_id": session_id, "logout": True}, {"_id": 1}) is None
+        return True  # a token from before sessions existed
+    row = _sessions().find_one(
+        {"sid": session_id}, {"user_id": 1, "ended_at": 1, "last_used_at": 1}
+    )
+    if row is None:
+        revoked = connection.get_collection(RevokedToken._meta.db_table)
+        return revoked.find_one({"session_id": session_id, "logout": True}, {"_id": 1}) is None
+    if row.get("ended_at") is not None or str(row.get("user_id")) != str(user_id):
+        return False
+    now = timezone.now()
+    last = row.get("last_used_at")
+    if last is None or last.replace(tzinfo=UTC) < now - TOUCH_INTERVAL:
+        # Conditional, so concurrent requests of one session write it once.
+        _sessions().update_one(
+            {"_id": row["_id"], "last_used_at": last}, {"$set": {"last_used_at": now}}
+        )
+    return True

@@ -160,6 +160,8 @@ def _token_error_code(exc) -> str:
         codes = str(detail.get("code", "token_invalid"))
     if codes in {"user_inactive", "user_not_found"}:
         return "user_inactive"
+    if codes == "session_ended":
+        return "session_ended"
     return "token_invalid"
 
 

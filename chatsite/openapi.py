@@ -141,7 +141,13 @@ def integer_parameter(name: str, minimum: int, maximum: int, description: str) -
     )
 
 
-TOKEN_CODES = ("not_authenticated", "token_invalid", "token_expired", "user_inactive")
+TOKEN_CODES = (
+    "not_authenticated",
+    "token_invalid",
+    "token_expired",
+    "user_inactive",
+    "session_ended",
+)
 _RETRY_AFTER = {
     "Retry-After": {
         "schema": {"type": "integer", "minimum": 0},
@@ -183,6 +189,17 @@ class ChatAutoSchema(AutoSchema):
                 for operation_id, target in targets.items()
             }
         return operation
+
+    def _get_request_body(self, direction="request"):
+        # drf-spectacular describes bodies of PUT, PATCH and POST only; a view whose DELETE
+        # takes one (a password to confirm) says so with `delete_has_body`.
+        if self.method == "DELETE" and getattr(self.view, "delete_has_body", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
 
     def _error_codes(self, operation: dict) -> dict[int, set[str]]:
         codes: dict[int, set[str]] = defaultdict(set)

@@ -176,6 +176,31 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 
+# A password reset link works once, for this many seconds (Django's PasswordResetTokenGenerator).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
+
+# --- Email (password reset links) ------------------------------------------------------------
+# SMTP in production; the console (the server's output) in development. EMAIL_BACKEND names
+# another Django backend, e.g. `django.core.mail.backends.filebased.EmailBackend` with
+# EMAIL_FILE_PATH (a directory), which the tests read.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "chat@localhost")
+# Where reset links point (`https://chat.example.com`); unset: the host the request came to
+# (one of ALLOWED_HOSTS).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+
 # --- Caches (rate limits); shared through Redis when REDIS_URL is set ------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
@@ -250,6 +275,10 @@ CHAT = {
     # Login attempts per client address (DRF rate syntax: "<count>/<second|minute|hour|day>").
     "LOGIN_RATE": os.environ.get("LOGIN_RATE", "10/minute"),
     "SIGNUP_RATE": os.environ.get("SIGNUP_RATE", "20/hour"),
+    # Password reset requests, counted per client address and per account asked about.
+    "PASSWORD_RESET_RATE": os.environ.get("PASSWORD_RESET_RATE", "5/hour"),
+    # Wrong current passwords (change password, delete account), per user.
+    "PASSWORD_CHECK_RATE": os.environ.get("PASSWORD_CHECK_RATE", "10/minute"),
     "SEND_RATE": os.environ.get("SEND_RATE", "60/10s"),
     # Edits, deletes and reactions per user (REST and socket events share the count).
     "ACTION_RATE": os.environ.get("ACTION_RATE", "60/10s"),

@@ -37,6 +37,8 @@ TEST_ENVIRONMENT = {
     "DEBUG": "false",
     "LOGIN_RATE": "100000/minute",
     "SIGNUP_RATE": "100000/minute",
+    "PASSWORD_RESET_RATE": "100000/minute",
+    "PASSWORD_CHECK_RATE": "100000/minute",
     "SEND_RATE": "100000/minute",
     "REALTIME_EVENT_RATE": "100000/s",
     # Tests about other things watch strangers come and go; the default, "contacts", has its

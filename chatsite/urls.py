@@ -6,6 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from accounts.urls import page_urlpatterns
 from chatsite.api_root import ApiRootApi
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     ),
     path("api/", include("accounts.urls")),
     path("api/", include("messaging.urls")),
+    path("", include(page_urlpatterns)),
     path("", include("realtime.urls")),
 ]
 

@@ -1,7 +1,10 @@
 from pathlib import PurePosixPath
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import FileResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -722,3 +725,36 @@ class SearchApi(APIView):
                 "hasMore": has_more,
             }
         )
+
+
+class AccountExportApi(APIView):
+    """The caller's own data as a JSON download: profile, login sessions, the conversations
+    they are in, every message they wrote. Streamed: it can be large."""
+
+    @extend_schema(
+        operation_id="auth_me_export",
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="`{exportedAt, profile, sessions, conversations, messages}` "
+                "(docs/api.md), as an attachment (`Content-Disposition`).",
+            )
+        },
+    )
+    def get(self, request):
+        chunks = selectors.account_export_chunks(user=request.user)
+        if isinstance(request._request, ASGIRequest):
+            # Under ASGI Django would gather a synchronous iterator whole before sending it.
+            chunks = _async_chunks(chunks)
+        response = StreamingHttpResponse(chunks, content_type="application/json")
+        stamp = timezone.now().strftime("%Y%m%d")
+        response["Content-Disposition"] = f'attachment; filename="chat-export-{stamp}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+async def _async_chunks(chunks):
+    """Each database page read in Django's thread for synchronous code, one at a time."""
+    take = sync_to_async(next, thread_sensitive=True)
+    while (chunk := await take(chunks, None)) is not None:
+        yield chunk

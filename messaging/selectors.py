@@ -3,7 +3,9 @@ users get 404, so conversation ids can't be probed."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import reduce
 from operator import or_
@@ -11,6 +13,7 @@ from operator import or_
 from bson import ObjectId
 from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import is_ascii_number, user_is_active
@@ -372,3 +375,57 @@ def message_search(
         }
         for m in hits
     ], len(found) > limit
+
+
+EXPORT_BATCH = 500
+
+
+def account_export_chunks(*, user: User, batch: int = EXPORT_BATCH) -> Iterator[str]:
+    """The user's own data as one JSON document, in pieces: profile, live login sessions, the
+    conversations they are in, and every message they wrote (oldest first, `batch` read at a
+    time, so memory stays bounded however many there are)."""
+    from accounts.selectors import login_session_list_for_user
+    from accounts.serializers import LoginSessionSerializer, MeSerializer
+    from messaging.serializers import iso
+
+    profile = {**MeSerializer(user).data, "dateJoined": iso(user.date_joined)}
+    sessions = LoginSessionSerializer(login_session_list_for_user(user=user), many=True).data
+    yield '{"exportedAt": ' + json.dumps(iso(timezone.now()))
+    yield ', "profile": ' + json.dumps(profile)
+    yield ', "sessions": ' + json.dumps(sessions)
+    yield ', "conversations": ['
+    conversations = Conversation.objects.filter(participants__contains=[user.pk]).values_list(
+        "pk", "kind", "title", "created_at"
+    )
+    for n, (pk, kind, title, created_at) in enumerate(conversations.iterator(chunk_size=batch)):
+        item = {"id": str(pk), "kind": kind, "name": title, "createdAt": iso(created_at)}
+        yield ("" if n == 0 else ", ") + json.dumps(item)
+    yield '], "messages": ['
+    mine = Message.objects.filter(sender=user, system__isnull=True).order_by("created_at", "pk")
+    last = None
+    first = True
+    while True:
+        page = mine
+        if last is not None:
+            page = page.filter(
+                Q(created_at__gt=last.created_at) | Q(created_at=last.created_at, pk__gt=last.pk)
+            )
+        rows = list(page[:batch])
+        for m in rows:
+            item = {
+                "id": str(m.pk),
+                "conversationId": str(m.conversation_id),
+                "seq": m.seq,
+                "createdAt": iso(m.created_at),
+                "editedAt": iso(m.edited_at),
+                "deleted": m.deleted_at is not None,
+                "hidden": m.hidden_at is not None,
+                "message": m.body,
+                "attachmentIds": [str(a) for a in m.attachment_ids or []],
+            }
+            yield ("" if first else ", ") + json.dumps(item)
+            first = False
+        if len(rows) < batch:
+            break
+        last = rows[-1]
+    yield "]}"

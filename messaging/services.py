@@ -3,6 +3,7 @@ the REST API, the `sendMessage` socket event and the admin all call it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -18,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from emoji import EMOJI_DATA, emojize, is_emoji
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
@@ -1080,3 +1082,87 @@ def group_member_set_role(
         text=f"{actor.username} made {_names([target])} "
         + {"owner": "the owner", "admin": "an admin", "member": "a member"}[role],
     )
+
+
+# --- a deleted account (accounts.services.user_delete sends `user_deleting`) ------------------
+
+ERASE_BATCH = 200
+
+
+def user_data_erase(*, user: User) -> int:
+    """What a deleted account leaves in messaging: they leave every group (as if they had
+    left: ownership passes on, a "left" line in its history), every message they wrote is
+    erased as their own delete would (text, edit history, reactions on it, attachments and
+    their files; the tombstone keeps its place, attributed to the anonymised "Deleted user"),
+    their unsent uploads and sync cursors go. Their reactions on others' messages and their
+    place in direct conversations stay, under "Deleted user". Returns how many messages were
+    erased."""
+    groups = Conversation.objects.filter(
+        participants__contains=[user.pk], kind=Conversation.Kind.GROUP
+    )
+    for group in list(groups):
+        with contextlib.suppress(errors.MemberNotFound):  # left meanwhile
+            group_member_remove(conversation=group, actor=user, user_id=user.pk)
+    erased = messages_erase_of_sender(user=user)
+    _attachments_erase(Attachment.objects.filter(message__isnull=True, uploader=user))
+    SyncCheckpoint.objects.filter(user=user).delete()
+    return erased
+
+
+def messages_erase_of_sender(*, user: User, batch: int = ERASE_BATCH) -> int:
+    """Erase every message `user` wrote, `batch` at a time: per conversation of a batch, one
+    transaction takes a version per message (so `/api/sync` hands each tombstone out exactly
+    once) and writes them in one bulk update. Memory stays bounded by `batch`; no event is
+    sent per message (there can be many): clients see the tombstones when they next sync or
+    load the history."""
+    erased = 0
+    while True:
+        page = list(
+            Message.objects.filter(sender=user, deleted_at__isnull=True, system__isnull=True)
+            .order_by("-created_at")
+            .values_list("pk", "conversation_id")[:batch]
+        )
+        if not page:
+            return erased
+        by_conversation: dict = {}
+        for pk, conversation_id in page:
+            by_conversation.setdefault(conversation_id, []).append(pk)
+        for conversation_id, ids in by_conversation.items():
+            _erase_in_conversation(conversation_id, ids)
+        erased += len(page)
+
+
+def _erase_in_conversation(conversation_id, ids: list) -> None:
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    messages = connection.get_collection(Message._meta.db_table)
+
+    def write() -> None:
+        session = current_session()
+        state = _conversations().find_one({"_id": conversation_id}, {"version": 1}, session=session)
+        version = state["version"] if state else 0
+        now = timezone.now()
+        updates = []
+        for pk in ids:
+            version += 1
+            erased = {
+                "deleted_at": now,
+                "body": "",
+                "edit_history": [],
+                "reactions": [],
+                "attachment_ids": [],
+                "search_terms": [],
+                "version": Int64(version),
+                "updated_at": now,
+            }
+            updates.append(UpdateOne({"_id": pk, "deleted_at": None}, {"$set": erased}))
+        messages.bulk_write(updates, ordered=False, session=session)
+        if state is not None:
+            _conversations().update_one(
+                {"_id": conversation_id},
+                {"$set": {"version": Int64(version), "updated_at": now}},
+                session=session,
+            )
+        _attachments_erase(Attachment.objects.filter(message__in=ids))
+
+    key = writer_key(conversation) if conversation is not None else str(conversation_id)
+    run_in_transaction(write, lock_key=key)

@@ -3,6 +3,8 @@ from django.urls import path
 from messaging import apis
 
 urlpatterns = [
+    # The account's export reads messaging's data, so it lives here (imports flow one way).
+    path("auth/me/export", apis.AccountExportApi.as_view(), name="auth-me-export"),
     path("messages/send/<str:user_id>", apis.DirectMessageSendApi.as_view(), name="message-send"),
     # GET with a user's id (the reference route); PATCH/DELETE with a message's id.
     path("messages/<str:id>", apis.MessageApi.as_view(), name="message"),

@@ -201,6 +201,7 @@ class TestMe:
             "username": "alice",
             "gender": "female",
             "profilePic": response.json()["profilePic"],
+            "email": None,
         }
         assert response.json()["profilePic"].startswith("data:image/svg+xml;base64,")
 

@@ -149,7 +149,8 @@ def test_every_operation_documents_its_errors_with_the_error_shape(client):
             security = operation.get("security", [])
             if {"jwtAuth": []} in security and {} not in security:  # not optional
                 assert error_codes(operation, 401) == [
-                    "not_authenticated", "token_expired", "token_invalid", "user_inactive"
+                    "not_authenticated", "session_ended", "token_expired", "token_invalid",
+                    "user_inactive",
                 ]  # fmt: skip
 
 

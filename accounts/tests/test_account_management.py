@@ -1,0 +1,485 @@
+"""Managing one's own account over the REST API (in process): email, login sessions, profile
+changes, password change and reset, deletion. Socket closing is tested against a real server
+in test_account_sessions_live.py."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts import tokens
+from accounts.models import LoginSession, RevokedToken, User
+from accounts.services import DELETED_FULL_NAME, password_reset_link, user_create
+from accounts.tests.factories import PASSWORD, assert_error, bearer, signup_payload, user_factory
+from chatsite.testing import wait_until
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "another-long-password-77"
+
+
+def login(api, username="alice", password=PASSWORD, agent="TestAgent/1.0") -> dict:
+    response = api.post(
+        "/api/auth/login",
+        {"username": username, "password": password},
+        format="json",
+        HTTP_USER_AGENT=agent,
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def sid_of(refresh: str) -> str:
+    """The login session a token belongs to."""
+    return tokens.ChatRefreshToken(refresh, verify=False)["sid"]
+
+
+def as_token(access: str) -> dict:
+    return {"HTTP_AUTHORIZATION": bearer(access)}
+
+
+class TestEmail:
+    def test_many_users_can_have_no_email(self, db):
+        first = user_factory()
+        second = user_factory()
+
+        assert first.email is None and second.email is None
+        assert first.email_key is None and second.email_key is None
+
+    def test_signup_takes_an_optional_email_that_me_shows(self, api):
+        body = api.post(
+            "/api/auth/signup", signup_payload(email="Dana@Example.org"), format="json"
+        ).json()
+
+        me = api.get("/api/auth/me", **as_token(body["access"])).json()
+        assert me["email"] == "Dana@Example.org"
+        assert User.objects.get(username="dana").email_key == "dana@example.org"
+
+    def test_an_email_in_use_is_refused_ignoring_case(self, api, db):
+        user_create(username="first", full_name="First", password=PASSWORD, email="a@b.org")
+
+        response = api.post("/api/auth/signup", signup_payload(email="A@B.ORG"), format="json")
+
+        body = assert_error(response, 400, "email_taken")
+        assert "email" in body["fields"]
+
+    def test_the_unique_index_decides_a_race(self, db):
+        from django.db import IntegrityError
+        from pymongo.errors import DuplicateKeyError
+
+        User(username="one", full_name="One", email="x@y.org").save()
+        with pytest.raises((IntegrityError, DuplicateKeyError)):
+            User(username="two", full_name="Two", email="X@y.org").save()
+
+    def test_a_malformed_email_is_a_validation_error(self, api):
+        response = api.post("/api/auth/signup", signup_payload(email="nope"), format="json")
+
+        assert assert_error(response, 400, "validation_error")["fields"]["email"]
+
+    def test_the_public_user_shape_has_no_email(self, alice_api, db):
+        user_create(username="erin", full_name="Erin", password=PASSWORD, email="erin@x.org")
+
+        users = alice_api.get("/api/users").json()
+
+        assert [u["username"] for u in users] == ["erin"]
+        assert "email" not in users[0]
+
+
+class TestLoginSessions:
+    def test_a_login_stores_its_session_with_the_user_agent(self, api, alice):
+        body = login(api, agent="Firefox/" + "x" * 400)
+
+        sid = sid_of(body["refresh"])
+        row = LoginSession.objects.get(sid=sid)
+        assert row.user_id == alice.pk
+        assert row.user_agent.startswith("Firefox/")
+        assert len(row.user_agent) == 256
+        assert row.ended_at is None
+
+    def test_the_list_shows_live_sessions_and_marks_the_current_one(self, api, alice, bob):
+        phone = login(api, agent="Phone")
+        laptop = login(api, agent="Laptop")
+        login(api, username="bob")
+
+        response = api.get("/api/auth/sessions", **as_token(laptop["access"]))
+
+        assert response.status_code == 200
+        sessions = response.json()
+        assert {s["userAgent"] for s in sessions} == {"Phone", "Laptop"}
+        assert [s["current"] for s in sessions if s["userAgent"] == "Laptop"] == [True]
+        assert [s["current"] for s in sessions if s["userAgent"] == "Phone"] == [False]
+        assert set(sessions[0]) == {"id", "createdAt", "lastUsedAt", "userAgent", "current"}
+        del phone
+
+    def test_ending_another_session_refuses_its_tokens(self, api, alice):
+        phone, laptop = login(api, agent="Phone"), login(api, agent="Laptop")
+        phone_sid = sid_of(phone["refresh"])
+
+        response = api.delete(f"/api/auth/sessions/{phone_sid}", **as_token(laptop["access"]))
+
+        assert response.status_code == 204
+        assert_error(api.get("/api/auth/me", **as_token(phone["access"])), 401, "session_ended")
+        refused = api.post("/api/auth/refresh", {"refresh": phone["refresh"]}, format="json")
+        assert_error(refused, 401, "token_invalid")
+        assert api.get("/api/auth/me", **as_token(laptop["access"])).status_code == 200
+        listed = api.get("/api/auth/sessions", **as_token(laptop["access"])).json()
+        assert [s["userAgent"] for s in listed] == ["Laptop"]
+        assert LoginSession.objects.get(sid=phone_sid).ended_at is not None
+
+    def test_another_users_or_an_unknown_session_is_not_found(self, api, alice, bob):
+        mine = login(api)
+        theirs = tokens.ChatRefreshToken(login(api, username="bob")["refresh"])["sid"]
+
+        for sid in (theirs, "0" * 32, "not-a-session"):
+            response = api.delete(f"/api/auth/sessions/{sid}", **as_token(mine["access"]))
+            assert_error(response, 404, "not_found")
+        assert LoginSession.objects.get(sid=theirs).ended_at is None
+
+    def test_logout_ends_the_row_too(self, api, alice):
+        body = login(api)
+        api.post("/api/auth/logout", {"refresh": body["refresh"]}, format="json")
+
+        sid = sid_of(body["refresh"])
+        assert LoginSession.objects.get(sid=sid).ended_at is not None
+        assert_error(api.get("/api/auth/me", **as_token(body["access"])), 401, "session_ended")
+
+    def test_last_used_at_moves_at_most_once_per_interval(self, api, alice):
+        body = login(api)
+        sid = sid_of(body["refresh"])
+        old = timezone.now() - tokens.TOUCH_INTERVAL - timedelta(seconds=5)
+        LoginSession.objects.filter(sid=sid).update(last_used_at=old)
+
+        api.get("/api/auth/me", **as_token(body["access"]))
+        touched = LoginSession.objects.get(sid=sid).last_used_at
+        api.get("/api/auth/me", **as_token(body["access"]))
+
+        assert touched > old + timedelta(seconds=4)
+        assert LoginSession.objects.get(sid=sid).last_used_at == touched
+
+    def test_a_refresh_touches_the_session(self, api, alice):
+        body = login(api)
+        sid = sid_of(body["refresh"])
+        old = timezone.now() - timedelta(days=1)
+        LoginSession.objects.filter(sid=sid).update(last_used_at=old)
+
+        api.post("/api/auth/refresh", {"refresh": body["refresh"]}, format="json")
+
+        assert LoginSession.objects.get(sid=sid).last_used_at > old + timedelta(hours=23)
+
+    def test_a_session_from_before_the_table_answers_from_revoked_tokens(self, alice):
+        body = tokens.issue_for(alice)
+        sid = sid_of(body["refresh"])
+        LoginSession.objects.filter(sid=sid).delete()  # as if made before the table existed
+
+        assert tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
+        tokens.session_revoke(user_id=str(alice.pk), session_id=sid)
+        assert not tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
+        assert RevokedToken.objects.filter(session_id=sid, logout=True).exists()
+
+    def test_a_session_id_of_another_user_is_not_live(self, alice, bob):
+        sid = tokens.ChatRefreshToken(tokens.issue_for(alice)["refresh"])["sid"]
+
+        assert not tokens.session_is_live(user_id=str(bob.pk), session_id=sid)
+
+
+class TestProfileUpdate:
+    def test_changes_the_given_fields_and_answers_the_user(self, api, alice):
+        body = login(api)
+
+        response = api.patch(
+            "/api/auth/me",
+            {"fullName": "Alice Cooper", "gender": "other", "email": "alice@example.org"},
+            format="json",
+            **as_token(body["access"]),
+        )
+
+        assert response.status_code == 200, response.content
+        me = response.json()
+        assert (me["fullName"], me["gender"], me["email"]) == (
+            "Alice Cooper",
+            "other",
+            "alice@example.org",
+        )
+        assert me["username"] == "alice"
+        alice.refresh_from_db()
+        assert alice.full_name == "Alice Cooper" and alice.email_key == "alice@example.org"
+
+    def test_a_new_username_works_for_login(self, api, alice):
+        body = login(api)
+
+        response = api.patch(
+            "/api/auth/me", {"username": "Wonder.Alice"}, format="json", **as_token(body["access"])
+        )
+
+        assert response.json()["username"] == "Wonder.Alice"
+        login(api, username="wonder.alice")
+
+    def test_a_taken_username_or_email_is_refused(self, api, alice, bob):
+        user_create(username="erin", full_name="Erin", password=PASSWORD, email="erin@x.org")
+        body = login(api)
+
+        taken = api.patch(
+            "/api/auth/me", {"username": "BOB"}, format="json", **as_token(body["access"])
+        )
+        assert_error(taken, 400, "username_taken")
+        in_use = api.patch(
+            "/api/auth/me", {"email": "Erin@X.org"}, format="json", **as_token(body["access"])
+        )
+        assert_error(in_use, 400, "email_taken")
+        alice.refresh_from_db()
+        assert (alice.username, alice.email) == ("alice", None)
+
+    def test_the_own_username_in_another_case_is_fine(self, api, alice):
+        body = login(api)
+
+        response = api.patch(
+            "/api/auth/me", {"username": "ALICE"}, format="json", **as_token(body["access"])
+        )
+
+        assert response.status_code == 200
+        assert response.json()["username"] == "ALICE"
+
+    def test_invalid_values_are_validation_errors(self, api, alice):
+        body = login(api)
+
+        for change in ({"username": "a b"}, {"fullName": "  "}, {"gender": "x"}, {"email": "x"}):
+            response = api.patch("/api/auth/me", change, format="json", **as_token(body["access"]))
+            assert_error(response, 400, "validation_error")
+
+    def test_null_removes_the_email(self, api, alice):
+        alice.email = "alice@example.org"
+        alice.save()
+        body = login(api)
+
+        response = api.patch(
+            "/api/auth/me", {"email": None}, format="json", **as_token(body["access"])
+        )
+
+        assert response.json()["email"] is None
+        alice.refresh_from_db()
+        assert alice.email is None and alice.email_key is None
+
+
+class TestPasswordChange:
+    def change(self, api, access, current=PASSWORD, new=NEW_PASSWORD, confirm=None):
+        return api.post(
+            "/api/auth/password",
+            {"currentPassword": current, "newPassword": new, "confirmPassword": confirm or new},
+            format="json",
+            **as_token(access),
+        )
+
+    def test_ends_the_other_sessions_and_keeps_this_one(self, api, alice):
+        here, elsewhere = login(api), login(api)
+
+        response = self.change(api, here["access"])
+
+        assert response.status_code == 200, response.content
+        assert api.get("/api/auth/me", **as_token(here["access"])).status_code == 200
+        assert_error(api.get("/api/auth/me", **as_token(elsewhere["access"])), 401, "session_ended")
+        refreshed = api.post("/api/auth/refresh", {"refresh": here["refresh"]}, format="json")
+        assert refreshed.status_code == 200
+        login(api, password=NEW_PASSWORD)
+        refused = api.post(
+            "/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json"
+        )
+        assert_error(refused, 401, "invalid_credentials")
+
+    def test_a_wrong_current_password_is_refused(self, api, alice):
+        body = login(api)
+
+        response = self.change(api, body["access"], current="not-it")
+
+        assert assert_error(response, 400, "wrong_password")["fields"] == {
+            "currentPassword": ["The password is wrong."]
+        }
+        login(api)
+
+    def test_djangos_validators_and_the_confirmation_apply(self, api, alice):
+        body = login(api)
+
+        for new, confirm in (("short", None), ("12345678901", None), ("alice123", None),
+                             (NEW_PASSWORD, NEW_PASSWORD + "x")):  # fmt: skip
+            response = self.change(api, body["access"], new=new, confirm=confirm)
+            assert_error(response, 400, "validation_error")
+        login(api)
+
+    def test_attempts_are_rate_limited(self, api, alice, settings):
+        settings.CHAT = {**settings.CHAT, "PASSWORD_CHECK_RATE": "2/minute"}
+        body = login(api)
+
+        answers = [self.change(api, body["access"], current="wrong").status_code for _ in range(3)]
+
+        assert answers == [400, 400, 429]
+
+
+class TestPasswordReset:
+    @pytest.fixture
+    def dana(self, db):
+        return user_create(
+            username="dana", full_name="Dana Scully", password=PASSWORD, email="dana@fbi.gov"
+        )
+
+    def ask(self, api, login_value):
+        return api.post("/api/auth/password/reset", {"login": login_value}, format="json")
+
+    def test_the_answer_is_the_same_for_known_and_unknown_accounts(self, api, dana, alice):
+        answers = [self.ask(api, name) for name in ("dana", "nobody", "alice")]
+
+        assert {a.status_code for a in answers} == {202}
+        assert len({a.content for a in answers}) == 1
+
+    def test_a_link_is_mailed_to_an_account_with_an_email(self, api, dana):
+        self.ask(api, "DANA@fbi.gov")
+
+        sent = wait_until(lambda: mail.outbox, what="the reset mail")
+        assert sent[0].to == ["dana@fbi.gov"]
+        assert "http://testserver/reset/" in sent[0].body
+
+    def test_nothing_is_sent_without_an_email_or_to_an_inactive_user(self, api, dana, alice):
+        dana.is_active = False
+        dana.save()
+
+        self.ask(api, "dana")
+        self.ask(api, "alice")
+
+        assert mail.outbox == []
+
+    def test_requests_per_address_and_per_account_are_limited(self, api, dana, settings):
+        settings.CHAT = {**settings.CHAT, "PASSWORD_RESET_RATE": "2/hour"}
+
+        answers = [self.ask(api, "dana").status_code for _ in range(3)]
+
+        assert answers == [202, 202, 429]
+        wait_until(lambda: len(mail.outbox) == 2, what="two mails")
+
+    def test_the_page_sets_a_new_password_once_and_ends_every_session(self, api, client, dana):
+        sessions = [login(api, username="dana") for _ in range(2)]
+        link = password_reset_link(user=dana, base_url="http://testserver")
+
+        page = client.get(link, follow=True)
+        assert page.status_code == 200
+        assert b'name="new_password1"' in page.content
+        done = client.post(
+            page.redirect_chain[-1][0],
+            {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+            follow=True,
+        )
+
+        assert b"Password set" in done.content
+        for body in sessions:
+            assert_error(api.get("/api/auth/me", **as_token(body["access"])), 401, "session_ended")
+        login(api, username="dana", password=NEW_PASSWORD)
+        again = client.get(link, follow=True)
+        assert b"does not work" in again.content
+        assert b'name="new_password1"' not in again.content
+
+    def test_the_page_refuses_a_weak_password_in_words(self, client, dana):
+        link = password_reset_link(user=dana, base_url="http://testserver")
+        page = client.get(link, follow=True)
+
+        answer = client.post(
+            page.redirect_chain[-1][0], {"new_password1": "123", "new_password2": "123"}
+        )
+
+        assert answer.status_code == 200
+        assert b"too short" in answer.content
+        assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+
+    def test_an_expired_link_is_refused(self, client, dana, settings):
+        link = password_reset_link(user=dana, base_url="http://testserver")
+        settings.PASSWORD_RESET_TIMEOUT = -1
+
+        assert b"does not work" in client.get(link, follow=True).content
+
+    def test_the_api_confirms_with_uid_and_token(self, api, dana):
+        session = login(api, username="dana")
+        uid, token = password_reset_link(user=dana, base_url="").split("/")[-3:-1]
+        body = {"uid": uid, "token": token, "newPassword": NEW_PASSWORD,
+                "confirmPassword": NEW_PASSWORD}  # fmt: skip
+
+        response = api.post("/api/auth/password/reset/confirm", body, format="json")
+
+        assert response.status_code == 200, response.content
+        assert_error(api.get("/api/auth/me", **as_token(session["access"])), 401, "session_ended")
+        login(api, username="dana", password=NEW_PASSWORD)
+        reused = api.post("/api/auth/password/reset/confirm", body, format="json")
+        assert_error(reused, 400, "reset_link_invalid")
+
+    def test_the_api_refuses_a_forged_link(self, api, dana):
+        uid, _ = password_reset_link(user=dana, base_url="").split("/")[-3:-1]
+        for bad_uid, token in ((uid, "abc-123"), ("@@@", "abc-123"), ("MTIz", "abc-123")):
+            response = api.post(
+                "/api/auth/password/reset/confirm",
+                {"uid": bad_uid, "token": token, "newPassword": NEW_PASSWORD,
+                 "confirmPassword": NEW_PASSWORD},
+                format="json",
+            )  # fmt: skip
+            assert_error(response, 400, "reset_link_invalid")
+
+
+class TestAccountDeletion:
+    def test_a_wrong_password_is_refused(self, api, alice):
+        body = login(api)
+
+        response = api.delete(
+            "/api/auth/me", {"password": "nope"}, format="json", **as_token(body["access"])
+        )
+
+        assert assert_error(response, 400, "wrong_password")["fields"] == {
+            "password": ["The password is wrong."]
+        }
+        assert User.objects.get(pk=alice.pk).is_active
+
+    def test_the_account_is_anonymised_and_can_no_longer_log_in(self, api, alice, bob):
+        alice.email = "alice@example.org"
+        alice.save()
+        body, other = login(api), login(api)
+
+        response = api.delete(
+            "/api/auth/me", {"password": PASSWORD}, format="json", **as_token(body["access"])
+        )
+
+        assert response.status_code == 204
+        gone = User.objects.get(pk=alice.pk)
+        assert gone.full_name == DELETED_FULL_NAME
+        assert (gone.email, gone.email_key, gone.is_active) == (None, None, False)
+        assert gone.deleted_at is not None
+        assert not gone.has_usable_password()
+        assert gone.username != "alice"
+        assert not LoginSession.objects.filter(user=gone).exists()
+        for tokens_ in (body, other):
+            assert api.get("/api/auth/me", **as_token(tokens_["access"])).status_code == 401
+            refused = api.post("/api/auth/refresh", {"refresh": tokens_["refresh"]}, format="json")
+            assert refused.status_code == 401
+        refused = api.post(
+            "/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json"
+        )
+        assert_error(refused, 401, "invalid_credentials")
+
+    def test_the_username_and_email_are_free_again(self, api, alice):
+        alice.email = "alice@example.org"
+        alice.save()
+        body = login(api)
+        api.delete(
+            "/api/auth/me", {"password": PASSWORD}, format="json", **as_token(body["access"])
+        )
+
+        again = api.post(
+            "/api/auth/signup",
+            signup_payload(username="alice", email="alice@example.org"),
+            format="json",
+        )
+
+        assert again.status_code == 201, again.content
+
+    def test_the_public_shape_shows_deleted_user(self, alice, bob):
+        from accounts.serializers import UserSerializer
+        from accounts.services import user_delete
+
+        user_delete(user=alice)
+
+        shown = UserSerializer(User.objects.get(pk=alice.pk)).data
+        assert shown["fullName"] == "Deleted user"
+        assert "email" not in shown
