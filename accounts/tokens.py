@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import LoginSession, RevokedToken, User
 from accounts.selectors import user_is_active
@@ -161,3 +161,21 @@ def session_not_ended(*, user_id: str, session_id: str) -> bool:
             {"_id": row["_id"], "last_used_at": last}, {"$set": {"last_used_at": now}}
         )
     return True
+
+
+def session_named_by(raw_access: str) -> tuple[str, str] | None:
+    """`(user_id, session_id)` of a genuine access token, expired or not (logout ends the
+    session of an expired token too); None if the token is forged or not an access token."""
+    try:
+        try:
+            token = AccessToken(raw_access)
+        except ExpiredTokenError:
+            # PyJWT checks the signature before the expiry: the token is genuine, only old.
+            token = AccessToken(raw_access, verify=False)
+            token.verify_token_type()
+    except TokenError:
+        return None
+    user_id, session_id = token.get("user_id"), token.get("sid", "")
+    if not isinstance(user_id, str) or not isinstance(session_id, str):
+        return None
+    return user_id, session_id

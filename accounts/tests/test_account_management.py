@@ -138,7 +138,9 @@ class TestLoginSessions:
 
     def test_logout_ends_the_row_too(self, api, alice):
         body = login(api)
-        api.post("/api/auth/logout", {"refresh": body["refresh"]}, format="json")
+        api.cookies.clear()  # an API client: the tokens of the body, not the browser cookies
+        response = api.post("/api/auth/logout", {"refresh": body["refresh"]}, format="json")
+        assert response.status_code == 200, response.content
 
         sid = sid_of(body["refresh"])
         assert LoginSession.objects.get(sid=sid).ended_at is not None
