@@ -38,7 +38,7 @@ from accounts.throttles import (
 )
 from chatsite import ratelimit
 from chatsite.openapi import integer_parameter, links, raises
-from chatsite.origins import origin_trusted
+from chatsite.origins import origin_trusted, same_origin_browser
 
 USER_LIST_LIMIT = 1000
 
@@ -71,8 +71,14 @@ def _refuse_foreign_pages(request) -> None:
         raise OriginNotAllowed()
 
 
-def _session_response(user, tokens, *, status_code=status.HTTP_200_OK) -> Response:
-    response = Response(_auth_result(user, tokens), status=status_code)
+def _session_response(request, user, tokens, *, status_code=status.HTTP_200_OK) -> Response:
+    """The user, the session cookies, and the tokens in the body for every client but a page
+    of our own origin: a script there (an injected one, an extension) can't leak what the page
+    never receives."""
+    body = _auth_result(user, tokens)
+    if same_origin_browser(request.META):
+        body = UserSerializer(user).data
+    response = Response(body, status=status_code)
     cookies.set_session_cookies(response, tokens)
     return response
 
@@ -110,7 +116,7 @@ class SignupApi(APIView):
             email=data.get("email"),
         )
         pair = services.tokens_issue(user=user, user_agent=_user_agent(request))
-        return _session_response(user, pair, status_code=status.HTTP_201_CREATED)
+        return _session_response(request, user, pair, status_code=status.HTTP_201_CREATED)
 
 
 class LoginApi(APIView):
@@ -130,7 +136,7 @@ class LoginApi(APIView):
         serializer.is_valid(raise_exception=True)
         user = services.user_authenticate(request=request, **serializer.validated_data)
         pair = services.tokens_issue(user=user, user_agent=_user_agent(request))
-        return _session_response(user, pair)
+        return _session_response(request, user, pair)
 
 
 class RefreshApi(APIView):
@@ -150,14 +156,17 @@ class RefreshApi(APIView):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         refresh = serializer.validated_data.get("refresh")
-        if refresh:
-            return Response(services.tokens_refresh(refresh=refresh))
-        refresh = request.COOKIES.get(cookies.REFRESH_COOKIE)
+        from_cookie = not refresh
+        if from_cookie:
+            refresh = request.COOKIES.get(cookies.REFRESH_COOKIE)
         if not refresh:
             raise services.InvalidRefreshToken("No refresh token: send one, or its cookie.")
         pair = services.tokens_refresh(refresh=refresh)
-        response = Response(pair)
-        cookies.set_session_cookies(response, pair)
+        # A page of our own origin gets the new pair as cookies only (see _session_response).
+        browser = same_origin_browser(request.META)
+        response = Response({} if browser else pair)
+        if from_cookie or browser:
+            cookies.set_session_cookies(response, pair)
         return response
 
 
@@ -255,8 +264,7 @@ class MeApi(APIView):
         if request.user.is_authenticated:
             session_logout(request._request)
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        # COOKIE SESSIONS: clear the `jwt` cookies here (accounts.cookies.clear_session_cookies)
-        # once browser sessions in cookies exist.
+        cookies.clear_session_cookies(response)
         return response
 
 

@@ -74,16 +74,27 @@ class MeSerializer(UserSerializer):
     email = serializers.EmailField(read_only=True, allow_null=True)
 
 
+# Answers only: `required=False` (not read_only) lets the schema say the tokens may be absent.
+BROWSER_NOTE = (
+    " Left out of the answer to a same-origin browser request (`Sec-Fetch-Site: same-origin`, "
+    "or an `Origin` equal to the server's own): the httpOnly cookies carry the session there."
+)
+
+
+def _token_field(kind: str) -> serializers.CharField:
+    return serializers.CharField(required=False, help_text=f"The {kind} token." + BROWSER_NOTE)
+
+
 class TokenPairSerializer(serializers.Serializer):
-    access = serializers.CharField(read_only=True)
-    refresh = serializers.CharField(read_only=True)
+    access = _token_field("access")
+    refresh = _token_field("refresh")
 
 
 class AuthResultSerializer(UserSerializer):
     """A user plus a fresh token pair (signup and login answers)."""
 
-    access = serializers.CharField(read_only=True)
-    refresh = serializers.CharField(read_only=True)
+    access = _token_field("access")
+    refresh = _token_field("refresh")
 
 
 class SignupSerializer(serializers.Serializer):
