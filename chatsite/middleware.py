@@ -6,7 +6,8 @@ from chatsite.errors import http_error
 # The demo page loads scripts only from our own origin and runs none inline; the Socket.IO
 # connection goes back to the same origin (ws/wss). drf-spectacular's docs UI and the admin
 # need inline styles, which the policy allows; inline scripts are never allowed. Images may be
-# blob: URLs: the demo page fetches attachments with its token and shows them from blobs.
+# blob: URLs: the demo page previews the files being attached from the picked files themselves
+# (attachments already sent load from their own URLs, with the session cookie).
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; media-src 'self' data:; connect-src 'self' ws: wss:; "

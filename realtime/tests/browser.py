@@ -23,6 +23,7 @@ LAUNCH_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 SHOTS = ARTIFACTS / "screenshots"
+PASSWORD = "correct-horse-9"
 # The marks of every demo-page test module (`pytestmark = BROWSER_TESTS`); their server is the
 # `server` fixture of conftest.py.
 BROWSER_TESTS = [
@@ -46,6 +47,7 @@ class Person:
         self.page.on(
             "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
         )
+        self.server = server
         self.url = server.url
 
     def sign_up(self) -> None:
@@ -55,10 +57,26 @@ class Person:
         form = page.locator("#signup-form")
         form.locator("[name=fullName]").fill(self.full_name)
         form.locator("[name=username]").fill(self.username)
-        form.locator("[name=password]").fill("correct-horse-9")
-        form.locator("[name=confirmPassword]").fill("correct-horse-9")
-        form.locator("button").click()
+        form.locator("[name=password]").fill(PASSWORD)
+        form.locator("[name=confirmPassword]").fill(PASSWORD)
+        form.locator("button[type=submit]").click()
         page.wait_for_selector("#app:not([hidden])")
+
+    def log_in(self, password: str = PASSWORD) -> None:
+        """Fill the login form (the page must show it) and wait for the chat."""
+        form = self.page.locator("#login-form")
+        form.locator("[name=username]").fill(self.username)
+        form.locator("[name=password]").fill(password)
+        form.locator("button[type=submit]").click()
+        self.page.wait_for_selector("#app:not([hidden])")
+
+    def on_another_device(self, browser) -> Person:
+        """The same person logged in in a second browser context (a login session of its own)."""
+        other = Person(browser, self.server, "x")
+        other.username, other.full_name = self.username, self.full_name
+        other.page.goto(self.url + "/")
+        other.log_in()
+        return other
 
     def reload(self) -> None:
         self.page.reload()

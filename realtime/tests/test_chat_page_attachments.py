@@ -36,8 +36,9 @@ def chatting(browser, server, first: str, second: str) -> tuple[Person, Person]:
 
 
 def loaded_image(locator) -> None:
-    """The <img> shows a picture: a blob: URL (fetched with the token) that decoded."""
-    expect(locator).to_have_attribute("src", re.compile(r"^blob:"))
+    """The <img> shows a picture: the attachment's own URL (the browser sends the session
+    cookie), decoded."""
+    expect(locator).to_have_attribute("src", re.compile(r"^/api/attachments/[0-9a-f]{24}"))
     locator.page.wait_for_function(
         "(img) => img.complete && img.naturalWidth > 0", arg=locator.element_handle()
     )

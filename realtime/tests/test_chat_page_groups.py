@@ -227,7 +227,6 @@ SEED = """async ([conversationId, count]) => {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
-        Authorization: "Bearer " + localStorage.getItem("chat.access"),
       },
       body: JSON.stringify({ message: `old ${i}` }),
     });

@@ -38,7 +38,6 @@ SEND = """async ([conversationId, texts]) => {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
-        Authorization: "Bearer " + localStorage.getItem("chat.access"),
       },
       body: JSON.stringify({ message }),
     });

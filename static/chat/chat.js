@@ -58,8 +58,10 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     me: null,
-    access: localStorage.getItem("chat.access"),
-    refresh: localStorage.getItem("chat.refresh"),
+    // Logged in from this page load: a session that ends shows the login form, and the next
+    // login reloads the page rather than mixing one person's state into another's.
+    started: false,
+    lost: false,
     users: new Map(), // userId -> user
     conversations: new Map(), // conversationId -> entry (see blankConversation)
     directByPeer: new Map(), // userId -> id of the direct conversation with them
@@ -95,17 +97,21 @@
     // Files attached to the message being written, in order: { key, file, progress (0-1),
     // attachment (the server's answer once uploaded), error, request (the upload), preview }.
     pending: [],
-    // Attachment URL -> a promise of its blob: URL. Files need the access token, which an
-    // <img src> can't send, so they are fetched and shown from blob: URLs, once each.
-    blobs: new Map(),
   };
 
   // ---- REST ------------------------------------------------------------------------------
+  //
+  // The login session lives in two httpOnly cookies the server sets (docs/api.md, "Browser
+  // sessions"): `jwt`, sent with every request, the socket's handshake and every <img>, and
+  // `jwt_refresh`, sent only to /api/auth/refresh. The page never sees a token: same-origin
+  // answers leave them out, and it sends no Authorization header.
+
+  // Answers where a 401 is about what was typed (a wrong password), not a session that ended.
+  const AUTH_PATHS = new Set(["/api/auth/login", "/api/auth/signup", "/api/auth/refresh", "/api/auth/logout"]);
 
   async function api(path, { method = "GET", body, retry = true } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (state.access) headers.Authorization = "Bearer " + state.access;
     const response = await fetch(path, {
       method,
       headers,
@@ -113,49 +119,52 @@
       credentials: "same-origin",
     });
     const data = response.status === 204 ? null : await response.json().catch(() => null);
-    if (response.status === 401 && retry && state.refresh && (await refreshTokens())) {
+    if (response.status === 401 && retry && data && data.code === "token_expired" && (await refreshSession())) {
       return api(path, { method, body, retry: false });
     }
     if (!response.ok) {
       const error = new Error((data && data.error) || response.statusText);
       error.status = response.status;
       error.data = data;
+      if (response.status === 401 && state.started && !AUTH_PATHS.has(path)) sessionLost();
       throw error;
     }
     return { data, response };
   }
 
+  // A new access cookie from the refresh cookie (rotated). Two refreshes with the same refresh
+  // cookie look like a stolen copy, and the server ends the session: everything in this page
+  // that finds the cookie expired at the same moment shares one refresh, and the page's other
+  // tabs wait their turn (Web Locks; by then the browser sends the cookie the last one set).
   let refreshing = null;
-  function refreshTokens() {
+  function refreshSession() {
     if (!refreshing) {
-      refreshing = fetch("/api/auth/refresh", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh: state.refresh }),
-      })
-        .then(async (r) => {
-          if (!r.ok) return false;
-          const tokens = await r.json();
-          saveTokens(tokens.access, tokens.refresh);
-          return true;
-        })
+      const refresh = () =>
+        fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" })
+          .then((r) => r.ok)
+          .catch(() => false);
+      refreshing = (navigator.locks ? navigator.locks.request("chat-session-refresh", refresh) : refresh())
         .catch(() => false)
         .finally(() => setTimeout(() => (refreshing = null), 0));
     }
     return refreshing;
   }
 
-  function saveTokens(access, refresh) {
-    state.access = access;
-    state.refresh = refresh;
-    localStorage.setItem("chat.access", access);
-    localStorage.setItem("chat.refresh", refresh);
-  }
-
-  function clearTokens() {
-    state.access = state.refresh = null;
-    localStorage.removeItem("chat.access");
-    localStorage.removeItem("chat.refresh");
+  // The session ended (logged out elsewhere, password changed, ended from another device,
+  // account deleted or deactivated): back to the login form, saying why.
+  function sessionLost(reason) {
+    if (!state.started) return;
+    state.started = false;
+    state.lost = true;
+    if (state.socket) {
+      state.socket.off();
+      state.socket.disconnect();
+      state.socket = null;
+    }
+    document.querySelectorAll("dialog[open]").forEach((dialog) => dialog.close());
+    $("banner").hidden = true;
+    showAuth();
+    $("auth-error").textContent = reason || "Your session has ended: log in again.";
   }
 
   function formError(error) {
@@ -182,32 +191,66 @@
   function switchAuth(toSignup) {
     $("login-form").hidden = toSignup;
     $("signup-form").hidden = !toSignup;
+    $("forgot-form").hidden = true;
     $("show-login").classList.toggle("active", !toSignup);
     $("show-signup").classList.toggle("active", toSignup);
     $("auth-error").textContent = "";
   }
 
-  async function submitAuth(event, path) {
-    event.preventDefault();
-    const body = Object.fromEntries(new FormData(event.target).entries());
+  // "Forgot password?": the server emails a link to set a new one. Its answer is the same
+  // whether the account exists or not, and so is what the page says.
+  function showForgot() {
+    const form = $("forgot-form");
+    $("login-form").hidden = $("signup-form").hidden = true;
+    form.hidden = false;
+    $("forgot-done").hidden = true;
     $("auth-error").textContent = "";
+    clearErrors(form);
+    form.elements.login.value = $("login-form").elements.username.value;
+    form.elements.login.focus();
+  }
+
+  async function requestReset(event) {
+    event.preventDefault();
+    const form = event.target;
+    const login = form.elements.login.value.trim();
+    clearErrors(form);
+    $("forgot-done").hidden = true;
+    if (!login) return fieldError(form, "login", "Type your username or email.");
     try {
-      const { data } = await api(path, { method: "POST", body, retry: false });
-      saveTokens(data.access, data.refresh);
-      await startChat();
+      const { data } = await api("/api/auth/password/reset", { method: "POST", body: { login }, retry: false });
+      $("forgot-done").textContent =
+        (data && data.message) || "If an account matches, we have sent a link to its email address.";
+      $("forgot-done").hidden = false;
     } catch (error) {
-      $("auth-error").textContent = formError(error);
+      showErrors(form, error);
     }
   }
 
-  async function logout() {
+  async function submitAuth(event, path) {
+    event.preventDefault();
+    const body = Object.fromEntries(new FormData(event.target).entries());
+    if (body.email === "") delete body.email; // optional
+    $("auth-error").textContent = "";
     try {
-      await api("/api/auth/logout", { method: "POST", body: { refresh: state.refresh }, retry: false });
+      await api(path, { method: "POST", body, retry: false }); // sets the session cookies
+    } catch (error) {
+      $("auth-error").textContent = formError(error);
+      return;
+    }
+    // After a session ended, the page still holds the last person's conversations: start afresh.
+    if (state.lost) return location.reload();
+    await startChat();
+  }
+
+  async function logout() {
+    if (state.socket) state.socket.off("disconnect");
+    try {
+      // No body: the access cookie names the session; the answer clears both cookies.
+      await api("/api/auth/logout", { method: "POST", retry: false });
     } catch (_) {
       /* already logged out */
     }
-    if (state.socket) state.socket.disconnect();
-    clearTokens();
     location.reload();
   }
 
@@ -216,6 +259,7 @@
   async function startChat() {
     const { data: me } = await api("/api/auth/me");
     state.me = me;
+    state.started = true;
     $("auth").hidden = true;
     $("app").hidden = false;
     $("me-name").textContent = me.fullName || me.username;
@@ -382,13 +426,27 @@
     });
   }
 
+  // Why the server refuses a socket's handshake when the access cookie is the trouble.
+  const SOCKET_AUTH_ERRORS = new Set(["token_expired", "unauthorized", "session_ended", "sessionEnded"]);
+
   function connectSocket() {
-    // `auth` as a function: every (re)connection sends the current access token.
-    const socket = io({ auth: (cb) => cb({ token: state.access }), transports: ["websocket", "polling"] });
+    // No `auth` payload: the handshake carries the `jwt` cookie.
+    const socket = io({ transports: ["websocket", "polling"] });
     state.socket = socket;
     let connectedOnce = false;
+    // One refresh per refusal: if the server still refuses after it, the session is over.
+    let refreshed = false;
+
+    // The access cookie expired or the session may have ended: refresh once and connect again;
+    // if the refresh cookie is refused too, the session has ended.
+    async function reauthenticate() {
+      if (refreshed || !(await refreshSession())) return sessionLost();
+      refreshed = true;
+      if (state.socket === socket) socket.connect();
+    }
 
     socket.on("connect", () => {
+      refreshed = false;
       $("banner").hidden = true;
       watchPresence();
       if (connectedOnce) catchUp();
@@ -396,17 +454,12 @@
     });
     socket.on("disconnect", (reason) => {
       $("banner").hidden = false;
-      if (reason === "io server disconnect") {
-        // The server closed the socket (session check): reconnect with a refreshed token.
-        refreshTokens().then((ok) => (ok ? socket.connect() : showAuth()));
-      }
+      // The server closed the socket (its token expired or its session ended).
+      if (reason === "io server disconnect") reauthenticate();
     });
-    socket.on("connect_error", async (error) => {
+    socket.on("connect_error", (error) => {
       $("banner").hidden = false;
-      if (error.message === "token_expired" || error.message === "unauthorized") {
-        if (await refreshTokens()) socket.connect();
-        else showAuth();
-      }
+      if (SOCKET_AUTH_ERRORS.has(error.message)) reauthenticate();
     });
     socket.on("getOnlineUsers", (ids) => {
       state.online = new Set(ids);
@@ -442,11 +495,8 @@
       forgetConversation(conversationId, c && notice + c.title + ".");
     });
     socket.on("sessionEnded", ({ reason }) => {
-      if (reason === "deactivated") {
-        clearTokens();
-        showAuth();
-        $("auth-error").textContent = "Your account was deactivated.";
-      }
+      if (reason === "deactivated") sessionLost("Your account was deactivated.");
+      // Otherwise the disconnect that follows refreshes the session, or finds it ended.
     });
   }
 
@@ -800,7 +850,7 @@
     });
   }
 
-  // ---- attachments: picked, dropped or pasted; uploaded at once; shown from blob: URLs ------
+  // ---- attachments: picked, dropped or pasted; uploaded at once ---------------------------
 
   let pendingKeys = 0;
 
@@ -827,7 +877,6 @@
     entry.request = request;
     request.open("POST", "/api/attachments");
     request.setRequestHeader("Accept", "application/json");
-    if (state.access) request.setRequestHeader("Authorization", "Bearer " + state.access);
     request.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
       entry.progress = event.loaded / event.total;
@@ -840,7 +889,10 @@
       } catch (error) {
         data = null;
       }
-      if (request.status === 401 && retry && state.refresh && (await refreshTokens())) return upload(entry, false);
+      if (request.status === 401 && retry && data && data.code === "token_expired" && (await refreshSession())) {
+        return upload(entry, false);
+      }
+      if (request.status === 401) sessionLost();
       if (request.status === 201) {
         entry.attachment = data;
         entry.progress = 1;
@@ -912,24 +964,17 @@
     return (bytes / (1024 * 1024)).toFixed(1) + " MB";
   }
 
-  // A file of a message as a blob: URL (fetched with the access token once per URL).
-  function blobUrl(url) {
-    if (!state.blobs.has(url)) {
-      const fetched = fetchBlob(url, true).then((blob) => URL.createObjectURL(blob));
-      fetched.catch(() => state.blobs.delete(url)); // a later look tries again
-      state.blobs.set(url, fetched);
-    }
-    return state.blobs.get(url);
-  }
-
-  async function fetchBlob(url, retry) {
-    const response = await fetch(url, {
-      headers: state.access ? { Authorization: "Bearer " + state.access } : {},
-      credentials: "same-origin",
+  // Files load with the access cookie, as any <img> or link of the page. One that fails (the
+  // cookie expired while the page sat idle, or the file is gone) is asked for once more after
+  // a refresh of the session; after that it stays missing.
+  function showFile(img, url, onMissing) {
+    img.addEventListener("error", async function retry() {
+      img.removeEventListener("error", retry);
+      img.addEventListener("error", onMissing, { once: true });
+      if (await refreshSession()) img.src = url;
+      else onMissing();
     });
-    if (response.status === 401 && retry && state.refresh && (await refreshTokens())) return fetchBlob(url, false);
-    if (!response.ok) throw new Error("not available");
-    return response.blob();
+    img.src = url;
   }
 
   // Images as thumbnails (opening the viewer), other files as chips with their name and size.
@@ -946,7 +991,7 @@
         const scale = Math.min(1, 240 / Math.max(a.width, a.height));
         img.width = Math.max(1, Math.round(a.width * scale));
         img.height = Math.max(1, Math.round(a.height * scale));
-        blobUrl(a.thumbnailUrl).then((src) => (img.src = src), () => img.classList.add("missing"));
+        showFile(img, a.thumbnailUrl, () => img.classList.add("missing"));
         button.append(img);
         button.addEventListener("click", (event) => {
           event.stopPropagation();
@@ -955,44 +1000,26 @@
         box.append(button);
       } else {
         const chip = el("a", "file-chip");
-        chip.href = "#";
+        chip.href = a.url;
+        chip.download = a.name;
         chip.title = "Download " + a.name;
         chip.append(el("span", "file-icon", "📄"), el("span", "file-name", a.name), el("span", "file-size", fileSize(a.size)));
-        chip.addEventListener("click", (event) => {
-          event.preventDefault();
-          event.stopPropagation();
-          download(a);
-        });
+        chip.addEventListener("click", (event) => event.stopPropagation());
         box.append(chip);
       }
     }
     return box;
   }
 
-  async function download(a) {
-    try {
-      const link = el("a");
-      link.href = await blobUrl(a.url);
-      link.download = a.name;
-      document.body.append(link);
-      link.click();
-      link.remove();
-    } catch (error) {
-      $("composer-error").textContent = a.name + " is no longer available.";
-    }
-  }
-
-  async function openViewer(a) {
-    const image = $("viewer-image");
-    image.removeAttribute("src");
+  function openViewer(a) {
+    // A new <img> each time: the listeners of showFile belong to one file.
+    const image = el("img");
+    image.id = "viewer-image";
     image.alt = a.name;
+    $("viewer-image").replaceWith(image);
     $("viewer-name").textContent = a.name + " · " + fileSize(a.size);
     $("viewer").showModal();
-    try {
-      image.src = await blobUrl(a.url);
-    } catch (error) {
-      $("viewer-name").textContent = a.name + " is no longer available.";
-    }
+    showFile(image, a.url, () => ($("viewer-name").textContent = a.name + " is no longer available."));
   }
 
   function attachmentSummary(m) {
@@ -1222,7 +1249,8 @@
 
   // Escape closes a menu first, then leaves editing or replying, then closes the search results.
   function onKeydown(event) {
-    if (event.key !== "Escape") return;
+    // A dialog closes itself on Escape; what is behind it stays as it is.
+    if (event.key !== "Escape" || document.querySelector("dialog[open]")) return;
     if (state.menu) {
       event.preventDefault();
       closeMenu(true);
@@ -2035,6 +2063,248 @@
     }
   }
 
+  // ---- errors next to the fields of a form ------------------------------------------------
+
+  // Codes whose words belong next to one field (the server may also name it in `fields`).
+  const FIELD_CODES = {
+    username_taken: ["username", "That username is taken."],
+    email_taken: ["email", "Another account uses that email address."],
+  };
+  const FORM_ERRORS = {
+    rate_limited: "Too many tries at once: wait a moment and try again.",
+    not_found: "This server can't do that yet.",
+    method_not_allowed: "This server can't do that yet.",
+  };
+
+  function clearErrors(form) {
+    form.querySelectorAll(".field-error, .form-error").forEach((p) => (p.textContent = ""));
+    form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+    const done = form.querySelector(".done");
+    if (done) done.textContent = "";
+  }
+
+  // `message` under the field `name` of `form` (or under the whole form if it has no such
+  // field); the field is marked invalid, which screen readers announce with the message.
+  function fieldError(form, name, message) {
+    const slot = form.querySelector('.field-error[data-field="' + name + '"]');
+    if (!slot) return formMessage(form, message);
+    slot.textContent = slot.textContent ? slot.textContent + " " + message : message;
+    const input = form.elements[name];
+    if (input) input.setAttribute("aria-invalid", "true");
+  }
+
+  function formMessage(form, message) {
+    const slot = form.querySelector(".form-error") || $("auth-error");
+    slot.textContent = slot.textContent ? slot.textContent + " " + message : message;
+  }
+
+  // A refused request's words where they belong: each field's under it, the rest under the
+  // form. `codes` maps a code to the field it is about in this form (`wrong_password`).
+  function showErrors(form, error, codes = {}) {
+    const data = error.data || {};
+    if (!error.status) return formMessage(form, "The server can't be reached: check the connection and try again.");
+    if (data.fields && Object.keys(data.fields).length) {
+      Object.entries(data.fields).forEach(([name, messages]) => fieldError(form, name, [].concat(messages).join(" ")));
+      return;
+    }
+    const field = codes[data.code] || (FIELD_CODES[data.code] || [])[0];
+    const words = FORM_ERRORS[data.code] || (FIELD_CODES[data.code] || [])[1] || data.error || error.message;
+    if (field) fieldError(form, field, words);
+    else formMessage(form, words);
+  }
+
+  // ---- settings: profile, password, sessions, deleting the account -------------------------
+
+  async function openSettings() {
+    const dialog = $("settings-dialog");
+    dialog.querySelectorAll("form").forEach((form) => {
+      form.reset();
+      clearErrors(form);
+    });
+    $("sessions-error").textContent = "";
+    fillProfile(state.me);
+    dialog.showModal();
+    $("profile-form").elements.fullName.focus();
+    loadSessions();
+    try {
+      const { data } = await api("/api/auth/me");
+      showMe(data);
+      if (dialog.open && !$("profile-form").contains(document.activeElement)) fillProfile(data);
+    } catch (_) {
+      /* the form shows what the page knew */
+    }
+  }
+
+  function fillProfile(me) {
+    const form = $("profile-form");
+    form.elements.fullName.value = me.fullName || "";
+    form.elements.gender.value = me.gender || "";
+    form.elements.username.value = me.username || "";
+    form.elements.email.value = me.email || "";
+    // For password managers: which account the password fields belong to.
+    $("password-form").elements.username.value = me.username || "";
+    $("delete-form").elements.username.value = me.username || "";
+  }
+
+  function showMe(me) {
+    state.me = Object.assign({}, state.me, me);
+    $("me-name").textContent = state.me.fullName || state.me.username;
+    if (me.profilePic) $("me-avatar").src = me.profilePic;
+  }
+
+  async function saveProfile(event) {
+    event.preventDefault();
+    const form = event.target;
+    clearErrors(form);
+    const body = {};
+    for (const name of ["fullName", "gender", "username", "email"]) {
+      const value = name === "gender" ? form.elements[name].value : form.elements[name].value.trim();
+      if (value !== (state.me[name] || "")) body[name] = value;
+    }
+    if (body.email === "") body.email = null; // an emptied field removes the address
+    if (!body.fullName && "fullName" in body) return fieldError(form, "fullName", "Type your name.");
+    if (!body.username && "username" in body) return fieldError(form, "username", "Choose a username.");
+    if (!Object.keys(body).length) return (form.querySelector(".done").textContent = "Nothing to save.");
+    const button = form.querySelector("[type=submit]");
+    button.disabled = true;
+    try {
+      const { data } = await api("/api/auth/me", { method: "PATCH", body });
+      showMe(data);
+      fillProfile(state.me);
+      form.querySelector(".done").textContent = "Saved.";
+    } catch (error) {
+      showErrors(form, error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function changePassword(event) {
+    event.preventDefault();
+    const form = event.target;
+    clearErrors(form);
+    const body = {
+      currentPassword: form.elements.currentPassword.value,
+      newPassword: form.elements.newPassword.value,
+      confirmPassword: form.elements.confirmPassword.value,
+    };
+    if (!body.currentPassword) return fieldError(form, "currentPassword", "Type your current password.");
+    if (!body.newPassword) return fieldError(form, "newPassword", "Type a new password.");
+    if (body.newPassword !== body.confirmPassword) return fieldError(form, "confirmPassword", "The two new passwords don't match.");
+    const button = form.querySelector("[type=submit]");
+    button.disabled = true;
+    try {
+      await api("/api/auth/password", { method: "POST", body });
+      form.reset();
+      fillProfile(state.me);
+      form.querySelector(".done").textContent = "Password changed. You were logged out everywhere else.";
+      loadSessions();
+    } catch (error) {
+      showErrors(form, error, { wrong_password: "currentPassword" });
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function loadSessions() {
+    const list = $("session-list");
+    list.setAttribute("aria-busy", "true");
+    try {
+      const { data } = await api("/api/auth/sessions");
+      // This device first, then the most recently used.
+      data.sort((a, b) => b.current - a.current || String(b.lastUsedAt).localeCompare(String(a.lastUsedAt)));
+      list.replaceChildren(...data.map(sessionRow));
+      if (!data.length) list.append(el("li", "session-empty", "No sessions."));
+    } catch (error) {
+      list.replaceChildren();
+      $("sessions-error").textContent = "The list of sessions can't be shown: " + formError(error);
+    } finally {
+      list.removeAttribute("aria-busy");
+    }
+  }
+
+  function sessionRow(session) {
+    const li = el("li", "session" + (session.current ? " current" : ""));
+    li.dataset.session = session.id;
+    const text = el("div", "session-text");
+    const title = el("span", "session-device", deviceName(session.userAgent));
+    if (session.current) title.append(el("span", "this-device", "This device"));
+    text.append(
+      title,
+      el("span", "session-when", "Logged in " + when(session.createdAt) + " · last active " + when(session.lastUsedAt))
+    );
+    li.append(text);
+    if (!session.current) {
+      const end = el("button", "secondary", "Log out");
+      end.type = "button";
+      end.setAttribute("aria-label", "Log out " + deviceName(session.userAgent) + ", last active " + when(session.lastUsedAt));
+      end.addEventListener("click", () => endSession(session, li, end));
+      li.append(end);
+    }
+    return li;
+  }
+
+  async function endSession(session, li, button) {
+    $("sessions-error").textContent = "";
+    button.disabled = true;
+    try {
+      await api("/api/auth/sessions/" + encodeURIComponent(session.id), { method: "DELETE" });
+      // Keyboard focus stays in the list: on the next row's button, or the list's heading.
+      const next = li.nextElementSibling || li.previousElementSibling;
+      li.remove();
+      const target = next && next.querySelector("button");
+      (target || $("sessions-title")).focus();
+    } catch (error) {
+      button.disabled = false;
+      if (error.status === 404) li.remove(); // ended already
+      else $("sessions-error").textContent = formError(error);
+    }
+  }
+
+  // "Firefox on Linux" from a User-Agent header: enough to tell one's devices apart.
+  function deviceName(userAgent) {
+    const ua = userAgent || "";
+    const browser =
+      [["Edg/", "Edge"], ["OPR/", "Opera"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Chromium/", "Chromium"], ["Safari/", "Safari"]].find(([mark]) =>
+        ua.includes(mark)
+      ) || null;
+    const system =
+      [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Windows", "Windows"], ["Mac OS", "macOS"], ["CrOS", "ChromeOS"], ["Linux", "Linux"]].find(([mark]) =>
+        ua.includes(mark)
+      ) || null;
+    if (browser && system) return browser[1] + " on " + system[1];
+    if (browser || system) return (browser || system)[1];
+    return ua ? ua.slice(0, 60) : "Unknown device";
+  }
+
+  function when(iso) {
+    if (!iso) return "at an unknown time";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return "at an unknown time";
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  async function deleteAccount(event) {
+    event.preventDefault();
+    const form = event.target;
+    clearErrors(form);
+    const password = form.elements.password.value;
+    if (!password) return fieldError(form, "password", "Type your password to confirm.");
+    const button = form.querySelector("[type=submit]");
+    button.disabled = true;
+    try {
+      await api("/api/auth/me", { method: "DELETE", body: { password } });
+    } catch (error) {
+      showErrors(form, error, { wrong_password: "password" });
+      button.disabled = false;
+      return;
+    }
+    button.disabled = false;
+    sessionLost("Your account was deleted.");
+    switchAuth(false);
+    $("auth-error").textContent = "Your account was deleted.";
+  }
+
   // ---- wiring ----------------------------------------------------------------------------
 
   $("show-login").addEventListener("click", () => switchAuth(false));
@@ -2042,6 +2312,13 @@
   $("login-form").addEventListener("submit", (e) => submitAuth(e, "/api/auth/login"));
   $("signup-form").addEventListener("submit", (e) => submitAuth(e, "/api/auth/signup"));
   $("logout").addEventListener("click", logout);
+  $("show-forgot").addEventListener("click", showForgot);
+  $("forgot-back").addEventListener("click", () => switchAuth(false));
+  $("forgot-form").addEventListener("submit", requestReset);
+  $("open-settings").addEventListener("click", openSettings);
+  $("profile-form").addEventListener("submit", saveProfile);
+  $("password-form").addEventListener("submit", changePassword);
+  $("delete-form").addEventListener("submit", deleteAccount);
   $("search").addEventListener("input", renderContacts);
   $("message-search").addEventListener("submit", onSearchSubmit);
   $("message-search-input").addEventListener("input", onSearchInput);
@@ -2103,12 +2380,6 @@
     button.addEventListener("click", () => button.closest("dialog").close());
   });
 
-  if (state.access) {
-    startChat().catch(() => {
-      clearTokens();
-      showAuth();
-    });
-  } else {
-    showAuth();
-  }
+  // Logged in already? The access cookie says (refreshed first if it expired).
+  startChat().catch(() => showAuth());
 })();
