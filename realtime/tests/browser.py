@@ -34,7 +34,8 @@ BROWSER_TESTS = [
 
 class Person:
     """One user of the page. `errors` collects uncaught page errors and `dialogs` any
-    alert/confirm/prompt (the page shows none: a dialog means user text ran as script)."""
+    alert/confirm/prompt (the page shows none: a dialog means user text ran as script);
+    `websockets` the page's WebSockets."""
 
     def __init__(self, browser, server, name: str, viewport=None):
         self.username = f"{name}{uuid.uuid4().hex[:6]}"
@@ -47,6 +48,8 @@ class Person:
         self.page.on(
             "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
         )
+        self.websockets: list = []  # every WebSocket the page opened (Socket.IO's)
+        self.page.on("websocket", lambda ws: self.websockets.append(ws))
         self.server = server
         self.url = server.url
 

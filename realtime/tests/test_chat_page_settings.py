@@ -34,9 +34,12 @@ def open_settings(person: Person):
 
 
 def expect_login_form(person: Person, says: str | re.Pattern) -> None:
+    """`person`'s page shows the login form saying why, and its sockets are closed."""
     expect(person.page.locator("#login-form")).to_be_visible(timeout=LOGGED_OUT_WITHIN)
     expect(person.page.locator("#app")).to_be_hidden()
     expect(person.page.locator("#auth-error")).to_have_text(says)
+    assert person.websockets, "the page never connected"
+    assert all(ws.is_closed() for ws in person.websockets)
 
 
 def assert_clean(*people: Person) -> None:

@@ -164,6 +164,7 @@
     document.querySelectorAll("dialog[open]").forEach((dialog) => dialog.close());
     $("banner").hidden = true;
     showAuth();
+    switchAuth(false);
     $("auth-error").textContent = reason || "Your session has ended: log in again.";
   }
 
@@ -2301,8 +2302,6 @@
     }
     button.disabled = false;
     sessionLost("Your account was deleted.");
-    switchAuth(false);
-    $("auth-error").textContent = "Your account was deleted.";
   }
 
   // ---- wiring ----------------------------------------------------------------------------
