@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import selectors, services
+from accounts import cookies, selectors, services, tokens
+from accounts.authentication import OriginNotAllowed
 from accounts.serializers import (
     AccountDeleteSerializer,
     AuthResultSerializer,
@@ -37,6 +38,7 @@ from accounts.throttles import (
 )
 from chatsite import ratelimit
 from chatsite.openapi import integer_parameter, links, raises
+from chatsite.origins import origin_trusted
 
 USER_LIST_LIMIT = 1000
 
@@ -58,6 +60,23 @@ def current_session_id(request) -> str:
     return ""
 
 
+FOREIGN_PAGE = (403, OriginNotAllowed.stable_code)
+
+
+def _refuse_foreign_pages(request) -> None:
+    """A browser page of another site must not log someone in or out, nor renew their session
+    (the answer sets cookies: login CSRF). Clients that send no `Origin` are not browsers."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin and not origin_trusted(origin, request.META):
+        raise OriginNotAllowed()
+
+
+def _session_response(user, tokens, *, status_code=status.HTTP_200_OK) -> Response:
+    response = Response(_auth_result(user, tokens), status=status_code)
+    cookies.set_session_cookies(response, tokens)
+    return response
+
+
 class SignupApi(APIView):
     """Create an account and log it in: answers the user and a token pair."""
 
@@ -70,7 +89,7 @@ class SignupApi(APIView):
         request=SignupSerializer,
         responses={
             201: AuthResultSerializer,
-            **raises(services.UsernameTaken, services.EmailTaken),
+            **raises(services.UsernameTaken, services.EmailTaken, FOREIGN_PAGE),
         },
     )
     @links(
@@ -79,6 +98,7 @@ class SignupApi(APIView):
         messages_list={"parameters": {"id": "$response.body#/_id"}},
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -89,8 +109,8 @@ class SignupApi(APIView):
             gender=data.get("gender", ""),
             email=data.get("email"),
         )
-        tokens = services.tokens_issue(user=user, user_agent=_user_agent(request))
-        return Response(_auth_result(user, tokens), status=status.HTTP_201_CREATED)
+        pair = services.tokens_issue(user=user, user_agent=_user_agent(request))
+        return _session_response(user, pair, status_code=status.HTTP_201_CREATED)
 
 
 class LoginApi(APIView):
@@ -102,35 +122,49 @@ class LoginApi(APIView):
 
     @extend_schema(
         request=LoginSerializer,
-        responses={200: AuthResultSerializer, **raises(services.InvalidCredentials)},
+        responses={200: AuthResultSerializer, **raises(services.InvalidCredentials, FOREIGN_PAGE)},
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.user_authenticate(request=request, **serializer.validated_data)
-        tokens = services.tokens_issue(user=user, user_agent=_user_agent(request))
-        return Response(_auth_result(user, tokens))
+        pair = services.tokens_issue(user=user, user_agent=_user_agent(request))
+        return _session_response(user, pair)
 
 
 class RefreshApi(APIView):
     """Exchange a refresh token for a new access token and a new refresh token (the old
-    refresh token is blacklisted)."""
+    refresh token is revoked). Browsers send no body: the `jwt_refresh` cookie is the refresh
+    token, and both cookies are set anew."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
 
     @extend_schema(
         request=RefreshSerializer,
-        responses={200: TokenPairSerializer, **raises(services.InvalidRefreshToken)},
+        responses={200: TokenPairSerializer, **raises(services.InvalidRefreshToken, FOREIGN_PAGE)},
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(services.tokens_refresh(refresh=serializer.validated_data["refresh"]))
+        refresh = serializer.validated_data.get("refresh")
+        if refresh:
+            return Response(services.tokens_refresh(refresh=refresh))
+        refresh = request.COOKIES.get(cookies.REFRESH_COOKIE)
+        if not refresh:
+            raise services.InvalidRefreshToken("No refresh token: send one, or its cookie.")
+        pair = services.tokens_refresh(refresh=refresh)
+        response = Response(pair)
+        cookies.set_session_cookies(response, pair)
+        return response
 
 
 class LogoutApi(APIView):
-    """Revoke the given refresh token (and end the browser session, if any)."""
+    """End a login session: the one of the given refresh token or, without a body, the one the
+    access token names (`Authorization` header or `jwt` cookie; expired tokens too). Clears
+    the session cookies; the session's sockets close on every process."""
 
     permission_classes = [AllowAny]
 
@@ -142,22 +176,35 @@ class LogoutApi(APIView):
 
     @extend_schema(
         request=LogoutSerializer,
-        responses={200: MessageResultSerializer, **raises(services.InvalidRefreshToken)},
+        responses={
+            200: MessageResultSerializer,
+            **raises(services.InvalidRefreshToken, FOREIGN_PAGE),
+        },
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         refresh = serializer.validated_data.get("refresh")
         if refresh:
             services.tokens_revoke(refresh=refresh)
-        elif isinstance(request.auth, AccessToken):
-            # No refresh token: the access token names the session to end.
-            services.session_end(
-                user_id=str(request.user.pk), session_id=request.auth.get("sid", "")
-            )
+        elif session := _session_of_access_token(request):
+            services.session_end(user_id=session[0], session_id=session[1])
         if request.user.is_authenticated:
             session_logout(request._request)
-        return Response({"message": "Logged out successfully"})
+        response = Response({"message": "Logged out successfully"})
+        cookies.clear_session_cookies(response)
+        return response
+
+
+def _session_of_access_token(request) -> tuple[str, str] | None:
+    """The login session the request's access token names, even if the token has expired."""
+    if isinstance(request.auth, AccessToken):
+        return str(request.user.pk), request.auth.get("sid", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    raw = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    raw = raw or request.COOKIES.get(cookies.ACCESS_COOKIE, "")
+    return tokens.session_named_by(raw) if raw and len(raw) <= 4096 else None
 
 
 class MeApi(APIView):
@@ -208,8 +255,7 @@ class MeApi(APIView):
         if request.user.is_authenticated:
             session_logout(request._request)
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        # COOKIE SESSIONS: clear the `jwt` cookies here (accounts.cookies.clear_session_cookies)
-        # once browser sessions in cookies exist.
+        cookies.clear_session_cookies(response)
         return response
 
 
