@@ -2,6 +2,7 @@
 changes, password change and reset, deletion. Socket closing is tested against a real server
 in test_account_sessions_live.py."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,12 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import LoginSession, RevokedToken, User
-from accounts.services import DELETED_FULL_NAME, password_reset_link, user_create
+from accounts.services import (
+    DELETED_FULL_NAME,
+    MAIL_THREAD,
+    password_reset_link,
+    user_create,
+)
 from accounts.tests.factories import PASSWORD, assert_error, bearer, signup_payload, user_factory
 from chatsite.testing import wait_until
 
@@ -349,6 +355,26 @@ class TestPasswordReset:
 
         assert answers == [202, 202, 429]
         wait_until(lambda: len(mail.outbox) == 2, what="two mails")
+
+    def test_mails_per_account_are_limited_whoever_asks_and_by_whichever_name(
+        self, api, dana, settings
+    ):
+        settings.CHAT = {**settings.CHAT, "PASSWORD_RESET_RATE": "2/hour"}
+        asks = [("dana", "10.0.0.1"), ("DANA@fbi.gov", "10.0.0.2"), ("dana", "10.0.0.3")]
+
+        answers = [
+            api.post(
+                "/api/auth/password/reset", {"login": name}, format="json", REMOTE_ADDR=address
+            )
+            for name, address in asks
+        ]
+
+        assert [a.status_code for a in answers] == [202, 202, 202]
+        assert len({a.content for a in answers}) == 1
+        for thread in threading.enumerate():
+            if thread.name == MAIL_THREAD:
+                thread.join(10)
+        assert len(mail.outbox) == 2
 
     def test_the_page_sets_a_new_password_once_and_ends_every_session(self, api, client, dana):
         sessions = [login(api, username="dana") for _ in range(2)]
