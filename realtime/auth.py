@@ -1,7 +1,9 @@
 """Socket authentication: the same simplejwt access token as the REST API.
 
 The token comes from the Socket.IO `auth` payload (`{token}`) or, for clients that cannot send
-one, the `?token=` query parameter. The reference design's `?userId=` is never looked at."""
+one, the `?token=` query parameter. The reference design's `?userId=` never says who the user
+is: a handshake that sends it without an `auth` token is an original-mode socket (its front
+end's event semantics, docs/realtime.md), refused unless it names the token's own user."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ class Identity:
     user_id: str
     session_id: str
     expires_at: float
+    # Connected as the reference design's front end does (`?userId=`, no `auth` token).
+    original: bool = False
 
     def user(self) -> User:
         """The socket's user, as checked at connect (active, session not ended) and rechecked
@@ -55,7 +59,23 @@ def authenticate(environ: dict, auth: object) -> Identity:
         raise ConnectionRefusedError(events.UNAUTHORIZED)
     if not tokens.session_is_live(user_id=user_id, session_id=session_id):
         raise ConnectionRefusedError(events.UNAUTHORIZED)
-    return Identity(user_id=user_id, session_id=session_id, expires_at=float(token["exp"]))
+    claimed = _claimed_user_ids(environ, auth)
+    if claimed is not None and claimed != [user_id]:
+        raise ConnectionRefusedError(events.UNAUTHORIZED)
+    return Identity(
+        user_id=user_id,
+        session_id=session_id,
+        expires_at=float(token["exp"]),
+        original=claimed is not None,
+    )
+
+
+def _claimed_user_ids(environ: dict, auth: object) -> list[str] | None:
+    """The `userId` values of an original-mode handshake (the query names the user and no
+    `auth` token is sent), or None for any other handshake, whose query is not looked at."""
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return None
+    return parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get("userId")
 
 
 def sockets_to_disconnect(identities: dict[str, Identity], now: float) -> set[str]:

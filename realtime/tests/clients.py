@@ -85,11 +85,20 @@ class ChatClient:
 
     # --- connecting ------------------------------------------------------------------------
 
-    def connect(self, *, token: str | None = None, query: str = "", auth: Any = None) -> ChatClient:
+    def connect(
+        self,
+        *,
+        token: str | None = None,
+        query: str = "",
+        auth: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> ChatClient:
         if token is not None and auth is None:
             auth = {"token": token}
         url = f"{self.url}/?{query}" if query else self.url
-        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=TIMEOUT)
+        self.sio.connect(
+            url, auth=auth, headers=headers or {}, transports=["websocket"], wait_timeout=TIMEOUT
+        )
         return self
 
     def close(self) -> None:
