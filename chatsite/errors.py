@@ -125,7 +125,7 @@ def _field_label(field: str) -> str:
 _BY_CODE = {
     "required": "{field} is required.",
     "null": "{field} is required.",
-    "blank": "{field} can't be empty.",
+    "blank": "{field} is required.",
     "null_char": "{field} must not contain NUL characters.",
     "invalid_choice": "{field}: {message}",
 }

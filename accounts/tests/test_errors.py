@@ -91,7 +91,7 @@ class TestSignupErrors:
             ({"confirmPassword": PASSWORD + "x"}, "Passwords don't match."),
             ({"username": "alice"}, "That username is taken."),
             ({"fullName": None}, "Full name is required."),
-            ({"fullName": ""}, "Full name can't be empty."),
+            ({"fullName": "  "}, "Full name is required."),
             ({"fullName": "x" * 101}, "Full name must be at most 100 characters."),
             ({"fullName": {"$ne": None}}, "Full name must be a string."),
             ({"username": "ab"}, "Usernames have 3 to 30 letters, digits, dots, dashes or "
