@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import selectors, services
+from accounts import cookies, selectors, services, tokens
+from accounts.authentication import OriginNotAllowed
 from accounts.serializers import (
     AuthResultSerializer,
     LoginSerializer,
@@ -23,12 +24,30 @@ from accounts.serializers import (
 )
 from accounts.throttles import LoginRateThrottle, SignupRateThrottle
 from chatsite.openapi import integer_parameter, links, raises
+from chatsite.origins import origin_trusted
 
 USER_LIST_LIMIT = 1000
 
 
 def _auth_result(user, tokens) -> dict:
     return {**UserSerializer(user).data, **tokens}
+
+
+FOREIGN_PAGE = (403, OriginNotAllowed.stable_code)
+
+
+def _refuse_foreign_pages(request) -> None:
+    """A browser page of another site must not log someone in or out, nor renew their session
+    (the answer sets cookies: login CSRF). Clients that send no `Origin` are not browsers."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin and not origin_trusted(origin, request.META):
+        raise OriginNotAllowed()
+
+
+def _session_response(user, tokens, *, status_code=status.HTTP_200_OK) -> Response:
+    response = Response(_auth_result(user, tokens), status=status_code)
+    cookies.set_session_cookies(response, tokens)
+    return response
 
 
 class SignupApi(APIView):
@@ -41,7 +60,7 @@ class SignupApi(APIView):
     @extend_schema(
         operation_id="auth_signup",
         request=SignupSerializer,
-        responses={201: AuthResultSerializer, **raises(services.UsernameTaken)},
+        responses={201: AuthResultSerializer, **raises(services.UsernameTaken, FOREIGN_PAGE)},
     )
     @links(
         201,
@@ -49,6 +68,7 @@ class SignupApi(APIView):
         messages_list={"parameters": {"id": "$response.body#/_id"}},
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -58,8 +78,8 @@ class SignupApi(APIView):
             password=data["password"],
             gender=data.get("gender", ""),
         )
-        tokens = services.tokens_issue(user=user)
-        return Response(_auth_result(user, tokens), status=status.HTTP_201_CREATED)
+        pair = services.tokens_issue(user=user)
+        return _session_response(user, pair, status_code=status.HTTP_201_CREATED)
 
 
 class LoginApi(APIView):
@@ -71,35 +91,49 @@ class LoginApi(APIView):
 
     @extend_schema(
         request=LoginSerializer,
-        responses={200: AuthResultSerializer, **raises(services.InvalidCredentials)},
+        responses={200: AuthResultSerializer, **raises(services.InvalidCredentials, FOREIGN_PAGE)},
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.user_authenticate(request=request, **serializer.validated_data)
-        tokens = services.tokens_issue(user=user)
-        return Response(_auth_result(user, tokens))
+        pair = services.tokens_issue(user=user)
+        return _session_response(user, pair)
 
 
 class RefreshApi(APIView):
     """Exchange a refresh token for a new access token and a new refresh token (the old
-    refresh token is blacklisted)."""
+    refresh token is revoked). Browsers send no body: the `jwt_refresh` cookie is the refresh
+    token, and both cookies are set anew."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
 
     @extend_schema(
         request=RefreshSerializer,
-        responses={200: TokenPairSerializer, **raises(services.InvalidRefreshToken)},
+        responses={200: TokenPairSerializer, **raises(services.InvalidRefreshToken, FOREIGN_PAGE)},
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(services.tokens_refresh(refresh=serializer.validated_data["refresh"]))
+        refresh = serializer.validated_data.get("refresh")
+        if refresh:
+            return Response(services.tokens_refresh(refresh=refresh))
+        refresh = request.COOKIES.get(cookies.REFRESH_COOKIE)
+        if not refresh:
+            raise services.InvalidRefreshToken("No refresh token: send one, or its cookie.")
+        pair = services.tokens_refresh(refresh=refresh)
+        response = Response(pair)
+        cookies.set_session_cookies(response, pair)
+        return response
 
 
 class LogoutApi(APIView):
-    """Revoke the given refresh token (and end the browser session, if any)."""
+    """End a login session: the one of the given refresh token or, without a body, the one the
+    access token names (`Authorization` header or `jwt` cookie; expired tokens too). Clears
+    the session cookies; the session's sockets close on every process."""
 
     permission_classes = [AllowAny]
 
@@ -111,22 +145,35 @@ class LogoutApi(APIView):
 
     @extend_schema(
         request=LogoutSerializer,
-        responses={200: MessageResultSerializer, **raises(services.InvalidRefreshToken)},
+        responses={
+            200: MessageResultSerializer,
+            **raises(services.InvalidRefreshToken, FOREIGN_PAGE),
+        },
     )
     def post(self, request):
+        _refuse_foreign_pages(request)
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         refresh = serializer.validated_data.get("refresh")
         if refresh:
             services.tokens_revoke(refresh=refresh)
-        elif isinstance(request.auth, AccessToken):
-            # No refresh token: the access token names the session to end.
-            services.session_end(
-                user_id=str(request.user.pk), session_id=request.auth.get("sid", "")
-            )
+        elif session := _session_of_access_token(request):
+            services.session_end(user_id=session[0], session_id=session[1])
         if request.user.is_authenticated:
             session_logout(request._request)
-        return Response({"message": "Logged out successfully"})
+        response = Response({"message": "Logged out successfully"})
+        cookies.clear_session_cookies(response)
+        return response
+
+
+def _session_of_access_token(request) -> tuple[str, str] | None:
+    """The login session the request's access token names, even if the token has expired."""
+    if isinstance(request.auth, AccessToken):
+        return str(request.user.pk), request.auth.get("sid", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    raw = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    raw = raw or request.COOKIES.get(cookies.ACCESS_COOKIE, "")
+    return tokens.session_named_by(raw) if raw and len(raw) <= 4096 else None
 
 
 class MeApi(APIView):

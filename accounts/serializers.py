@@ -97,7 +97,10 @@ class LoginSerializer(serializers.Serializer):
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh = StrictCharField(max_length=2000)
+    refresh = StrictCharField(
+        max_length=2000, required=False,
+        help_text="The refresh token; browsers leave it out and send the `jwt_refresh` cookie.",
+    )  # fmt: skip
 
 
 class LogoutSerializer(serializers.Serializer):

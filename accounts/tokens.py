@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import RevokedToken, User
 from accounts.selectors import user_is_active
@@ -97,7 +97,31 @@ def session_is_live(*, user_id: str, session_id: str) -> bool:
     two indexed reads themselves (measured: docs/benchmarks.md, "Measurements behind the code")."""
     if not ObjectId.is_valid(user_id) or not user_is_active(ObjectId(user_id)):
         return False
+    return not session_has_ended(session_id)
+
+
+def session_has_ended(session_id: str) -> bool:
+    """Whether this login session was logged out (asked on every authenticated request and
+    socket connect; one indexed read through the driver, see `session_is_live`)."""
     if not session_id:
-        return True
+        return False  # a token from before sessions existed
     revoked = connection.get_collection(RevokedToken._meta.db_table)
-    return revoked.find_one({"session_id": session_id, "logout": True}, {"_id": 1}) is None
+    return revoked.find_one({"session_id": session_id, "logout": True}, {"_id": 1}) is not None
+
+
+def session_named_by(raw_access: str) -> tuple[str, str] | None:
+    """`(user_id, session_id)` of a genuine access token, expired or not (logout ends the
+    session of an expired token too); None if the token is forged or not an access token."""
+    try:
+        try:
+            token = AccessToken(raw_access)
+        except ExpiredTokenError:
+            # PyJWT checks the signature before the expiry: the token is genuine, only old.
+            token = AccessToken(raw_access, verify=False)
+            token.verify_token_type()
+    except TokenError:
+        return None
+    user_id, session_id = token.get("user_id"), token.get("sid", "")
+    if not isinstance(user_id, str) or not isinstance(session_id, str):
+        return None
+    return user_id, session_id

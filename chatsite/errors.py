@@ -185,7 +185,9 @@ def api_exception_handler(exc, context):
     if response is None:
         return None  # a real bug: let Django log it and answer 500
 
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = getattr(exc, "stable_code", None) or next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
+    )
     if isinstance(exc, (InvalidToken, exceptions.AuthenticationFailed)):
         code = _token_error_code(exc)
     payload = {"error": _first_message(exc.detail), "code": code}
@@ -216,6 +218,8 @@ def _token_error_code(exc) -> str:
         codes = str(detail.get("code", "token_invalid"))
     if codes in {"user_inactive", "user_not_found"}:
         return "user_inactive"
+    if codes == "session_ended":
+        return "session_ended"
     return "token_invalid"
 
 

@@ -141,7 +141,9 @@ def integer_parameter(name: str, minimum: int, maximum: int, description: str) -
     )
 
 
-TOKEN_CODES = ("not_authenticated", "token_invalid", "token_expired", "user_inactive")
+TOKEN_CODES = (
+    "not_authenticated", "token_invalid", "token_expired", "user_inactive", "session_ended",
+)  # fmt: skip
 _RETRY_AFTER = {
     "Retry-After": {
         "schema": {"type": "integer", "minimum": 0},
@@ -214,6 +216,11 @@ class ChatAutoSchema(AutoSchema):
         ):
             # Session-authenticated writes need the CSRF token.
             codes[403].add("permission_denied")
+        if self.method not in ("GET", "HEAD", "OPTIONS") and any(
+            getattr(a, "refuses_foreign_origins", False) for a in authenticators
+        ):
+            # Cookie-authenticated writes from a page of another site.
+            codes[403].add("origin_not_allowed")
         if self.view.get_throttles():
             codes[429].add("rate_limited")
         return codes

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chatsite.middleware.ContentSecurityPolicyMiddleware",
+    "accounts.cookies.AccessCookieRenewalMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -195,6 +196,7 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerAuthentication",
+        "accounts.authentication.CookieAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -224,6 +226,14 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# Browser sessions: the tokens in httpOnly cookies (accounts/cookies.py, docs/security.md).
+AUTH_COOKIES = {
+    # Browsers send a Secure cookie only over HTTPS (and to http://localhost).
+    "SECURE": env_bool("AUTH_COOKIE_SECURE", PRODUCTION),
+    # Of the access cookie; the refresh cookie is always Strict.
+    "SAMESITE": env_choice("AUTH_COOKIE_SAMESITE", ("lax", "strict")).capitalize(),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -17,6 +17,7 @@ import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from chatsite.origins import origin_allowed
 from realtime import events, handlers, online_lists, packets, presence, revocations, server
 from realtime.hosts import AllowedHostsASGIApp
 from realtime.patches import socketio as socketio_patches
@@ -93,7 +94,7 @@ def build_socketio_app(django_app=None):
     sio = socketio_patches.AsyncServer(
         async_mode="asgi",
         client_manager=_client_manager(),
-        cors_allowed_origins=server.origin_allowed,
+        cors_allowed_origins=origin_allowed,
         max_http_buffer_size=options["MAX_HTTP_BUFFER_SIZE"],
         ping_interval=options["PING_INTERVAL"],
         ping_timeout=options["PING_TIMEOUT"],

@@ -1,9 +1,11 @@
 """Socket authentication: the same simplejwt access token as the REST API.
 
-The token comes from the Socket.IO `auth` payload (`{token}`) or, for clients that cannot send
-one, the `?token=` query parameter. The reference design's `?userId=` never says who the user
-is: a handshake that sends it without an `auth` token is an original-mode socket (its front
-end's event semantics, docs/realtime.md), refused unless it names the token's own user."""
+The token comes from the Socket.IO `auth` payload (`{token}`), or, for clients that cannot send
+one, the `?token=` query parameter, or else from the browser's `jwt` cookie (the Origin check
+of the handshake, `chatsite.origins.origin_allowed`, keeps other sites' pages from using it).
+A client-claimed `?userId=` never decides who the socket is: a handshake that sends it without
+an `auth` token is an original-mode socket (the reference design's front end, with its event
+semantics, docs/realtime.md), refused unless it names the token's own user."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import dataclasses
 from urllib.parse import parse_qs
 
 from bson import ObjectId
+from django.http.cookie import parse_cookie
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import selectors, tokens
+from accounts import cookies, selectors, tokens
 from accounts.models import User
 from realtime import events
 
@@ -23,7 +26,11 @@ from realtime import events
 class Identity:
     user_id: str
     session_id: str
+    # When the socket must re-authenticate. A socket opened with the cookie lives as long as
+    # its login session (the browser renews the cookie without the socket's knowledge; ending
+    # the session or deactivating the user still closes it): no expiry.
     expires_at: float
+    via_cookie: bool = False
     # Connected as the reference design's front end does (`?userId=`, no `auth` token).
     original: bool = False
 
@@ -33,11 +40,16 @@ class Identity:
         return User(pk=ObjectId(self.user_id), is_active=True)
 
 
-def _raw_token(environ: dict, auth: object) -> str | None:
+def _raw_token(environ: dict, auth: object) -> tuple[str | None, bool]:
+    """The access token and whether it came from the cookie."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-        return auth["token"].removeprefix("Bearer ").strip()
+        return auth["token"].removeprefix("Bearer ").strip(), False
     values = parse_qs(environ.get("QUERY_STRING", "")).get("token")
-    return values[0] if values else None
+    if values:
+        return values[0], False
+    # Django's parser, as for requests: lenient with other sites' malformed cookies.
+    cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(cookies.ACCESS_COOKIE)
+    return (cookie, True) if cookie else (None, False)
 
 
 def authenticate(environ: dict, auth: object) -> Identity:
@@ -45,7 +57,7 @@ def authenticate(environ: dict, auth: object) -> Identity:
     valid access token of an active user whose session has not been logged out."""
     from socketio.exceptions import ConnectionRefusedError
 
-    raw = _raw_token(environ, auth)
+    raw, via_cookie = _raw_token(environ, auth)
     if not raw or len(raw) > 4096:
         raise ConnectionRefusedError(events.UNAUTHORIZED)
     try:
@@ -62,10 +74,12 @@ def authenticate(environ: dict, auth: object) -> Identity:
     claimed = _claimed_user_ids(environ, auth)
     if claimed is not None and claimed != [user_id]:
         raise ConnectionRefusedError(events.UNAUTHORIZED)
+    expires_at = float("inf") if via_cookie else float(token["exp"])
     return Identity(
         user_id=user_id,
         session_id=session_id,
-        expires_at=float(token["exp"]),
+        expires_at=expires_at,
+        via_cookie=via_cookie,
         original=claimed is not None,
     )
 

@@ -2,7 +2,7 @@
 
 `socketio.WSGIApp` and `socketio.ASGIApp` hand /socket.io/ to python-engineio before Django
 sees the request, so Django's check of the `Host` header never ran there. The origin check
-(`realtime.server.origin_allowed`) allows the server's own origin, `scheme://Host`: a page on
+(`chatsite.origins.origin_allowed`) allows the server's own origin, `scheme://Host`: a page on
 an attacker's domain that resolves to this server (DNS rebinding) sends a `Host` and an
 `Origin` that both name that domain, and was let in. These apps check the `Host` of every
 Socket.IO request (polling and WebSocket) with Django's own `HttpRequest.get_host()`, so the

@@ -9,25 +9,13 @@ from __future__ import annotations
 import socketio
 from django.conf import settings
 
+from chatsite.origins import origin_allowed
 from realtime import packets
 from realtime.patches import engineio as engineio_patches
 from realtime.patches import socketio as socketio_patches
 from realtime.patches.socketio import RoomIndex
 
 _server: socketio.Server | None = None
-
-
-def origin_allowed(origin: str | None, environ: dict) -> bool:
-    """Browsers send Origin: allow our own origin and the CORS list. Clients that send none
-    (mobile apps, servers) are not subject to the same-origin policy and authenticate by token."""
-    if not origin:
-        return True
-    if origin in settings.CORS_ALLOWED_ORIGINS:
-        return True
-    scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http"))
-    if not settings.REALTIME["TRUST_X_FORWARDED_PROTO"]:
-        scheme = environ.get("wsgi.url_scheme", "http")
-    return origin == f"{scheme.split(',')[0].strip()}://{environ.get('HTTP_HOST', '')}"
 
 
 class _Manager(RoomIndex, socketio.Manager):

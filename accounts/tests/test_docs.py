@@ -102,7 +102,7 @@ def test_a_browsable_api_page_of_an_authenticated_route(client, alice):
     assert b"Alice Liddell" in response.content
 
 
-def test_the_schema_documents_bearer_authentication(client):
+def test_the_schema_documents_bearer_and_cookie_authentication(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     schema = response.json()
@@ -116,7 +116,11 @@ def test_the_schema_documents_bearer_authentication(client):
     cookie = schema["components"]["securitySchemes"]["cookieAuth"]
     assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", "sessionid")
     assert "X-CSRFToken" in cookie["description"]
-    assert {"jwtAuth": []} in schema["paths"]["/api/auth/me"]["get"]["security"]
+    browser = schema["components"]["securitySchemes"]["jwtCookieAuth"]
+    assert (browser["type"], browser["in"], browser["name"]) == ("apiKey", "cookie", "jwt")
+    assert "origin_not_allowed" in browser["description"]
+    security = schema["paths"]["/api/auth/me"]["get"]["security"]
+    assert {"jwtAuth": []} in security and {"jwtCookieAuth": []} in security
     assert "security" not in schema["paths"]["/api/auth/login"]["post"] or schema["paths"][
         "/api/auth/login"
     ]["post"]["security"] == [{}]

@@ -92,13 +92,16 @@ class ChatClient:
         query: str = "",
         auth: Any = None,
         headers: dict[str, str] | None = None,
+        transports: tuple[str, ...] = ("websocket",),
     ) -> ChatClient:
+        """`headers` go with the handshake (a browser's `Cookie` and `Origin`, say)."""
         if token is not None and auth is None:
             auth = {"token": token}
         url = f"{self.url}/?{query}" if query else self.url
         self.sio.connect(
-            url, auth=auth, headers=headers or {}, transports=["websocket"], wait_timeout=TIMEOUT
-        )
+            url, auth=auth, headers=headers or {}, transports=list(transports),
+            wait_timeout=TIMEOUT,
+        )  # fmt: skip
         return self
 
     def close(self) -> None:
