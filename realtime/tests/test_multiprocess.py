@@ -131,7 +131,9 @@ def test_original_mode_lists_follow_contacts_on_every_process(
     writes to it for the first time."""
     a, b = contacts_servers
     Api(b.url).send(alice, bob, "hello")
-    watcher = make_client(a).connect(query=f"token={alice.access}&userId={alice.id}")
+    watcher = make_client(a).connect(
+        query=f"userId={alice.id}", headers={"Cookie": f"jwt={alice.access}"}
+    )
     assert watcher.wait_for("getOnlineUsers") == [alice.id]
 
     bobs = on(b, bob)

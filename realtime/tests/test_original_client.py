@@ -46,9 +46,6 @@ class FrontEnd:
             headers["Content-Type"] = "application/json"
         if method != "GET":
             headers["Origin"] = self.url  # a browser sends it on every POST
-        if self.auth_user and "access" in self.auth_user and "jwt" not in self.http.cookies:
-            # Until the server sets the session cookie: the token the login answer carried.
-            headers["Authorization"] = f"Bearer {self.auth_user['access']}"
         response = self.http.request(
             method, self.url + path, json=body, headers=headers, timeout=TIMEOUT
         )
@@ -84,16 +81,11 @@ class FrontEnd:
         # useLogout: POST with a JSON content type and no body.
         response = self.http.post(
             self.url + "/api/auth/logout",
-            headers={"Content-Type": "application/json", "Origin": self.url, **self._bearer()},
+            headers={"Content-Type": "application/json", "Origin": self.url},
             timeout=TIMEOUT,
         )
         assert response.json() == {"message": "Logged out successfully"}, response.text
         self.auth_user = None
-
-    def _bearer(self) -> dict:
-        if self.auth_user and "access" in self.auth_user and "jwt" not in self.http.cookies:
-            return {"Authorization": f"Bearer {self.auth_user['access']}"}
-        return {}
 
     def sidebar(self) -> list[dict]:
         return self._fetch("GET", "/api/users")
@@ -111,12 +103,12 @@ class FrontEnd:
     # --- io(url, {query: {userId}}) -----------------------------------------------------------
 
     def connect(self) -> ChatClient:
-        query = f"userId={self.auth_user['_id']}"
-        if "jwt" not in self.http.cookies:
-            query += f"&token={self.auth_user['access']}"
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        # The cookies a browser sends to this path (`jwt_refresh` is for /api/auth/refresh only).
+        cookie = "; ".join(
+            f"{c.name}={c.value}" for c in self.http.cookies if c.path in ("/", "/socket.io")
+        )
         self.socket = self.make_client(self.server)
-        self.socket.connect(query=query, headers={"Cookie": cookie} if cookie else None)
+        self.socket.connect(query=f"userId={self.auth_user['_id']}", headers={"Cookie": cookie})
         return self.socket
 
     @property
@@ -145,6 +137,7 @@ def test_two_people_sign_up_chat_live_see_each_other_online_and_log_out(
     assert not cleo.signup("", "cleo")
     assert cleo.toasts == ["Full name is required."]
     assert cleo.signup("Cleo Park", "cleo")
+    assert "jwt" in ana.http.cookies  # the session: an httpOnly cookie
 
     ana.connect()
     assert ana.socket.wait_for("getOnlineUsers") == [ana.auth_user["_id"]]
@@ -172,6 +165,7 @@ def test_two_people_sign_up_chat_live_see_each_other_online_and_log_out(
 
     bens_id = ben.auth_user["_id"]
     ben.logout()
+    assert "jwt" not in ben.http.cookies
     assert ben.socket.wait_for("sessionEnded") == {"reason": "session_ended"}
     ben.socket.wait_disconnected()
     assert ana.socket.wait_count("getOnlineUsers", 3)[-1] == [ana.auth_user["_id"]]
