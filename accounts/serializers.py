@@ -2,6 +2,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, MinLengthValidator, RegexValidator
 from rest_framework import serializers
+from rest_framework.fields import get_error_detail
 
 from accounts.avatars import avatar_data_uri
 from accounts.models import LoginSession, User, username_validator
@@ -107,7 +108,8 @@ class SignupSerializer(serializers.Serializer):
         try:
             password_validation.validate_password(data["password"], candidate)
         except DjangoValidationError as error:
-            raise serializers.ValidationError({"password": list(error.messages)}) from None
+            # With their codes (`password_too_short`, ...), for the answer's `error` sentence.
+            raise serializers.ValidationError({"password": get_error_detail(error)}) from None
         return data
 
 
