@@ -188,9 +188,13 @@ def api_exception_handler(exc, context):
     code = getattr(exc, "stable_code", None) or next(
         (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
     )
+    message = _first_message(exc.detail)
     if isinstance(exc, (InvalidToken, exceptions.AuthenticationFailed)):
         code = _token_error_code(exc)
-    payload = {"error": _first_message(exc.detail), "code": code}
+        # simplejwt's words ("Given token not valid for any token type") are shown to people
+        # by clients that display `error` as it is (the reference design's front end).
+        message = _TOKEN_WORDS.get(code, message)
+    payload = {"error": message, "code": code}
     if isinstance(exc, exceptions.ValidationError):
         fields = _fields(exc.detail)
         if fields:
@@ -204,6 +208,14 @@ def api_exception_handler(exc, context):
         payload["retryAfter"] = int(exc.wait + 0.999)
     response.data = payload
     return response
+
+
+_TOKEN_WORDS = {
+    "token_expired": "Your session has expired. Log in again.",
+    "token_invalid": "You are not logged in (the session token is invalid). Log in again.",
+    "user_inactive": "This account is deactivated.",
+    "session_ended": "This login session has ended. Log in again.",
+}
 
 
 def _token_error_code(exc) -> str:
