@@ -48,9 +48,7 @@ class BearerAuthentication(JWTAuthentication):
         if not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         session_id = validated_token.get("sid", "")
-        if not isinstance(session_id, str) or not tokens.session_not_ended(
-            user_id=str(user.pk), session_id=session_id
-        ):
+        if not isinstance(session_id, str) or tokens.session_has_ended(session_id):
             raise AuthenticationFailed(_("This login session has ended"), code="session_ended")
         return user
 
@@ -92,8 +90,7 @@ class BearerAuthenticationScheme(SimpleJWTScheme):
             "description": (
                 "`Authorization: Bearer <access>`, the access token of signup, login or "
                 "refresh. A refused token answers 401 `token_expired` (refresh and retry), "
-                "`token_invalid`, `user_inactive` or `session_ended` (logged out, ended from "
-                "another device, by a password change or by an admin)."
+                "`token_invalid`, `user_inactive` or `session_ended`."
             ),
         }
 

@@ -2,6 +2,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, MinLengthValidator, RegexValidator
 from rest_framework import serializers
+from rest_framework.fields import get_error_detail
 
 from accounts.avatars import avatar_data_uri
 from accounts.models import LoginSession, User, username_validator
@@ -22,7 +23,8 @@ class PasswordField(StrictCharField):
     pattern can (length, not only digits); "too common" and "too similar to the username or
     full name" are in its description."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, field_name: str = "password", **kwargs):
+        self.field_name_in_errors = field_name
         # Django's MinimumLengthValidator runs too (in `validate`); this one puts the length in
         # the schema.
         kwargs.setdefault("validators", [MinLengthValidator(password_min_length())])
@@ -36,7 +38,7 @@ class PasswordField(StrictCharField):
             "description": (
                 f"At least {password_min_length()} characters, not only digits, not a common "
                 "password, not too similar to the username or full name (Django's password "
-                "validators: `validation_error` on `password`)."
+                f"validators: `validation_error` on `{self.field_name_in_errors}`)."
             ),
         }
 
@@ -117,7 +119,8 @@ class SignupSerializer(serializers.Serializer):
         try:
             password_validation.validate_password(data["password"], candidate)
         except DjangoValidationError as error:
-            raise serializers.ValidationError({"password": list(error.messages)}) from None
+            # With their codes (`password_too_short`, ...), for the answer's `error` sentence.
+            raise serializers.ValidationError({"password": get_error_detail(error)}) from None
         return data
 
 
@@ -195,7 +198,7 @@ def _confirm_field() -> StrictCharField:
 
 class PasswordChangeSerializer(serializers.Serializer):
     currentPassword = StrictCharField(max_length=128, trim_whitespace=False)
-    newPassword = PasswordField()
+    newPassword = PasswordField(field_name="newPassword")
     confirmPassword = _confirm_field()
 
     def validate(self, data):
@@ -209,7 +212,7 @@ class PasswordResetRequestSerializer(serializers.Serializer):
 class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = StrictCharField(max_length=64, help_text="From the reset link: `/reset/<uid>/<token>/`.")
     token = StrictCharField(max_length=128, help_text="From the reset link.")
-    newPassword = PasswordField()
+    newPassword = PasswordField(field_name="newPassword")
     confirmPassword = _confirm_field()
 
     def validate(self, data):

@@ -133,26 +133,25 @@ def session_is_live(*, user_id: str, session_id: str) -> bool:
     two indexed reads themselves (measured: docs/benchmarks.md, "Measurements behind the code")."""
     if not ObjectId.is_valid(user_id) or not user_is_active(ObjectId(user_id)):
         return False
-    return session_not_ended(user_id=user_id, session_id=session_id)
+    return not session_has_ended(session_id)
 
 
-def session_not_ended(*, user_id: str, session_id: str) -> bool:
-    """Whether this login session of this user has not ended (the user's own state aside); it
-    was used now: `last_used_at` moves if it is older than `TOUCH_INTERVAL`.
+def session_has_ended(session_id: str) -> bool:
+    """Whether this login session has ended (asked on every authenticated request and socket
+    connect); if not, it was used now: `last_used_at` moves when older than `TOUCH_INTERVAL`
+    (at most one write per session per interval).
 
     One indexed read of the `LoginSession` row by sid, through the driver (see
     `session_is_live`). A session from before that table existed has no row: the `RevokedToken`
     written when it ended answers instead."""
     if not session_id:
-        return True  # a token from before sessions existed
-    row = _sessions().find_one(
-        {"sid": session_id}, {"user_id": 1, "ended_at": 1, "last_used_at": 1}
-    )
+        return False  # a token from before sessions existed
+    row = _sessions().find_one({"sid": session_id}, {"ended_at": 1, "last_used_at": 1})
     if row is None:
         revoked = connection.get_collection(RevokedToken._meta.db_table)
-        return revoked.find_one({"session_id": session_id, "logout": True}, {"_id": 1}) is None
-    if row.get("ended_at") is not None or str(row.get("user_id")) != str(user_id):
-        return False
+        return revoked.find_one({"session_id": session_id, "logout": True}, {"_id": 1}) is not None
+    if row.get("ended_at") is not None:
+        return True
     now = timezone.now()
     last = row.get("last_used_at")
     if last is None or last.replace(tzinfo=UTC) < now - TOUCH_INTERVAL:
@@ -160,7 +159,7 @@ def session_not_ended(*, user_id: str, session_id: str) -> bool:
         _sessions().update_one(
             {"_id": row["_id"], "last_used_at": last}, {"$set": {"last_used_at": now}}
         )
-    return True
+    return False
 
 
 def session_named_by(raw_access: str) -> tuple[str, str] | None:

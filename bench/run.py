@@ -386,6 +386,7 @@ def ops_delta(before: dict, after: dict, sends: int) -> dict:
 
 S5_COLUMNS = {
     "ours": "ours (contacts, the default)",
+    "ours_original": "ours, original front end (`?userId=`: lists to contacts)",
     "ours_everyone": "ours (`REALTIME_PRESENCE_FANOUT=everyone`)",
     "reference": "reference",
 }
@@ -1005,7 +1006,7 @@ def write_report(results: dict, path: Path) -> None:
         ]
     s5 = results.get("S5")
     if s5:
-        kinds = [k for k in ("ours", "ours_everyone", "reference") if k in s5]
+        kinds = [k for k in ("ours", "ours_original", "ours_everyone", "reference") if k in s5]
 
         def row(label: str, get) -> list:
             return [label] + [get(s5[k]) for k in kinds]
@@ -1501,15 +1502,17 @@ def main() -> None:
         ).start()
         everyone.users, everyone.users_file = ours.users, ours.users_file
         s5 = {}
-        for key, server in (
-            ("ours", ours),
-            ("ours_everyone", everyone),
-            ("reference", ref_presence),
+        for key, server, extra in (
+            ("ours", ours, {}),
+            ("ours_original", ours, {"originalMode": True}),
+            ("ours_everyone", everyone, {}),
+            ("reference", ref_presence, {}),
         ):
             s5[key] = run_load(
                 server,
                 "sockets",
                 workdir,
+                **extra,
                 connect=cfg["S5_users"],
                 connectConcurrency=cfg["S5_users"],
                 connectTimeoutS=120,

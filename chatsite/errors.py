@@ -8,6 +8,7 @@ reference design, so its clients keep working; `code` is what programs should br
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -102,6 +103,58 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def _first_problem(detail) -> tuple[str | None, object]:
+    """The first field that failed and its first message (an `ErrorDetail`, with its code)."""
+    if isinstance(detail, dict) and detail:
+        field, messages = next(iter(detail.items()))
+        while isinstance(messages, (list, dict)) and messages:
+            messages = messages[0] if isinstance(messages, list) else next(iter(messages.values()))
+        return str(field), messages
+    return None, _first_message(detail)
+
+
+def _field_label(field: str) -> str:
+    """`fullName` → "Full name", `confirm_password` → "Confirm password": the words a form
+    shows beside the field."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", field).replace("_", " ").strip().lower()
+    return words[:1].upper() + words[1:]
+
+
+# Library messages that need the field named (DRF's and Django's codes); the project's own
+# messages ("Passwords don't match.", "That username is taken.") are sentences already.
+_BY_CODE = {
+    "required": "{field} is required.",
+    "null": "{field} is required.",
+    "blank": "{field} is required.",
+    "null_char": "{field} must not contain NUL characters.",
+    "invalid_choice": "{field}: {message}",
+}
+_AT_LEAST = re.compile(r"at least (\d+) character")
+_AT_MOST = re.compile(r"no more than (\d+) character")
+_SUBJECT = re.compile(r"^(?:This|The) (?:field|value|password)\b")
+_ENSURE = re.compile(r"^Ensure this (?:field|value) (has|is)\b")
+
+
+def _in_words(field: str, message) -> str:
+    """A validation failure as one sentence a person understands, naming the field: the
+    reference design's clients show only `error` (`fields` keeps the messages as they were)."""
+    label, code, text = _field_label(field), getattr(message, "code", None), str(message)
+    if code in _BY_CODE:
+        return _BY_CODE[code].format(field=label, message=text)
+    if code in {"min_length", "password_too_short"} and (found := _AT_LEAST.search(text)):
+        return f"{label} must be at least {found[1]} characters."
+    if code == "max_length" and (found := _AT_MOST.search(text)):
+        return f"{label} must be at most {found[1]} characters."
+    if _SUBJECT.match(text):
+        return _SUBJECT.sub(label, text, count=1)
+    if found := _ENSURE.match(text):
+        verb = "have" if found[1] == "has" else "be"
+        return f"{label} must {verb}{text[found.end() :]}"
+    if text.startswith("Must "):
+        return f"{label} m{text[1:]}"
+    return text
+
+
 def _fields(detail) -> dict:
     if not isinstance(detail, dict):
         return {}
@@ -135,19 +188,34 @@ def api_exception_handler(exc, context):
     code = getattr(exc, "stable_code", None) or next(
         (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
     )
+    message = _first_message(exc.detail)
     if isinstance(exc, (InvalidToken, exceptions.AuthenticationFailed)):
         code = _token_error_code(exc)
-    payload = {"error": _first_message(exc.detail), "code": code}
+        # simplejwt's words ("Given token not valid for any token type") are shown to people
+        # by clients that display `error` as it is (the reference design's front end).
+        message = _TOKEN_WORDS.get(code, message)
+    payload = {"error": message, "code": code}
     if isinstance(exc, exceptions.ValidationError):
         fields = _fields(exc.detail)
         if fields:
             payload["fields"] = fields
-            non_field = fields.get("non_field_errors")
-            payload["error"] = non_field[0] if non_field else "Some fields are invalid."
+            field, message = _first_problem(exc.detail)
+            if field == "non_field_errors":
+                payload["error"] = str(message)
+            else:
+                payload["error"] = _in_words(field, message)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         payload["retryAfter"] = int(exc.wait + 0.999)
     response.data = payload
     return response
+
+
+_TOKEN_WORDS = {
+    "token_expired": "Your session has expired. Log in again.",
+    "token_invalid": "You are not logged in (the session token is invalid). Log in again.",
+    "user_inactive": "This account is deactivated.",
+    "session_ended": "This login session has ended. Log in again.",
+}
 
 
 def _token_error_code(exc) -> str:

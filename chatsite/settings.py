@@ -327,7 +327,10 @@ REALTIME = {
     # Whom `watchPresence` may watch: "contacts" (users sharing a conversation) or "anyone"
     # (public presence, for deployments that want a directory with online dots).
     "PRESENCE_WATCH": env_choice("REALTIME_PRESENCE_WATCH", ("contacts", "anyone")),
+    # Deprecated: every socket hears presence as whole `getOnlineUsers` lists (with everyone
+    # online in them), as the original front end's sockets (`?userId=`) do without it.
     "LEGACY_PRESENCE_BROADCAST": env_bool("REALTIME_LEGACY_PRESENCE", False),
+    # At most one list per socket per interval (realtime/online_lists.py).
     "LEGACY_PRESENCE_DEBOUNCE_MS": env_int("REALTIME_LEGACY_PRESENCE_DEBOUNCE_MS", 500),
     "EVENT_RATE": os.environ.get("REALTIME_EVENT_RATE", "30/s"),
     "TRUST_X_FORWARDED_PROTO": env_bool("TRUST_X_FORWARDED_PROTO", False),

@@ -13,6 +13,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.selectors import parse_limit
 from chatsite.errors import ValidationFailed
@@ -742,7 +743,8 @@ class AccountExportApi(APIView):
         },
     )
     def get(self, request):
-        chunks = selectors.account_export_chunks(user=request.user)
+        sid = request.auth.get("sid", "") if isinstance(request.auth, AccessToken) else ""
+        chunks = selectors.account_export_chunks(user=request.user, current_sid=str(sid))
         if isinstance(request._request, ASGIRequest):
             # Under ASGI Django would gather a synchronous iterator whole before sending it.
             chunks = _async_chunks(chunks)

@@ -380,7 +380,9 @@ def message_search(
 EXPORT_BATCH = 500
 
 
-def account_export_chunks(*, user: User, batch: int = EXPORT_BATCH) -> Iterator[str]:
+def account_export_chunks(
+    *, user: User, current_sid: str = "", batch: int = EXPORT_BATCH
+) -> Iterator[str]:
     """The user's own data as one JSON document, in pieces: profile, live login sessions, the
     conversations they are in, and every message they wrote (oldest first, `batch` read at a
     time, so memory stays bounded however many there are)."""
@@ -389,7 +391,9 @@ def account_export_chunks(*, user: User, batch: int = EXPORT_BATCH) -> Iterator[
     from messaging.serializers import iso
 
     profile = {**MeSerializer(user).data, "dateJoined": iso(user.date_joined)}
-    sessions = LoginSessionSerializer(login_session_list_for_user(user=user), many=True).data
+    sessions = LoginSessionSerializer(
+        login_session_list_for_user(user=user), many=True, context={"current_sid": current_sid}
+    ).data
     yield '{"exportedAt": ' + json.dumps(iso(timezone.now()))
     yield ', "profile": ' + json.dumps(profile)
     yield ', "sessions": ' + json.dumps(sessions)

@@ -3,7 +3,9 @@
 The token comes from the Socket.IO `auth` payload (`{token}`), or, for clients that cannot send
 one, the `?token=` query parameter, or else from the browser's `jwt` cookie (the Origin check
 of the handshake, `chatsite.origins.origin_allowed`, keeps other sites' pages from using it).
-A client-claimed `?userId=` never decides who the socket is."""
+A client-claimed `?userId=` never decides who the socket is: a handshake that sends it without
+an `auth` token is an original-mode socket (the reference design's front end, with its event
+semantics, docs/realtime.md), refused unless it names the token's own user."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class Identity:
     # the session or deactivating the user still closes it): no expiry.
     expires_at: float
     via_cookie: bool = False
+    # Connected as the reference design's front end does (`?userId=`, no `auth` token).
+    original: bool = False
 
     def user(self) -> User:
         """The socket's user, as checked at connect (active, session not ended) and rechecked
@@ -67,10 +71,25 @@ def authenticate(environ: dict, auth: object) -> Identity:
         raise ConnectionRefusedError(events.UNAUTHORIZED)
     if not tokens.session_is_live(user_id=user_id, session_id=session_id):
         raise ConnectionRefusedError(events.UNAUTHORIZED)
+    claimed = _claimed_user_ids(environ, auth)
+    if claimed is not None and claimed != [user_id]:
+        raise ConnectionRefusedError(events.UNAUTHORIZED)
     expires_at = float("inf") if via_cookie else float(token["exp"])
     return Identity(
-        user_id=user_id, session_id=session_id, expires_at=expires_at, via_cookie=via_cookie
+        user_id=user_id,
+        session_id=session_id,
+        expires_at=expires_at,
+        via_cookie=via_cookie,
+        original=claimed is not None,
     )
+
+
+def _claimed_user_ids(environ: dict, auth: object) -> list[str] | None:
+    """The `userId` values of an original-mode handshake (the query names the user and no
+    `auth` token is sent), or None for any other handshake, whose query is not looked at."""
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return None
+    return parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get("userId")
 
 
 def sockets_to_disconnect(identities: dict[str, Identity], now: float) -> set[str]:

@@ -20,9 +20,10 @@ from chatsite.errors import ChatError, DatabaseUnavailable, database_down
 from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
-from realtime import auth, events, memory
+from realtime import auth, events, memory, online_lists
+from realtime.online_lists import OnlineLists
 from realtime.presence import Presence, to_everyone
-from realtime.rooms import presence_room, user_room
+from realtime.rooms import original_room, presence_room, user_room
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,12 @@ def _release_db_connection() -> None:
         del connections[DEFAULT_DB_ALIAS]
 
 
+def _takes_lists(identity: auth.Identity) -> bool:
+    """Whether the socket hears presence as whole `getOnlineUsers` lists (the reference
+    design's front end) rather than `userOnline`/`userOffline` deltas."""
+    return identity.original or settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]
+
+
 def _error(code: str, detail: str) -> dict:
     return {"ok": False, "error": {"code": code, "detail": detail}}
 
@@ -56,7 +63,7 @@ class ChatNamespace:
         # Sockets whose session ended and that are being disconnected: their events are refused.
         self.ended: set[str] = set()
         self.watching: dict[str, set[str]] = {}  # sid → users it asked to watch
-        self._legacy_broadcast_pending = False
+        self.lists = OnlineLists(sio, presence)  # `getOnlineUsers` on every change, for some
         self.reclaimer = memory.Reclaimer()
 
     # --- connection lifecycle --------------------------------------------------------------
@@ -77,17 +84,25 @@ class ChatNamespace:
         finally:
             _release_db_connection()
         self.identities[sid] = identity
-        self.sio.enter_room(sid, user_room(identity.user_id))
+        takes_lists = _takes_lists(identity)
+        if identity.original:
+            self.sio.enter_room(sid, original_room(identity.user_id))
+        else:
+            self.sio.enter_room(sid, user_room(identity.user_id))
+        if takes_lists:
+            self.lists.add(sid, identity.user_id, contacts)
         came_online = self.presence.add(identity.user_id)
         if to_everyone():
             snapshot = self.presence.online_users()
         else:
             snapshot = self.presence.online_among(contacts | {identity.user_id})
         self.sio.emit(events.GET_ONLINE_USERS, snapshot, to=sid)
-        if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
-            self._schedule_legacy_broadcast()
-        elif came_online:
-            self._announce(events.USER_ONLINE, identity.user_id, contacts, skip_sid=sid)
+        if takes_lists:
+            self.lists.snapshot_sent(identity.user_id, snapshot)
+        if came_online:
+            online_lists.announce_changed(identity.user_id)
+            if not settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
+                self._announce(events.USER_ONLINE, identity.user_id, contacts, skip_sid=sid)
 
     def disconnect(self, sid: str, *reason) -> dict | None:
         if self.sio.manager.is_connected(sid, "/"):
@@ -99,10 +114,12 @@ class ChatNamespace:
         self.ended.discard(sid)
         if identity is None:
             return None
+        if _takes_lists(identity):
+            self.lists.remove(sid, identity.user_id)
         went_offline = self.presence.remove(identity.user_id)
-        if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
-            self._schedule_legacy_broadcast()
-        elif went_offline:
+        if went_offline:
+            online_lists.announce_changed(identity.user_id)
+        if went_offline and not settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
             contacts = set()
             if not to_everyone():
                 close_old_connections()
@@ -125,20 +142,6 @@ class ChatNamespace:
         else:
             rooms = [user_room(c) for c in sorted(contacts)] + [presence_room(user_id)]
             self.sio.emit(event, payload, to=rooms, skip_sid=skip_sid)
-
-    def _schedule_legacy_broadcast(self) -> None:
-        """Old clients expect the full list on every change; send it at most once per
-        debounce interval, to everyone."""
-        if self._legacy_broadcast_pending:
-            return
-        self._legacy_broadcast_pending = True
-
-        def broadcast():
-            self.sio.sleep(settings.REALTIME["LEGACY_PRESENCE_DEBOUNCE_MS"] / 1000)
-            self._legacy_broadcast_pending = False
-            self.sio.emit(events.GET_ONLINE_USERS, self.presence.online_users())
-
-        self.sio.start_background_task(broadcast)
 
     # --- client events ---------------------------------------------------------------------
 

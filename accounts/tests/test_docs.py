@@ -12,6 +12,12 @@ ACCOUNTS_PATHS = [
     "/api/auth/refresh",
     "/api/auth/logout",
     "/api/auth/me",
+    "/api/auth/me/export",
+    "/api/auth/sessions",
+    "/api/auth/sessions/{session_id}",
+    "/api/auth/password",
+    "/api/auth/password/reset",
+    "/api/auth/password/reset/confirm",
     "/api/users",
 ]
 
@@ -173,6 +179,31 @@ def test_the_codes_of_each_route_are_the_ones_it_raises(client):
     read = paths["/api/conversations/{conversation_id}/read"]["post"]
     assert error_codes(read, 404) == ["conversation_not_found", "not_found"]
     assert "429" not in read["responses"]
+
+
+def test_the_account_management_routes_state_their_codes(client):
+    schema = openapi(client)
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    assert "email" in components["Me"]["properties"]
+    assert "email" not in components["User"]["properties"]  # the public shape
+
+    me = paths["/api/auth/me"]
+    assert {"email_taken", "username_taken"} <= set(error_codes(me["patch"], 400))
+    assert "wrong_password" in error_codes(me["delete"], 400)
+    assert me["delete"]["requestBody"]["required"] is True  # the password, with DELETE
+    assert error_codes(me["delete"], 429) == ["rate_limited"]
+    assert "429" not in me["patch"]["responses"]
+    assert me["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Me"
+    }
+    end = paths["/api/auth/sessions/{session_id}"]["delete"]
+    assert error_codes(end, 404) == ["not_found"]
+    assert "wrong_password" in error_codes(paths["/api/auth/password"]["post"], 400)
+    reset = paths["/api/auth/password/reset"]["post"]
+    assert set(reset["responses"]) >= {"202", "429"} and "401" not in reset["responses"]
+    confirm = paths["/api/auth/password/reset/confirm"]["post"]
+    assert "reset_link_invalid" in error_codes(confirm, 400)
+    assert "origin_not_allowed" in error_codes(me["delete"], 403)
 
 
 def test_parameters_and_bodies_carry_the_constraints_the_server_applies(client, settings):

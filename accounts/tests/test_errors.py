@@ -17,6 +17,10 @@ def login(api, username, password=PASSWORD):
     return api.post("/api/auth/login", {"username": username, "password": password}, format="json")
 
 
+def _both(password: str) -> dict:
+    return {"password": password, "confirmPassword": password}
+
+
 class TestSignupErrors:
     @pytest.mark.parametrize("username", ["alice", "ALICE", "Alice"])
     def test_a_taken_username_in_any_case(self, api, alice, username):
@@ -79,6 +83,44 @@ class TestSignupErrors:
         api.post("/api/auth/signup", signup_payload(confirmPassword="nope"), format="json")
 
         assert not User.objects.filter(username_key="dana").exists()
+
+    @pytest.mark.parametrize(
+        ("overrides", "error"),
+        [
+            (_both("short"), "Password must be at least 8 characters."),
+            ({"confirmPassword": PASSWORD + "x"}, "Passwords don't match."),
+            ({"username": "alice"}, "That username is taken."),
+            ({"fullName": None}, "Full name is required."),
+            ({"fullName": "  "}, "Full name is required."),
+            ({"fullName": "x" * 101}, "Full name must be at most 100 characters."),
+            ({"fullName": {"$ne": None}}, "Full name must be a string."),
+            ({"username": "ab"}, "Usernames have 3 to 30 letters, digits, dots, dashes or "
+                                 "underscores."),
+            (_both("password123"), "Password is too common."),
+            (_both("83920174652"), "Password is entirely numeric."),
+            ({"username": "dscully42", **_both("dscully42!")},
+             "Password is too similar to the username."),
+            ({"gender": "robot"}, 'Gender: "robot" is not a valid choice.'),
+        ],
+    )  # fmt: skip
+    def test_error_names_the_first_problem_in_words(self, api, alice, overrides, error):
+        """The reference design's front end shows `error` alone (in a toast): it says what is
+        wrong with which field; `code` and `fields` stay for programs."""
+        response = api.post("/api/auth/signup", signup_payload(**overrides), format="json")
+
+        assert response.status_code == 400
+        body = response.json()
+        assert body["error"] == error
+        assert body["code"] in {"validation_error", "username_taken"}
+        assert body["fields"]
+
+    def test_the_first_field_in_form_order_is_named(self, api):
+        response = api.post("/api/auth/signup", {}, format="json")
+
+        body = response.json()
+        assert body["error"] == "Full name is required."
+        assert set(body["fields"]) == {"fullName", "username", "password", "confirmPassword"}
+        assert body["fields"]["username"] == ["This field is required."]
 
 
 class TestLoginErrors:

@@ -123,7 +123,10 @@ const disconnects = {}; // reason → count, for sockets that had connected
 function openSocket(user) {
   return new Promise((resolve) => {
     const options = { transports: ["websocket"], reconnection: false, forceNew: true, timeout: 30000 };
-    if (OURS) options.auth = { token: user.token };
+    // `originalMode`: ours, connected as the reference front end does (`userId` in the query,
+    // no `auth` token; the token rides in the query, as a browser's cookie would).
+    if (OURS && config.originalMode) options.query = { token: user.token, userId: user.id };
+    else if (OURS) options.auth = { token: user.token };
     else options.query = { userId: user.id };
     const socket = io(config.socketBase || config.base, options);
     socket.userId = user.id;

@@ -14,6 +14,9 @@ from schemathesis.openapi.checks import RejectedPositiveData
 
 STATE_REFUSALS = {
     (400, "username_taken"): "the username exists (in any letter case)",
+    (400, "email_taken"): "another account has the email (in any letter case)",
+    (400, "wrong_password"): "the password given is not the caller's",
+    (400, "reset_link_invalid"): "a well-formed uid and token that this server did not mail",
     (400, "cannot_message_self"): "the user id is the caller's own",
     (400, "seq_invalid"): "the seq is above the conversation's last one",
     (400, "reply_not_found"): "the replyTo id names no message of that conversation",
@@ -27,8 +30,16 @@ STATE_REFUSALS = {
     (400, "attachment_image_too_large"): "the image's header counts more pixels than allowed",
 }
 # Django's password validators: "too common" and "too similar to the username or full name"
-# have no JSON Schema form; the schema's description says them.
-PASSWORD_FIELDS = {"password"}
+# have no JSON Schema form; the schema's description says them. Django's `EmailValidator` is
+# stricter than JSON Schema's `format: email` (which allows quoted local parts, IP literals and
+# domains without a dot, for instance).
+VALIDATOR_FIELDS = {"password", "newPassword", "email"}
+# Operations whose body repeats a new password in `confirmPassword`.
+CONFIRMED_PASSWORD = {
+    "/api/auth/signup": "password",
+    "/api/auth/password": "newPassword",
+    "/api/auth/password/reset/confirm": "newPassword",
+}
 
 
 def _body(response) -> dict:
@@ -54,21 +65,22 @@ def filter_failure(context, failure, case, response) -> bool:
     ):
         return False  # invisible characters past U+FFFF: see MESSAGE_TEXT_PATTERN
     fields = set(body.get("fields") or {})
-    return not (body.get("code") == "validation_error" and fields and fields <= PASSWORD_FIELDS)
+    return not (body.get("code") == "validation_error" and fields and fields <= VALIDATOR_FIELDS)
 
 
 @schemathesis.hook
 def map_case(context, case):
-    """`confirmPassword` equals `password` in a valid signup: an equality between two fields,
-    which JSON Schema cannot state. Copied in positive cases, so that signups succeed and the
-    stateful phase can follow signup -> send -> history."""
+    """`confirmPassword` equals `password` in a valid signup (`newPassword` in a password change
+    or reset): an equality between two fields, which JSON Schema cannot state. Copied in positive
+    cases, so that signups succeed and the stateful phase can follow signup -> send -> history."""
     body = case.body
+    field = CONFIRMED_PASSWORD.get(case.operation.path)
     if (
-        case.operation.path == "/api/auth/signup"
+        field is not None
         and case.meta is not None
         and case.meta.generation.mode.is_positive
         and isinstance(body, dict)
-        and isinstance(body.get("password"), str)
+        and isinstance(body.get(field), str)
     ):
-        case.body = {**body, "confirmPassword": body["password"]}
+        case.body = {**body, "confirmPassword": body[field]}
     return case

@@ -59,7 +59,7 @@ def test_logged_out_session_is_refused(chat_server, make_client, alice):
 
 
 def test_forged_user_id_query_is_refused(chat_server, make_client, api, alice, bob):
-    """The reference design trusted `?userId=`; here it is never looked at."""
+    """The reference design trusted `?userId=`; here it identifies nobody."""
     intruder = make_client(chat_server)
     assert refused(intruder, query=f"userId={alice.id}") == "unauthorized"
     api.send(bob, alice, "for alice only")

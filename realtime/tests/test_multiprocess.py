@@ -121,3 +121,34 @@ def test_new_group_members_learn_who_is_online_on_every_process(
     )
     assert alices.wait_for("userOnline") == {"userId": bob.id}
     assert carols.wait_for("userOnline") == {"userId": bob.id}
+
+
+def test_original_mode_lists_follow_contacts_on_every_process(
+    contacts_servers, make_client, on, alice, bob, carol
+):
+    """An original-mode socket (the reference front end: `userId` in the query) hears its list
+    change when a contact comes or goes on another process, or when someone on another process
+    writes to it for the first time."""
+    a, b = contacts_servers
+    Api(b.url).send(alice, bob, "hello")
+    watcher = make_client(a).connect(
+        query=f"userId={alice.id}", headers={"Cookie": f"jwt={alice.access}"}
+    )
+    assert watcher.wait_for("getOnlineUsers") == [alice.id]
+
+    bobs = on(b, bob)
+    assert watcher.wait_for("getOnlineUsers", lambda ids: bob.id in ids) == sorted(
+        [alice.id, bob.id]
+    )
+    on(b, carol)  # not a contact yet
+    Api(b.url).send(carol, alice, "hi, I'm carol")
+    assert watcher.wait_for("getOnlineUsers", lambda ids: carol.id in ids) == sorted(
+        [alice.id, bob.id, carol.id]
+    )
+    bobs.close()
+    without_bob = sorted([alice.id, carol.id])
+    watcher.wait_for("getOnlineUsers", lambda ids: ids == without_bob)
+    assert watcher.received("getOnlineUsers")[-1] == without_bob
+    watcher.barrier()
+    assert watcher.received("userOnline") == watcher.received("userOffline") == []
+    assert [m["message"] for m in watcher.received("newMessage")] == ["hi, I'm carol"]
