@@ -49,68 +49,68 @@ def assert_clean(*people: Person) -> None:
 
 
 def test_a_new_name_reaches_another_persons_page(browser, server):
-    ann, ben = Person(browser, server, "ann"), Person(browser, server, "ben")
-    ann.sign_up()
-    ben.sign_up()
-    ann.reload()
-    ann.contact(ben).wait_for()
+    sol, tam = Person(browser, server, "sol"), Person(browser, server, "tam")
+    sol.sign_up()
+    tam.sign_up()
+    sol.reload()
+    sol.contact(tam).wait_for()
 
-    dialog = open_settings(ben)
+    dialog = open_settings(tam)
     profile = dialog.locator("#profile-form")
-    expect(dialog.get_by_label("Full name")).to_have_value(ben.full_name)
-    expect(dialog.get_by_label("Username")).to_have_value(ben.username)
+    expect(dialog.get_by_label("Full name")).to_have_value(tam.full_name)
+    expect(dialog.get_by_label("Username")).to_have_value(tam.username)
 
     # Refusals show next to their field, in words: a username someone else has, no name.
-    dialog.get_by_label("Username").fill(ann.username)
+    dialog.get_by_label("Username").fill(sol.username)
     dialog.get_by_label("Full name").fill("")
     profile.get_by_role("button", name="Save profile").click()
     expect(dialog.locator("#profile-fullName-error")).to_have_text("Type your name.")
-    dialog.get_by_label("Full name").fill("Benjamin Renamed")
+    dialog.get_by_label("Full name").fill("Tamsin Renamed")
     profile.get_by_role("button", name="Save profile").click()
     expect(dialog.locator("#profile-username-error")).not_to_be_empty()
     expect(dialog.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
-    ben.shot("settings-profile-refused")
+    tam.shot("settings-profile-refused")
 
-    dialog.get_by_label("Username").fill(ben.username)
+    dialog.get_by_label("Username").fill(tam.username)
     dialog.get_by_label("Email").fill("not an address")
     profile.get_by_role("button", name="Save profile").click()
     expect(dialog.locator("#profile-email-error")).not_to_be_empty()
     expect(dialog.locator("#profile-username-error")).to_be_empty()
-    dialog.get_by_label("Email").fill(f"{ben.username}@example.org")
+    dialog.get_by_label("Email").fill(f"{tam.username}@example.org")
     dialog.get_by_label("Gender").select_option("other")
     profile.get_by_role("button", name="Save profile").click()
     expect(profile.locator(".done")).to_have_text("Saved.")
     expect(dialog.locator("#profile-username-error")).to_be_empty()
-    expect(ben.page.locator("#me-name")).to_have_text("Benjamin Renamed")
+    expect(tam.page.locator("#me-name")).to_have_text("Tamsin Renamed")
 
     # Escape closes the panel and gives the focus back to the button that opened it.
-    ben.page.keyboard.press("Escape")
+    tam.page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    expect(ben.page.locator("#open-settings")).to_be_focused()
+    expect(tam.page.locator("#open-settings")).to_be_focused()
 
     # Ann's page shows the new name (live, or after a reload).
-    renamed = ann.page.locator(".contact[data-peer]", has_text="Benjamin Renamed")
+    renamed = sol.page.locator(".contact[data-peer]", has_text="Tamsin Renamed")
     try:
         renamed.wait_for(timeout=3000)
     except PlaywrightTimeout:  # no live event for profile changes: a reload shows it
-        ann.reload()
+        sol.reload()
     expect(renamed).to_be_visible()
     # And it is kept: Ben's own page after a reload, and the form when opened again.
-    ben.reload()
-    expect(ben.page.locator("#me-name")).to_have_text("Benjamin Renamed")
-    dialog = open_settings(ben)
+    tam.reload()
+    expect(tam.page.locator("#me-name")).to_have_text("Tamsin Renamed")
+    dialog = open_settings(tam)
     expect(dialog.get_by_label("Gender")).to_have_value("other")
-    expect(dialog.get_by_label("Email")).to_have_value(f"{ben.username}@example.org")
-    assert_clean(ann, ben)
+    expect(dialog.get_by_label("Email")).to_have_value(f"{tam.username}@example.org")
+    assert_clean(sol, tam)
 
 
 def test_a_password_change_logs_out_the_other_browser(browser, server):
-    cat = Person(browser, server, "cat")
-    cat.sign_up()
-    phone = cat.on_another_device(browser)
+    una = Person(browser, server, "una")
+    una.sign_up()
+    phone = una.on_another_device(browser)
     expect(phone.page.locator("#banner")).to_be_hidden()
 
-    dialog = open_settings(cat)
+    dialog = open_settings(una)
     form = dialog.locator("#password-form")
     form.get_by_label("Current password").fill("not-my-password-1")
     form.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
@@ -127,28 +127,28 @@ def test_a_password_change_logs_out_the_other_browser(browser, server):
     form.get_by_label("Current password").fill(PASSWORD)
     form.get_by_role("button", name="Change password").click()
     expect(form.locator(".done")).to_contain_text("Password changed")
-    cat.shot("settings-password-changed")
+    una.shot("settings-password-changed")
 
     # The other browser's socket is closed and its page shows the login form.
     expect_login_form(phone, re.compile("session has ended"))
     # This browser goes on: a reload keeps it logged in.
-    cat.reload()
+    una.reload()
     # The old password no longer logs in; the new one does.
-    phone.page.locator("#login-form [name=username]").fill(cat.username)
+    phone.page.locator("#login-form [name=username]").fill(una.username)
     phone.page.locator("#login-form [name=password]").fill(PASSWORD)
     phone.page.locator("#login-form button[type=submit]").click()
     expect(phone.page.locator("#auth-error")).to_have_text(re.compile("Invalid"))
     phone.log_in(NEW_PASSWORD)
-    expect(phone.page.locator("#me-name")).to_have_text(cat.full_name)
-    assert_clean(cat, phone)
+    expect(phone.page.locator("#me-name")).to_have_text(una.full_name)
+    assert_clean(una, phone)
 
 
 def test_ending_the_other_session_logs_that_browser_out(browser, server):
-    dee = Person(browser, server, "dee")
-    dee.sign_up()
-    laptop = dee.on_another_device(browser)
+    yara = Person(browser, server, "yara")
+    yara.sign_up()
+    laptop = yara.on_another_device(browser)
 
-    dialog = open_settings(dee)
+    dialog = open_settings(yara)
     rows = dialog.locator("#session-list .session")
     expect(rows).to_have_count(2)
     mine = rows.filter(has_text="This device")
@@ -157,68 +157,68 @@ def test_ending_the_other_session_logs_that_browser_out(browser, server):
     other = rows.filter(has_not_text="This device")
     expect(other).to_contain_text("Chrom")  # the device, from its User-Agent
     other.scroll_into_view_if_needed()
-    dee.shot("settings-sessions")
+    yara.shot("settings-sessions")
 
     other.get_by_role("button", name=re.compile("^Log out")).click()
     expect(rows).to_have_count(1)
     expect_login_form(laptop, re.compile("session has ended"))
     # Opened again, the list has this browser alone; it is still logged in.
-    dee.page.keyboard.press("Escape")
-    dialog = open_settings(dee)
+    yara.page.keyboard.press("Escape")
+    dialog = open_settings(yara)
     expect(dialog.locator("#session-list .session")).to_have_count(1)
-    assert_clean(dee, laptop)
+    assert_clean(yara, laptop)
 
 
 def test_deleting_the_account_is_for_good(browser, server):
-    eve = Person(browser, server, "eve")
-    eve.sign_up()
+    wim = Person(browser, server, "wim")
+    wim.sign_up()
 
-    dialog = open_settings(eve)
+    dialog = open_settings(wim)
     form = dialog.locator("#delete-form")
     expect(form).to_contain_text("can't be undone")
     export = form.get_by_role("link", name="Download your data")
     expect(export).to_have_attribute("href", "/api/auth/me/export")
-    with eve.page.expect_download() as download:
+    with wim.page.expect_download() as download:
         export.click()
-    assert eve.username in download.value.path().read_text()
+    assert wim.username in download.value.path().read_text()
 
     form.get_by_role("button", name="Delete my account").click()
     expect(dialog.locator("#delete-password-error")).to_have_text("Type your password to confirm.")
     form.get_by_label("Your password").fill("not-my-password-1")
     form.get_by_role("button", name="Delete my account").click()
     expect(dialog.locator("#delete-password-error")).not_to_be_empty()
-    expect(eve.page.locator("#app")).to_be_visible()
-    eve.shot("settings-delete-refused")
+    expect(wim.page.locator("#app")).to_be_visible()
+    wim.shot("settings-delete-refused")
 
     form.get_by_label("Your password").fill(PASSWORD)
     form.get_by_role("button", name="Delete my account").click()
-    expect_login_form(eve, "Your account was deleted.")
-    eve.page.reload()
-    expect(eve.page.locator("#login-form")).to_be_visible()  # no session left behind
+    expect_login_form(wim, "Your account was deleted.")
+    wim.page.reload()
+    expect(wim.page.locator("#login-form")).to_be_visible()  # no session left behind
 
-    eve.page.locator("#login-form [name=username]").fill(eve.username)
-    eve.page.locator("#login-form [name=password]").fill(PASSWORD)
-    eve.page.locator("#login-form button[type=submit]").click()
-    expect(eve.page.locator("#auth-error")).to_have_text(re.compile("Invalid"))
-    expect(eve.page.locator("#app")).to_be_hidden()
-    assert_clean(eve)
+    wim.page.locator("#login-form [name=username]").fill(wim.username)
+    wim.page.locator("#login-form [name=password]").fill(PASSWORD)
+    wim.page.locator("#login-form button[type=submit]").click()
+    expect(wim.page.locator("#auth-error")).to_have_text(re.compile("Invalid"))
+    expect(wim.page.locator("#app")).to_be_hidden()
+    assert_clean(wim)
 
 
 def test_forgot_password_answers_the_same_whoever_asks(browser, server):
-    fay = f"fay{uuid.uuid4().hex[:6]}"
+    fern = f"fern{uuid.uuid4().hex[:6]}"
     signup = requests.post(
         server.url + "/api/auth/signup",
         json={
-            "fullName": "Fay Example",
-            "username": fay,
-            "email": f"{fay}@example.org",
+            "fullName": "Fern Example",
+            "username": fern,
+            "email": f"{fern}@example.org",
             "password": PASSWORD,
             "confirmPassword": PASSWORD,
         },
         timeout=10,
     )
     assert signup.status_code == 201, signup.text
-    page = Person(browser, server, "anon").page
+    page = Person(browser, server, "nobody").page
     page.goto(server.url + "/")
 
     page.get_by_role("button", name="Forgot password?").click()
@@ -229,7 +229,7 @@ def test_forgot_password_answers_the_same_whoever_asks(browser, server):
     expect(form.locator("#forgot-login-error")).to_have_text("Type your username or email.")
 
     answers = []
-    for login in (f"{fay}@example.org", fay, "nobody-" + fay):
+    for login in (f"{fern}@example.org", fern, "nobody-" + fern):
         form.get_by_label("Username or email").fill(login)
         form.get_by_role("button", name="Send the link").click()
         done = form.locator("#forgot-done")

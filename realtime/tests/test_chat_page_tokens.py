@@ -122,33 +122,33 @@ def test_the_page_holds_no_token_after_login_and_refresh(browser, chat_server_fa
     # Access tokens that expire within seconds: the page finds its access cookie expired
     # (`401 token_expired`) and refreshes its session from the refresh cookie, on its own.
     server = chat_server_factory("eventlet", JWT_ACCESS_LIFETIME_SECONDS=str(LIFETIME))
-    gil = Person(browser, server, "gil")
+    tess = Person(browser, server, "tess")
     answers, sent_tokens = [], []
-    gil.page.on("response", lambda answer: answers.append(answer))
-    gil.page.on(
+    tess.page.on("response", lambda answer: answers.append(answer))
+    tess.page.on(
         "request",
         lambda r: "authorization" in r.headers and sent_tokens.append((r.url, r.headers)),
     )
-    gil.sign_up()
-    assert_page_holds_no_token(gil)
+    tess.sign_up()
+    assert_page_holds_no_token(tess)
 
     # While the page is open: opening the settings asks the API, finds the cookie expired,
     # refreshes and asks again.
-    gil.page.wait_for_timeout(LIFETIME * 1000 + 500)  # the access token expires
-    with gil.page.expect_response(is_refresh(200)):
-        gil.page.click("#open-settings")
-    expect(gil.page.locator("#session-list .session.current")).to_have_count(1)
-    expect(gil.page.locator("#profile-form [name=fullName]")).to_have_value(gil.full_name)
-    assert_page_holds_no_token(gil)
-    gil.page.keyboard.press("Escape")
+    tess.page.wait_for_timeout(LIFETIME * 1000 + 500)  # the access token expires
+    with tess.page.expect_response(is_refresh(200)):
+        tess.page.click("#open-settings")
+    expect(tess.page.locator("#session-list .session.current")).to_have_count(1)
+    expect(tess.page.locator("#profile-form [name=fullName]")).to_have_value(tess.full_name)
+    assert_page_holds_no_token(tess)
+    tess.page.keyboard.press("Escape")
 
     # Coming back to the page later: it loads, refreshes, and is logged in.
-    gil.page.wait_for_timeout(LIFETIME * 1000 + 500)
-    with gil.page.expect_response(is_refresh(200)):
-        gil.reload()
-    expect(gil.page.locator("#me-name")).to_have_text(gil.full_name)
-    expect(gil.page.locator("#banner")).to_be_hidden(timeout=10_000)  # the socket connected
-    assert_page_holds_no_token(gil)
+    tess.page.wait_for_timeout(LIFETIME * 1000 + 500)
+    with tess.page.expect_response(is_refresh(200)):
+        tess.reload()
+    expect(tess.page.locator("#me-name")).to_have_text(tess.full_name)
+    expect(tess.page.locator("#banner")).to_be_hidden(timeout=10_000)  # the socket connected
+    assert_page_holds_no_token(tess)
 
     assert sent_tokens == []  # never an Authorization header
     checked = 0
@@ -166,7 +166,7 @@ def test_the_page_holds_no_token_after_login_and_refresh(browser, chat_server_fa
             if isinstance(data, dict):
                 assert not {"access", "refresh"} & set(data), (answer.url, data)
     assert checked >= 5  # signup, me, users, conversations, refresh, ...
-    assert gil.errors == [] and gil.dialogs == []
+    assert tess.errors == [] and tess.dialogs == []
 
 
 def assert_page_holds_no_token(person: Person) -> None:
