@@ -15,6 +15,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 ACCESS_COOKIE = "jwt"
 REFRESH_COOKIE = "jwt_refresh"
 REFRESH_PATH = "/api/auth/refresh"
+# The claim of every token that says when its login session began (epoch seconds; set by
+# accounts.tokens, which DRF's start-up cannot import before this module).
+SESSION_START_CLAIM = "sst"
 # Where `AccessCookieRenewalMiddleware` finds a renewed access token (on the Django request).
 _RENEWED = "renewed_access_cookie"
 
@@ -49,14 +52,21 @@ def clear_session_cookies(response) -> None:
 
 def renew_if_old(request, token: AccessToken) -> None:
     """Past half its life, the access cookie is renewed with the response (same login
-    session), so a page that keeps using the API keeps its session without refreshing."""
+    session), so a page that keeps using the API keeps its session without refreshing (the
+    reference design's front end never refreshes).
+
+    Only within the refresh-token lifetime of the session's start: a copied access token
+    replayed as a cookie is not renewed forever. Past that, the page refreshes (or logs in)."""
+    now = time.time()
     lifetime = AccessToken.lifetime.total_seconds()
-    if token["exp"] - time.time() > lifetime / 2:
+    started = token.get(SESSION_START_CLAIM)
+    if token["exp"] - now > lifetime / 2 or not token.get("sid") or not isinstance(started, int):
+        return
+    if now + lifetime > started + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds():
         return
     fresh = AccessToken()
-    for claim in ("user_id", "sid"):
-        if claim in token:
-            fresh[claim] = token[claim]
+    for claim in ("user_id", "sid", SESSION_START_CLAIM):
+        fresh[claim] = token[claim]
     setattr(request, _RENEWED, str(fresh))
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts import cookies
 from accounts.models import LoginSession, RevokedToken, User
 from accounts.selectors import user_is_active
 
@@ -68,11 +69,14 @@ def issue_for(user: User, *, session_id: str | None = None, user_agent: str = ""
     refresh = ChatRefreshToken.for_user(user)
     now = timezone.now()
     if session_id:
-        _sessions().update_one(
-            {"sid": session_id, "ended_at": None}, {"$set": {"last_used_at": now}}
+        row = _sessions().find_one_and_update(
+            {"sid": session_id, "ended_at": None},
+            {"$set": {"last_used_at": now}},
+            projection={"created_at": 1},
         )
+        started = row["created_at"].replace(tzinfo=UTC) if row else None
     else:
-        session_id = uuid.uuid4().hex
+        session_id, started = uuid.uuid4().hex, now
         LoginSession.objects.create(
             sid=session_id,
             user=user,
@@ -81,6 +85,10 @@ def issue_for(user: User, *, session_id: str | None = None, user_agent: str = ""
             user_agent=clean_user_agent(user_agent),
         )
     refresh["sid"] = session_id
+    if started is not None:
+        # When the login session began (copied into its access tokens): the access cookie is
+        # renewed without a refresh only within the refresh lifetime of it (accounts/cookies.py).
+        refresh[cookies.SESSION_START_CLAIM] = int(started.timestamp())
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
@@ -104,6 +112,11 @@ def parse_refresh(raw: str) -> ChatRefreshToken:
 def session_revoke(*, user_id: str, session_id: str) -> None:
     """Mark a login session as ended: its refresh tokens are refused, its sockets closed."""
     lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    # The row first: it is what every request's check reads (`session_has_ended`), so a failure
+    # between the two writes leaves the session refused, not half-ended.
+    _sessions().update_one(
+        {"sid": session_id, "ended_at": None}, {"$set": {"ended_at": timezone.now()}}
+    )
     RevokedToken.objects.get_or_create(
         jti=f"session:{session_id}",
         defaults={
@@ -113,9 +126,6 @@ def session_revoke(*, user_id: str, session_id: str) -> None:
             # Every refresh token of the session expires before this.
             "expires_at": timezone.now() + lifetime,
         },
-    )
-    _sessions().update_one(
-        {"sid": session_id, "ended_at": None}, {"$set": {"ended_at": timezone.now()}}
     )
 
 

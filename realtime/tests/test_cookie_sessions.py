@@ -309,6 +309,33 @@ def test_an_old_access_cookie_is_renewed_with_the_answer(chat_server_factory, al
     token = AccessToken(set_cookies(renewed)["jwt"]["value"], verify=False)
     assert token["exp"] > first["exp"]
     assert (token["sid"], token["user_id"]) == (first["sid"], first["user_id"])
+    assert token["sst"] == first["sst"], "the renewed token keeps its session's start"
+
+
+@pytest.mark.parametrize("kind", ["session-too-old", "no-session"])
+def test_no_renewal_beyond_the_refresh_lifetime_of_the_session(server, alice, kind):
+    """A copied access token replayed as a cookie is not renewed forever."""
+    token = AccessToken(alice.access)
+    token.set_exp(lifetime=timedelta(seconds=60))  # past half its life
+    if kind == "session-too-old":
+        token["sst"] = int((timezone.now() - timedelta(days=15)).timestamp())
+    else:
+        del token["sid"]
+
+    answer = requests.get(f"{server.url}/api/auth/me", cookies={"jwt": str(token)}, timeout=TIMEOUT)
+
+    assert answer.status_code == 200, answer.text
+    assert "jwt" not in set_cookies(answer)
+
+
+def test_a_refreshed_pair_keeps_the_start_of_its_session(server, alice):
+    first = AccessToken(alice.access)
+    renewed = requests.post(
+        f"{server.url}/api/auth/refresh", json={"refresh": alice.refresh}, timeout=TIMEOUT
+    )
+    assert renewed.status_code == 200
+    token = AccessToken(renewed.json()["access"])
+    assert (token["sid"], token["sst"]) == (first["sid"], first["sst"])
 
 
 # --- the socket handshake ---------------------------------------------------------------------
