@@ -218,7 +218,8 @@ def test_forgot_password_answers_the_same_whoever_asks(browser, server):
         timeout=10,
     )
     assert signup.status_code == 201, signup.text
-    page = Person(browser, server, "nobody").page
+    nobody = Person(browser, server, "nobody")
+    page = nobody.page
     page.goto(server.url + "/")
 
     page.get_by_role("button", name="Forgot password?").click()
@@ -238,6 +239,7 @@ def test_forgot_password_answers_the_same_whoever_asks(browser, server):
         answers.append(done.inner_text())
         expect(form.locator("#forgot-login-error")).to_be_empty()
     assert len(set(answers)) == 1, answers
+    nobody.shot("login-forgot-password")
 
     form.get_by_role("button", name="Back to log in").click()
     expect(page.locator("#login-form")).to_be_visible()
