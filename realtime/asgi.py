@@ -18,7 +18,16 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chatsite.origins import origin_allowed
-from realtime import events, handlers, online_lists, packets, presence, revocations, server
+from realtime import (
+    events,
+    handlers,
+    news,
+    online_lists,
+    packets,
+    presence,
+    revocations,
+    server,
+)
 from realtime.hosts import AllowedHostsASGIApp
 from realtime.patches import socketio as socketio_patches
 from realtime.patches.socketio import RoomIndex
@@ -118,8 +127,9 @@ def build_socketio_app(django_app=None):
         bridge.start_background_task(namespace.watch_memory)
         bridge.start_background_task(namespace.purge_attachments)
         if settings.REDIS_URL:
-            bridge.start_background_task(revocations.listen, namespace)
-            bridge.start_background_task(online_lists.listen, namespace.lists)
+            revocations.hear(namespace)
+            online_lists.hear(namespace.lists)
+            bridge.start_background_task(news.listen, bridge.sleep)
 
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()

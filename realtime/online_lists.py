@@ -15,21 +15,18 @@ message, a group created or joined). A process that hears news for nobody it ser
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
 
-from realtime import events, server
+from messaging import selectors
+from realtime import events, news, server
 from realtime.presence import Presence, to_everyone
 
 logger = logging.getLogger(__name__)
 CHANNEL = "chat:presence-news"
-# This process, so that it skips its own news (it has acted on it already).
-NODE = uuid.uuid4().hex
 
 
 class OnlineLists:
@@ -123,6 +120,41 @@ class OnlineLists:
             self.dirty |= marked
         self._schedule()
 
+    def parted(self, users: Iterable[str]) -> None:
+        """Work out again, from the database, the contacts of these users' (served here) and
+        of the users here who had them as contacts: a removal can end contacts."""
+        with self.lock:
+            affected = set()
+            for user_id in users:
+                if user_id in self.sids:
+                    affected.add(user_id)
+                affected |= self.audience.get(user_id, set())
+        if to_everyone() or not affected:
+            return
+        fresh = selectors.contact_ids_for_users(user_ids=sorted(affected))
+        with self.lock:
+            for user_id, contacts in fresh.items():
+                if user_id not in self.sids:
+                    continue
+                for gone in self.contacts.get(user_id, set()) - contacts:
+                    audience = self.audience.get(gone)
+                    if audience is not None:
+                        audience.discard(user_id)
+                        if not audience:
+                            del self.audience[gone]
+                self.contacts[user_id] = set()
+                self._meet(user_id, contacts)
+                self.dirty.add(user_id)
+        self._schedule()
+
+    def refresh_all(self) -> None:
+        """Send every list-taking socket here its current list, if it changed."""
+        with self.lock:
+            if not self.sids:
+                return
+            self.dirty |= set(self.sids)
+        self._schedule()
+
     def _meet(self, user_id: str, contacts: set[str]) -> None:
         self.contacts.setdefault(user_id, set()).update(contacts)
         for contact in contacts:
@@ -189,7 +221,7 @@ def announce_changed(user_id: str) -> None:
     lists = _namespace_lists()
     if lists is not None:
         lists.changed(user_id)
-    _publish({"node": NODE, "kind": "changed", "user": user_id})
+    news.publish(CHANNEL, {"kind": "changed", "user": user_id})
 
 
 def announce_met(members: Iterable[str], added: Iterable[str]) -> None:
@@ -201,57 +233,32 @@ def announce_met(members: Iterable[str], added: Iterable[str]) -> None:
     lists = _namespace_lists()
     if lists is not None:
         lists.met(members, added)
-    _publish({"node": NODE, "kind": "met", "members": members, "added": added})
+    news.publish(CHANNEL, {"kind": "met", "members": members, "added": added})
 
 
-_publisher = None
-
-
-def _publish(news: dict) -> None:
-    """One PUBLISH on a pooled connection (a connect or a disconnect may cause one)."""
-    global _publisher
-    if not settings.REDIS_URL:
+def announce_parted(user_ids: Iterable[str]) -> None:
+    """These users may no longer share a conversation with some of their contacts (someone
+    left or was removed from a group, an account was deleted): their lists are worked out
+    again from the database, on every process."""
+    if to_everyone():
         return
-    try:
-        if _publisher is None:
-            _publisher = _redis(timeout=2)
-        _publisher.publish(CHANNEL, json.dumps(news))
-    except Exception:
-        logger.warning("could not publish presence news through Redis")
+    users = sorted({str(u) for u in user_ids})
+    lists = _namespace_lists()
+    if lists is not None:
+        lists.parted(users)
+    news.publish(CHANNEL, {"kind": "parted", "users": users})
 
 
-def listen(lists: OnlineLists) -> None:
-    """Act on the news of other processes (a background task of each serving process with
-    Redis; it resubscribes after a Redis outage)."""
-    while True:
-        try:
-            pubsub = _redis(timeout=None).pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(CHANNEL)
-            while True:
-                message = pubsub.get_message(timeout=5.0)
-                if message is not None:
-                    _act_on(lists, message["data"])
-        except Exception:
-            logger.warning("not hearing presence news: Redis unavailable; retrying in 1 s")
-            lists.sio.sleep(1)
+def hear(lists: OnlineLists) -> None:
+    """Act on the news of other processes; after a Redis outage, whatever was missed is made
+    good by sending every list-taking socket here its list again (if it changed)."""
 
+    def act(item: dict) -> None:
+        if item["kind"] == "changed":
+            lists.changed(str(item["user"]))
+        elif item["kind"] == "met":
+            lists.met([str(m) for m in item["members"]], [str(a) for a in item["added"]])
+        elif item["kind"] == "parted":
+            lists.parted([str(u) for u in item["users"]])
 
-def _act_on(lists: OnlineLists, data: bytes) -> None:
-    try:
-        news = json.loads(data)
-        if news["node"] == NODE:
-            return
-        if news["kind"] == "changed":
-            lists.changed(str(news["user"]))
-        elif news["kind"] == "met":
-            lists.met([str(m) for m in news["members"]], [str(a) for a in news["added"]])
-    except (ValueError, KeyError, TypeError):
-        logger.warning("ignored a malformed message on %s", CHANNEL)
-
-
-def _redis(timeout: float | None):
-    import redis
-
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=2
-    )
+    news.handle(CHANNEL, act, on_resubscribe=lists.refresh_all)

@@ -141,6 +141,10 @@ def on_conversation_changed(
             {"conversationId": str(conversation.pk)},
             [user_room(p) for p in removed_user_ids],
         )
+        try:
+            online_lists.announce_parted([str(p) for p in removed_user_ids])
+        except Exception:
+            logger.exception("could not announce ended contacts to the getOnlineUsers lists")
     if added_user_ids and not presence.to_everyone():
         _announce_met([str(p) for p in conversation.participants], [str(p) for p in added_user_ids])
         try:

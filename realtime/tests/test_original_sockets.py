@@ -236,6 +236,31 @@ def test_joining_a_group_puts_its_online_members_on_the_list(
     )
 
 
+def test_leaving_the_only_shared_group_takes_a_member_off_the_list(
+    original_server, original, alice, bob, carol
+):
+    created = requests.post(
+        f"{original_server.url}/api/conversations",
+        json={"kind": "group", "name": "Trip", "participantIds": [bob.id, carol.id]},
+        headers=alice.headers,
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    watcher = original(carol)
+    original(bob)
+    assert watcher.wait_for("getOnlineUsers", lambda ids: bob.id in ids)
+
+    left = requests.delete(
+        f"{original_server.url}/api/conversations/{created.json()['_id']}/members/{bob.id}",
+        headers=bob.headers,
+        timeout=TIMEOUT,
+    )
+
+    assert left.status_code == 200, left.text
+    # Bob shares nothing with carol now: presence no longer tells her about him.
+    assert watcher.wait_for("getOnlineUsers", lambda ids: bob.id not in ids) == [carol.id]
+
+
 # Only this process hashes these passwords (the sockets log in with tokens).
 @pytest.mark.usefixtures("fast_password_hashing")
 def test_a_connect_storm_costs_each_list_one_frame_per_interval(original, talk, alice):

@@ -24,7 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.core.wsgi import get_wsgi_application
 
-from realtime import handlers, memory, online_lists, presence, revocations, server
+from realtime import handlers, memory, news, online_lists, presence, revocations, server
 from realtime.hosts import AllowedHostsWSGIApp
 from realtime.patches import engineio as engineio_patches
 
@@ -65,8 +65,9 @@ class Command(BaseCommand):
         sio.start_background_task(namespace.watch_memory)
         sio.start_background_task(namespace.purge_attachments)
         if settings.REDIS_URL:
-            sio.start_background_task(revocations.listen, namespace)
-            sio.start_background_task(online_lists.listen, namespace.lists)
+            revocations.hear(namespace)
+            online_lists.hear(namespace.lists)
+            sio.start_background_task(news.listen, sio.sleep)
         app = AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
