@@ -185,6 +185,101 @@ class TestLoginSessions:
         assert RevokedToken.objects.filter(session_id=sid, logout=True).exists()
 
 
+class TestEndingManySessions:
+    def test_the_writes_do_not_grow_with_the_number_of_sessions(self, api, db):
+        counts = []
+        for others in (1, 6):
+            user = user_factory()
+            here = login(api, username=user.username)
+            for _ in range(others):
+                login(api, username=user.username)
+            with database_statements() as statements:
+                changed = api.post(
+                    "/api/auth/password",
+                    {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD,
+                     "confirmPassword": NEW_PASSWORD},
+                    format="json",
+                    **as_token(here["access"]),
+                )  # fmt: skip
+            assert changed.status_code == 200, changed.content
+            counts.append(statements.count("insert") + statements.count("update"))
+        assert counts[0] == counts[1], counts
+
+    def test_one_announcement_ends_every_session_of_a_reset(self, api, alice):
+        from accounts.services import password_reset_confirm
+        from accounts.signals import session_ended
+
+        for _ in range(3):
+            login(api)
+        heard = []
+
+        def hear(sender, **kwargs):
+            heard.append(kwargs["session_id"])
+
+        session_ended.connect(hear)
+        try:
+            alice.refresh_from_db()
+            uid, token = password_reset_link(user=alice, base_url="").split("/")[-3:-1]
+            password_reset_confirm(uid=uid, token=token, new=NEW_PASSWORD)
+        finally:
+            session_ended.disconnect(hear)
+
+        assert heard == [None]  # every socket of the user
+        assert not LoginSession.objects.filter(user=alice, ended_at=None).exists()
+
+    def test_a_password_change_announces_each_other_session(self, api, alice):
+        from accounts.signals import session_ended
+
+        here, others = login(api), [login(api) for _ in range(2)]
+        heard = []
+
+        def hear(sender, **kwargs):
+            heard.append(kwargs["session_id"])
+
+        session_ended.connect(hear)
+        try:
+            api.post(
+                "/api/auth/password",
+                {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD,
+                 "confirmPassword": NEW_PASSWORD},
+                format="json",
+                **as_token(here["access"]),
+            )  # fmt: skip
+        finally:
+            session_ended.disconnect(hear)
+
+        assert sorted(heard) == sorted(sid_of(o["refresh"]) for o in others)
+
+    def test_a_session_unused_for_the_refresh_lifetime_is_over(self, api, alice, settings):
+        old, recent = login(api, agent="Old"), login(api, agent="Recent")
+        lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+        LoginSession.objects.filter(sid=sid_of(old["refresh"])).update(
+            last_used_at=timezone.now() - lifetime - timedelta(minutes=1)
+        )
+
+        listed = api.get("/api/auth/sessions", **as_token(recent["access"])).json()
+
+        assert [s["userAgent"] for s in listed] == ["Recent"]
+
+    def test_the_prune_command_deletes_ended_and_expired_rows(self, api, alice, settings):
+        from django.core.management import call_command
+
+        lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+        long_ago = timezone.now() - lifetime - timedelta(minutes=1)
+        ended, expired, live = (login(api, agent=a) for a in ("Ended", "Expired", "Live"))
+        LoginSession.objects.filter(sid=sid_of(ended["refresh"])).update(ended_at=long_ago)
+        LoginSession.objects.filter(sid=sid_of(expired["refresh"])).update(last_used_at=long_ago)
+        RevokedToken.objects.create(
+            jti="gone", user=alice, expires_at=timezone.now() - timedelta(seconds=1)
+        )
+
+        call_command("prune_login_sessions", verbosity=0)
+
+        assert list(LoginSession.objects.values_list("user_agent", flat=True)) == ["Live"]
+        assert not RevokedToken.objects.filter(jti="gone").exists()
+        assert api.get("/api/auth/me", **as_token(live["access"])).status_code == 200
+
+
 class TestProfileUpdate:
     def test_changes_the_given_fields_and_answers_the_user(self, api, alice):
         body = login(api)
@@ -650,6 +745,45 @@ class TestAccountDeletion:
         shown = UserSerializer(User.objects.get(pk=alice.pk)).data
         assert shown["fullName"] == "Deleted user"
         assert "email" not in shown
+
+
+class TestUnfinishedDeletions:
+    def test_a_deletion_stopped_after_its_first_step_is_finished_by_the_command(
+        self, api, alice, bob
+    ):
+        from django.core.management import call_command
+
+        from accounts.selectors import user_list_deletion_pending
+        from accounts.services import user_delete
+        from accounts.signals import user_deleting
+        from messaging.tests.factories import message_factory
+
+        message = message_factory(sender=alice, receiver=bob, body="erase me")
+        session = login(api)
+
+        def crash(sender, **kwargs):
+            raise ConnectionError("the database went away")
+
+        user_deleting.connect(crash, dispatch_uid="test.crash")
+        try:
+            with pytest.raises(ConnectionError):
+                user_delete(user=alice)
+        finally:
+            user_deleting.disconnect(dispatch_uid="test.crash")
+        stopped = User.objects.get(pk=alice.pk)
+        assert (stopped.is_active, stopped.username) == (False, "alice")
+        assert stopped.deleted_at is not None
+        assert user_list_deletion_pending() == [stopped]
+
+        call_command("finish_account_deletions", verbosity=0)
+
+        gone = User.objects.get(pk=alice.pk)
+        assert gone.full_name == DELETED_FULL_NAME and gone.username.startswith("del:")
+        assert gone.deleted_at == stopped.deleted_at
+        assert message.__class__.objects.get(pk=message.pk).body == ""
+        assert not LoginSession.objects.filter(user=gone).exists()
+        assert api.get("/api/auth/me", **as_token(session["access"])).status_code == 401
+        assert user_list_deletion_pending() == []
 
 
 class TestAccountDeletionInABrowser:
