@@ -241,7 +241,7 @@ class MeApi(APIView):
             full_name=data.get("fullName"),
             gender=data.get("gender"),
             username=data.get("username"),
-            email=data["email"] or None if "email" in data else services.UNCHANGED,
+            email=(data["email"] or None) if "email" in data else services.UNCHANGED,
             current_password=data.get("currentPassword"),
         )
         return Response(MeSerializer(user).data)
