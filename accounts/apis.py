@@ -33,6 +33,7 @@ from accounts.serializers import (
 from accounts.throttles import (
     LoginRateThrottle,
     PasswordCheckRateThrottle,
+    PasswordResetConfirmRateThrottle,
     PasswordResetRateThrottle,
     SignupRateThrottle,
 )
@@ -222,7 +223,9 @@ class MeApi(APIView):
     delete_has_body = True
 
     def get_throttles(self):
-        if self.request.method == "DELETE":
+        # A change may check the password (a new email) and answers whether a username or
+        # email is taken: limited per user, as the password checks are.
+        if self.request.method in ("PATCH", "DELETE"):
             return [PasswordCheckRateThrottle()]
         return super().get_throttles()
 
@@ -233,7 +236,10 @@ class MeApi(APIView):
     @extend_schema(
         operation_id="auth_me_update",
         request=MeUpdateSerializer,
-        responses={200: MeSerializer, **raises(services.UsernameTaken, services.EmailTaken)},
+        responses={
+            200: MeSerializer,
+            **raises(services.UsernameTaken, services.EmailTaken, services.WrongPassword),
+        },
     )
     def patch(self, request):
         serializer = MeUpdateSerializer(data=request.data)
@@ -244,7 +250,8 @@ class MeApi(APIView):
             full_name=data.get("fullName"),
             gender=data.get("gender"),
             username=data.get("username"),
-            email=data.get("email", ""),
+            email=(data["email"] or None) if "email" in data else services.UNCHANGED,
+            current_password=data.get("currentPassword"),
         )
         return Response(MeSerializer(user).data)
 
@@ -357,7 +364,7 @@ class PasswordResetConfirmApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [PasswordResetRateThrottle]
+    throttle_classes = [PasswordResetConfirmRateThrottle]
 
     @extend_schema(
         operation_id="auth_password_reset_confirm",

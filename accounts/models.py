@@ -11,6 +11,10 @@ username_validator = RegexValidator(
 )
 
 
+# A deleted account's username is this and its id (signup can't produce it: no ":").
+DELETED_USERNAME_PREFIX = "del:"
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -48,7 +52,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     # When the person deleted their account: the row stays (their conversations refer to it),
-    # anonymised (services.user_delete).
+    # anonymised (services.user_delete). Set first: an account with it and no `del:` username
+    # is a deletion that did not finish.
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
@@ -75,10 +80,6 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = self.email or None
         self.email_key = self.email.lower() if self.email else None
         super().save(*args, **kwargs)
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
     def get_full_name(self):
         return self.full_name
@@ -151,7 +152,3 @@ class LoginSession(models.Model):
 
     def __str__(self):
         return f"session {self.sid} of {self.user_id}"
-
-    @property
-    def is_live(self) -> bool:
-        return self.ended_at is None

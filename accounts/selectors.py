@@ -3,9 +3,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bson import ObjectId
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from accounts.models import LoginSession, User
+from accounts.models import DELETED_USERNAME_PREFIX, LoginSession, User
 from chatsite.errors import ValidationFailed
 
 
@@ -88,7 +90,24 @@ def user_from_document(doc: dict) -> User:
 LOGIN_SESSION_LIST_LIMIT = 200
 
 
+def login_session_expiry() -> datetime:
+    """Sessions last used before this are over: every token they issued has expired (a refresh
+    token lives `REFRESH_TOKEN_LIFETIME` from its issue, and `last_used_at` is at least as
+    recent as the last refresh)."""
+    return timezone.now() - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+
+
 def login_session_list_for_user(*, user: User) -> list[LoginSession]:
-    """The user's live login sessions, most recently used first (at most 200)."""
-    sessions = LoginSession.objects.filter(user=user, ended_at=None).order_by("-last_used_at")
+    """The user's live login sessions (not ended, not expired), most recently used first (at
+    most 200)."""
+    sessions = LoginSession.objects.filter(
+        user=user, ended_at=None, last_used_at__gte=login_session_expiry()
+    ).order_by("-last_used_at")
     return list(sessions[:LOGIN_SESSION_LIST_LIMIT])
+
+
+def user_list_deletion_pending() -> list[User]:
+    """Accounts whose deletion began (`deleted_at`) but did not finish (no placeholder
+    username yet): the process stopped half-way (the database went away, a crash)."""
+    started = User.objects.filter(deleted_at__isnull=False)
+    return list(started.exclude(username_key__startswith=DELETED_USERNAME_PREFIX))

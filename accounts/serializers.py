@@ -176,7 +176,16 @@ class MeUpdateSerializer(serializers.Serializer):
     )
     gender = serializers.ChoiceField(choices=User.Gender.choices, required=False, allow_blank=True)
     email = EmailField(
-        required=False, allow_null=True, allow_blank=True, help_text='null or "" removes it.'
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text='null or "" removes it. A change takes `currentPassword`.',
+    )
+    currentPassword = StrictCharField(
+        max_length=128,
+        trim_whitespace=False,
+        required=False,
+        help_text="Your password: required when `email` changes (`400 wrong_password` if wrong).",
     )
 
 

@@ -8,11 +8,11 @@ import threading
 
 from bson import ObjectId
 from django.conf import settings
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError
+from django.db import IntegrityError, connections, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -20,8 +20,8 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from pymongo.errors import DuplicateKeyError
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import tokens
-from accounts.models import LoginSession, User
+from accounts import selectors, tokens
+from accounts.models import DELETED_USERNAME_PREFIX, LoginSession, RevokedToken, User
 from accounts.signals import session_ended, user_deactivated, user_deleting
 from chatsite import ratelimit
 from chatsite.errors import ChatError, NotFound, ValidationFailed
@@ -87,14 +87,35 @@ def _check_free(*, username: str | None, email: str | None, user: User | None = 
         raise _email_taken()
 
 
+def _duplicate_key_fields(error: BaseException) -> set[str]:
+    """The fields of the unique index a duplicate-key error names (from the driver's `details`:
+    `keyPattern`, else `keyValue`), found on the error or on the one it wraps."""
+    seen: BaseException | None = error
+    while seen is not None:
+        details = getattr(seen, "details", None)
+        if isinstance(details, dict):
+            found = [details, *details.get("writeErrors", [])]
+            for entry in found:
+                key = entry.get("keyPattern") or entry.get("keyValue")
+                if isinstance(key, dict) and key:
+                    return set(key)
+        seen = seen.__cause__ or seen.__context__
+    return set()
+
+
 def _save_unique(user: User, **kwargs) -> None:
     """Save; a race past `_check_free` is decided by the unique indexes."""
     try:
         user.save(**kwargs)
     except (IntegrityError, DuplicateKeyError) as error:
-        if "email" in str(error):
+        fields = _duplicate_key_fields(error)
+        if fields & {"email", "email_key"}:
             raise _email_taken() from None
-        raise _username_taken() from None
+        if fields & {"username", "username_key"}:
+            raise _username_taken() from None
+        # No index named (another driver): the row that won the race answers.
+        _check_free(username=user.username, email=user.email, user=user if user.pk else None)
+        raise
 
 
 def user_create(
@@ -107,28 +128,51 @@ def user_create(
     return user
 
 
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+# `user_update(email=UNCHANGED)`: the email stays as it is (None removes it).
+UNCHANGED = _Unchanged()
+
+
 def user_update(
     *,
     user: User,
     full_name: str | None = None,
     gender: str | None = None,
     username: str | None = None,
-    email: str | None = "",
+    email: str | _Unchanged | None = UNCHANGED,
+    current_password: str | None = None,
 ) -> User:
-    """Change the given parts of a profile (None: unchanged; for `email`, "" keeps it and None
-    removes it). Usernames and emails stay unique, ignoring case."""
+    """Change the given parts of a profile (None: unchanged; `email`: UNCHANGED keeps it, None
+    or "" removes it). Usernames and emails stay unique, ignoring case.
+
+    A new email (or none) takes the current password: the email is where reset links go, so a
+    stolen token must not be able to point them elsewhere. The password is checked before
+    whether the address is free, so nobody learns which addresses have accounts without it.
+    The old address, if any, is told of the change."""
     changed = []
+    old_email = user.email
     if username is not None and username != user.username:
         user.username = username
         changed += ["username", "username_key"]
     else:
         username = None
-    if email != "" and (email or None) != user.email:
+    if not isinstance(email, _Unchanged) and (email or None) != user.email:
+        if current_password is None:
+            raise ValidationFailed(
+                "Changing the email takes the current password.",
+                fields={"currentPassword": ["Required to change the email."]},
+            )
+        password_check(user=user, password=current_password, field="currentPassword")
         user.email = email or None
         changed += ["email", "email_key"]
+        new_email = user.email
     else:
-        email = None
-    _check_free(username=username, email=email, user=user)
+        new_email = None
+    _check_free(username=username, email=new_email, user=user)
     if full_name is not None and full_name != user.full_name:
         user.full_name = full_name
         changed.append("full_name")
@@ -137,7 +181,23 @@ def user_update(
         changed.append("gender")
     if changed:
         _save_unique(user, update_fields=changed)
+    if "email" in changed and old_email:
+        _email_changed_notice(user=user, old_email=old_email)
     return user
+
+
+def _email_changed_notice(*, user: User, old_email: str) -> None:
+    """Tell the old address that the account's email changed (after the commit, in a thread of
+    its own: an SMTP server may be slow): if the owner did not do it, they know whom to ask."""
+    context = {"user": user, "new_email": user.email}
+    mail = EmailMultiAlternatives(
+        subject="The email of your chat account changed",
+        body=render_to_string("accounts/email_changed_email.txt", context),
+        to=[old_email],
+    )
+    transaction.on_commit(
+        lambda: threading.Thread(target=_send, args=(mail,), name=MAIL_THREAD, daemon=True).start()
+    )
 
 
 def user_authenticate(*, request, username: str, password: str) -> User:
@@ -145,6 +205,9 @@ def user_authenticate(*, request, username: str, password: str) -> User:
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise InvalidCredentials()
+    # As Django's `login()` does: `last_login` moves (Django's receiver), so reset links
+    # issued before this login stop working (their token covers `last_login`).
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return user
 
 
@@ -199,15 +262,66 @@ def session_end_for_user(*, user: User, session_id: str) -> None:
 
 
 def sessions_end_all(*, user: User, keep: str = "") -> int:
-    """End every live login session of the user but `keep`; returns how many ended."""
-    live = LoginSession.objects.filter(user=user, ended_at=None)
+    """End every live login session of the user but `keep`; returns how many ended. Bulk
+    writes (one for the revocations, one for the rows); one announcement for all of the user's
+    sockets when none is kept, else one per ended session (the kept one's sockets stay).
+    Sessions past their expiry are over already: not counted, not announced."""
+    live = LoginSession.objects.filter(
+        user=user, ended_at=None, last_used_at__gte=selectors.login_session_expiry()
+    )
     if keep:
         live = live.exclude(sid=keep)
-    ended = 0
-    for session_id in list(live.values_list("sid", flat=True)):
-        session_end(user_id=str(user.pk), session_id=session_id)
-        ended += 1
-    return ended
+    session_ids = list(live.values_list("sid", flat=True))
+    if not session_ids:
+        return 0
+    _sessions_revoke(user=user, session_ids=session_ids)
+    if keep:
+        for session_id in session_ids:
+            send_after_commit(
+                session_ended, sender=User, user_id=str(user.pk), session_id=session_id
+            )
+    else:
+        send_after_commit(session_ended, sender=User, user_id=str(user.pk), session_id=None)
+    return len(session_ids)
+
+
+def _sessions_revoke(*, user: User, session_ids: list[str]) -> None:
+    """`tokens.session_revoke` for many sessions of one user, in two bulk writes: the
+    `session:<sid>` rows that refuse their refresh tokens, and `ended_at` on their rows."""
+    now = timezone.now()
+    jtis = [f"session:{sid}" for sid in session_ids]
+    present = set(RevokedToken.objects.filter(jti__in=jtis).values_list("jti", flat=True))
+    rows = [
+        RevokedToken(
+            jti=f"session:{sid}",
+            user=user,
+            session_id=sid,
+            logout=True,
+            # Every refresh token of the session expires before this.
+            expires_at=now + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+        )
+        for sid in session_ids
+        if f"session:{sid}" not in present
+    ]
+    try:
+        RevokedToken.objects.bulk_create(rows)
+    except (IntegrityError, DuplicateKeyError):
+        # A session ended meanwhile (logout): one at a time, the way `session_revoke` does.
+        for sid in session_ids:
+            tokens.session_revoke(user_id=str(user.pk), session_id=sid)
+    LoginSession.objects.filter(sid__in=session_ids, ended_at=None).update(ended_at=now)
+
+
+def login_sessions_prune() -> int:
+    """Delete the login-session rows that ended, or expired unused, longer than the refresh
+    tokens' lifetime ago (a token of theirs is refused as expired by then), and the revoked
+    tokens past their `expires_at`. Returns how many session rows went."""
+    expiry = selectors.login_session_expiry()
+    ended = LoginSession.objects.filter(ended_at__lt=expiry)
+    expired = LoginSession.objects.filter(ended_at=None, last_used_at__lt=expiry)
+    pruned = ended.delete()[0] + expired.delete()[0]
+    RevokedToken.objects.filter(expires_at__lt=timezone.now()).delete()
+    return pruned
 
 
 def _set_password(user: User, password: str, field: str) -> None:
@@ -253,47 +367,60 @@ def password_reset_link(*, user: User, base_url: str) -> str:
 
 def password_reset_request(*, login: str, base_url: str) -> None:
     """Mail a one-time link to set a new password (valid PASSWORD_RESET_TIMEOUT seconds) to the
-    active user with this username or email, if they have an email. Says nothing either way,
-    and the mail leaves in a thread of its own, so the answer takes as long whether or not the
-    account exists (an SMTP server may be slow). Limited to PASSWORD_RESET_RATE mails per
-    account."""
-    user = user_find_for_reset(login=login)
-    if user is None:
-        default_token_generator.make_token(User(password="", last_login=None))  # same work
-        return
-    # Per account too, whichever of its names is asked: nobody fills a mailbox from many
-    # addresses. Over the limit nothing is sent and the answer stays the same.
-    if ratelimit.hit("password_reset_account", str(user.pk), settings.CHAT["PASSWORD_RESET_RATE"]):
-        return
-    context = {
-        "user": user,
-        "link": password_reset_link(user=user, base_url=base_url),
-        "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-    }
-    mail = EmailMultiAlternatives(
-        subject="Set a new password",
-        body=render_to_string("accounts/password_reset_email.txt", context),
-        to=[user.email],
-    )
-    threading.Thread(target=_send, args=(mail,), name=MAIL_THREAD, daemon=True).start()
+    active user with this username or email, if they have an email. Says nothing either way:
+    the lookup, the per-account limit and the mail all happen in a thread of its own, so the
+    answer takes as long whether or not the account exists (an SMTP server may be slow)."""
+    threading.Thread(
+        target=_password_reset_mail, args=(login, base_url), name=MAIL_THREAD, daemon=True
+    ).start()
+
+
+def _password_reset_mail(login: str, base_url: str) -> None:
+    try:
+        user = user_find_for_reset(login=login)
+        # Per account too, whichever of its names is asked (PASSWORD_RESET_RATE): nobody fills
+        # a mailbox from many addresses. Over the limit nothing is sent.
+        rate = settings.CHAT["PASSWORD_RESET_RATE"]
+        if user is None or ratelimit.hit("password_reset_account", str(user.pk), rate):
+            return
+        context = {
+            "user": user,
+            "link": password_reset_link(user=user, base_url=base_url),
+            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+        }
+        mail = EmailMultiAlternatives(
+            subject="Set a new password",
+            body=render_to_string("accounts/password_reset_email.txt", context),
+            to=[user.email],
+        )
+        _send(mail)
+    except Exception:
+        logger.exception("could not handle a password reset request")
+    finally:
+        connections.close_all()  # this thread's own; it ends here
 
 
 def _send(mail: EmailMultiAlternatives) -> None:
     try:
         mail.send()
     except Exception:
-        logger.exception("could not send the password reset mail")
+        logger.exception("could not send a mail")
+
+
+def password_reset_user_of_uid(*, uid: str) -> User | None:
+    """The active user a reset link's `uid` names, if any (the token is checked apart)."""
+    try:
+        user_id = force_str(urlsafe_base64_decode(uid))
+    except (ValueError, TypeError):
+        return None
+    if not ObjectId.is_valid(user_id):
+        return None
+    return User.objects.filter(pk=ObjectId(user_id), is_active=True).first()
 
 
 def password_reset_user(*, uid: str, token: str) -> User:
     """The user a reset link is for, if the link is genuine, unused and not expired."""
-    try:
-        user_id = force_str(urlsafe_base64_decode(uid))
-    except (ValueError, TypeError):
-        raise ResetLinkInvalid() from None
-    if not ObjectId.is_valid(user_id):
-        raise ResetLinkInvalid()
-    user = User.objects.filter(pk=ObjectId(user_id), is_active=True).first()
+    user = password_reset_user_of_uid(uid=uid)
     if user is None or not default_token_generator.check_token(user, token):
         raise ResetLinkInvalid()
     return user
@@ -311,26 +438,38 @@ def password_reset_confirm(*, uid: str, token: str, new: str, field: str = "newP
 def user_delete(*, user: User) -> None:
     """Delete an account: the person can no longer log in, every session ends and its sockets
     close, messaging erases what they wrote (`user_deleting`), and the row stays, anonymised,
-    so conversations still refer to it ("Deleted user"). Safe to run again on a user whose
-    deletion stopped half-way."""
-    if user.is_active:
+    so conversations still refer to it ("Deleted user").
+
+    The first write makes the account inactive and marks it deleted (`deleted_at`) at once;
+    the last one gives it its placeholder username (`del:<id>`). A deletion that stopped in
+    between is pending (`selectors.user_list_deletion_pending`): running this again finishes
+    it (`manage.py finish_account_deletions`, the admin's "Finish deletions" action)."""
+    if user.is_active or user.deleted_at is None:
         user.is_active = False
-        user.save(update_fields=["is_active"])
+        user.deleted_at = user.deleted_at or timezone.now()
+        user.save(update_fields=["is_active", "deleted_at"])
     sessions_end_all(user=user)
     # Sessions from before login sessions were stored have no row: their sockets close too.
     send_after_commit(user_deactivated, sender=User, user=user)
     user_deleting.send(sender=User, user=user)
-    user.username = f"del:{user.pk}"
+    # Which devices they used is theirs too; the `RevokedToken` rows still refuse the tokens.
+    LoginSession.objects.filter(user=user).delete()
+    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
     user.full_name = DELETED_FULL_NAME
     user.email = None
     user.gender = ""
     user.is_staff = False
     user.is_superuser = False
     user.set_unusable_password()
-    user.deleted_at = user.deleted_at or timezone.now()
     user.save()
-    # Which devices they used is theirs too; the `RevokedToken` rows still refuse the tokens.
-    LoginSession.objects.filter(user=user).delete()
+
+
+def user_deletions_finish() -> int:
+    """Finish every pending account deletion (`user_delete` again); returns how many."""
+    pending = selectors.user_list_deletion_pending()
+    for user in pending:
+        user_delete(user=user)
+    return len(pending)
 
 
 def user_deactivate(*, user: User) -> None:

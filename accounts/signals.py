@@ -2,7 +2,8 @@ from django.dispatch import Signal
 
 # Sent with `user` after an account is deactivated (admin action or service call).
 user_deactivated = Signal()
-# Sent with `user` and `session_id` after a login session ends (logout, a reused refresh token).
+# Sent with `user_id` and `session_id` after a login session ends (logout, a reused refresh
+# token); `session_id` None: every session of the user ended (a password reset, a deletion).
 session_ended = Signal()
 # Sent with `user` while an account is being deleted, after its sessions ended and before it
 # is anonymised: apps erase what the person wrote (messaging). Sent synchronously.

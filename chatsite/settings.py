@@ -287,8 +287,14 @@ CHAT = {
     "SIGNUP_RATE": os.environ.get("SIGNUP_RATE", "20/hour"),
     # Password reset requests, counted per client address and per account asked about.
     "PASSWORD_RESET_RATE": os.environ.get("PASSWORD_RESET_RATE", "5/hour"),
-    # Wrong current passwords (change password, delete account), per user.
+    # Tries to set a password with a reset link (POST /api/auth/password/reset/confirm), per
+    # client address.
+    "PASSWORD_RESET_CONFIRM_RATE": os.environ.get("PASSWORD_RESET_CONFIRM_RATE", "10/hour"),
+    # Requests that check the current password or may (change password, delete account,
+    # PATCH /api/auth/me), per user: every attempt counts, right or wrong.
     "PASSWORD_CHECK_RATE": os.environ.get("PASSWORD_CHECK_RATE", "10/minute"),
+    # Exports of one's own data (GET /api/auth/me/export), per user.
+    "EXPORT_RATE": os.environ.get("EXPORT_RATE", "5/hour"),
     "SEND_RATE": os.environ.get("SEND_RATE", "60/10s"),
     # Edits, deletes and reactions per user (REST and socket events share the count).
     "ACTION_RATE": os.environ.get("ACTION_RATE", "60/10s"),

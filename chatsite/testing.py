@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,7 +39,9 @@ TEST_ENVIRONMENT = {
     "LOGIN_RATE": "100000/minute",
     "SIGNUP_RATE": "100000/minute",
     "PASSWORD_RESET_RATE": "100000/minute",
+    "PASSWORD_RESET_CONFIRM_RATE": "100000/minute",
     "PASSWORD_CHECK_RATE": "100000/minute",
+    "EXPORT_RATE": "100000/minute",
     "SEND_RATE": "100000/minute",
     "REALTIME_EVENT_RATE": "100000/s",
     # Tests about other things watch strangers come and go; the default, "contacts", has its
@@ -81,8 +84,11 @@ class _StatementLog(monitoring.CommandListener):
     def __init__(self):
         self.names: list[str] | None = None
         self.commands: list[dict] | None = None
+        self.thread: int | None = None  # only this thread's, when set
 
     def started(self, event):
+        if self.thread is not None and threading.get_ident() != self.thread:
+            return
         if self.names is not None:
             self.names.append(event.command_name)
         if self.commands is not None:
@@ -99,14 +105,17 @@ _statement_log = _StatementLog()
 
 
 @contextlib.contextmanager
-def database_statements() -> Iterator[list[str]]:
+def database_statements(*, this_thread: bool = False) -> Iterator[list[str]]:
     """Record the database commands sent inside the block (`find`, `update`, `insert`,
-    `commitTransaction`...), in order: each one is a round trip."""
+    `commitTransaction`...), in order: each one is a round trip. `this_thread`: only those
+    the calling thread sends (not a background thread's)."""
     _statement_log.names = names = []
+    _statement_log.thread = threading.get_ident() if this_thread else None
     try:
         yield names
     finally:
         _statement_log.names = None
+        _statement_log.thread = None
 
 
 @contextlib.contextmanager

@@ -13,8 +13,8 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.apis import current_session_id
 from accounts.selectors import parse_limit
 from chatsite.errors import ValidationFailed
 from chatsite.openapi import integer_parameter, links, object_id_parameter, raises
@@ -44,6 +44,7 @@ from messaging.serializers import (
 )
 from messaging.throttles import (
     ActionRateThrottle,
+    ExportRateThrottle,
     SearchRateThrottle,
     SendRateThrottle,
     UploadRateThrottle,
@@ -732,6 +733,8 @@ class AccountExportApi(APIView):
     """The caller's own data as a JSON download: profile, login sessions, the conversations
     they are in, every message they wrote. Streamed: it can be large."""
 
+    throttle_classes = [ExportRateThrottle]
+
     @extend_schema(
         operation_id="auth_me_export",
         responses={
@@ -743,8 +746,8 @@ class AccountExportApi(APIView):
         },
     )
     def get(self, request):
-        sid = request.auth.get("sid", "") if isinstance(request.auth, AccessToken) else ""
-        chunks = selectors.account_export_chunks(user=request.user, current_sid=str(sid))
+        sid = current_session_id(request)
+        chunks = selectors.account_export_chunks(user=request.user, current_sid=sid)
         if isinstance(request._request, ASGIRequest):
             # Under ASGI Django would gather a synchronous iterator whole before sending it.
             chunks = _async_chunks(chunks)

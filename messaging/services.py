@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
 from accounts.selectors import user_ids_active
+from accounts.services import DELETED_FULL_NAME
 from chatsite.errors import DatabaseUnavailable
 from chatsite.mongodb import find_one_and_update
 from chatsite.patches.django_mongodb_backend import current_session
@@ -836,10 +837,40 @@ def _user_id(raw: object):
     raise errors.UserNotFound(raw if isinstance(raw, str) and len(raw) <= 64 else None)
 
 
-def _names(user_ids) -> str:
-    users = {u.pk: u.username for u in User.objects.filter(pk__in=list(user_ids))}
-    names = [users.get(user_id, "someone") for user_id in user_ids]
+def _shown_name(user: User) -> str:
+    """How a system line names a person: their username, or "Deleted user" once their account
+    is being deleted (the username is free again, and a new account may take it)."""
+    return DELETED_FULL_NAME if user.deleted_at is not None else user.username
+
+
+def _names(user_ids, known: dict | None = None) -> str:
+    shown = {str(pk): name for pk, name in (known or {}).items()}
+    missing = [ObjectId(i) for i in map(str, user_ids) if i not in shown and ObjectId.is_valid(i)]
+    for user in User.objects.filter(pk__in=missing):
+        shown[str(user.pk)] = _shown_name(user)
+    names = [shown.get(str(user_id), "someone") for user_id in user_ids]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+ROLE_WORDS = {"owner": "the owner", "admin": "an admin", "member": "a member"}
+
+
+def system_text(system: dict, *, moderator: bool = False, known: dict | None = None) -> str:
+    """The English `body` of a system line from what it records (`system`), naming people as
+    they are shown now (`_shown_name`). `known`: names already at hand, by user id."""
+    action, user_ids = system["action"], system.get("userIds", [])
+    actor = _names([system["actorId"]], known)
+    if action == "created":
+        return f"{actor} created the group {system['name']}"
+    if action == "renamed":
+        return f"{actor} renamed the group to {system['name']}"
+    if action == "added":
+        return f"{actor} added {_names(user_ids, known)}"
+    if action == "left":
+        return f"{actor} left"
+    if action == "removed":
+        return f"{'a moderator' if moderator else actor} removed {_names(user_ids, known)}"
+    return f"{actor} made {_names(user_ids, known)} {ROLE_WORDS[system['role']]}"
 
 
 def _group_change(
@@ -848,13 +879,14 @@ def _group_change(
     actor: User,
     change,
     system: dict,
-    text: str,
     moderator: bool = False,
 ) -> Conversation:
     """In one transaction: read the group's current state, let `change(state)` return the
     `$set` (and `$unset`) of the conversation update (or raise), apply it in one update with
     the next seq and version (the actor's marker moves to it), and append the system message.
     Returns the group as stored. A `moderator` (from the admin) need not be a member."""
+    system = {**system, "actorId": str(actor.pk)}
+    text = system_text(system, moderator=moderator, known={actor.pk: _shown_name(actor)})
 
     def write() -> Conversation:
         conversations = _conversations()
@@ -881,7 +913,7 @@ def _group_change(
             conversation_id=conversation.pk,
             sender=actor,
             body=text,
-            system={**system, "actorId": str(actor.pk)},
+            system=system,
             seq=seq,
             version=version,
             search_terms=[],  # found by what people wrote, not by who joined
@@ -913,7 +945,13 @@ def group_create(*, creator: User, name: object, member_ids: object) -> Conversa
     members = [creator.pk, *others]
     if len(members) > settings.CHAT["GROUP_MAX_MEMBERS"]:
         raise errors.TooManyMembers()
-    text = f"{creator.username} created the group {name}"
+    system = {
+        "action": "created",
+        "actorId": str(creator.pk),
+        "userIds": [str(p) for p in members],
+        "name": name,
+    }
+    text = system_text(system, known={creator.pk: _shown_name(creator)})
 
     def write() -> Conversation:
         now = timezone.now()
@@ -933,12 +971,7 @@ def group_create(*, creator: User, name: object, member_ids: object) -> Conversa
             conversation=conversation,
             sender=creator,
             body=text,
-            system={
-                "action": "created",
-                "actorId": str(creator.pk),
-                "userIds": [str(p) for p in members],
-                "name": name,
-            },
+            system=system,
             seq=1,
             version=1,
             search_terms=[],
@@ -968,7 +1001,6 @@ def group_rename(*, conversation: Conversation, actor: User, name: object) -> Co
         actor=actor,
         change=change,
         system={"action": "renamed", "userIds": [], "name": name},
-        text=f"{actor.username} renamed the group to {name}",
     )
 
 
@@ -995,7 +1027,6 @@ def group_members_add(*, conversation: Conversation, actor: User, user_ids: obje
         actor=actor,
         change=change,
         system={"action": "added", "userIds": [str(p) for p in ids]},
-        text=f"{actor.username} added {_names(ids)}",
     )
 
 
@@ -1035,18 +1066,12 @@ def group_member_remove(
                 raise errors.GroupOwnerRequired()
         return _without(state, target)
 
-    if leaving:
-        system, text = {"action": "left", "userIds": [str(target)]}, f"{actor.username} left"
-    else:
-        system = {"action": "removed", "userIds": [str(target)]}
-        who = "a moderator" if moderator else actor.username
-        text = f"{who} removed {_names([target])}"
+    system = {"action": "left" if leaving else "removed", "userIds": [str(target)]}
     return _group_change(
         conversation=conversation,
         actor=actor,
         change=change,
         system=system,
-        text=text,
         moderator=moderator,
     )
 
@@ -1079,8 +1104,6 @@ def group_member_set_role(
         actor=actor,
         change=change,
         system={"action": "role_changed", "userIds": [str(target)], "role": role},
-        text=f"{actor.username} made {_names([target])} "
-        + {"owner": "the owner", "admin": "an admin", "member": "a member"}[role],
     )
 
 
@@ -1091,22 +1114,50 @@ ERASE_BATCH = 200
 
 def user_data_erase(*, user: User) -> int:
     """What a deleted account leaves in messaging: they leave every group (as if they had
-    left: ownership passes on, a "left" line in its history), every message they wrote is
-    erased as their own delete would (text, edit history, reactions on it, attachments and
-    their files; the tombstone keeps its place, attributed to the anonymised "Deleted user"),
-    their unsent uploads and sync cursors go. Their reactions on others' messages and their
-    place in direct conversations stay, under "Deleted user". Returns how many messages were
-    erased."""
+    left: ownership passes on, a "Deleted user left" line in its history), every message they
+    wrote is erased as their own delete would (text, edit history, reactions on it,
+    attachments and their files; the tombstone keeps its place, attributed to the anonymised
+    "Deleted user"), the group system lines that name them say "Deleted user" instead (their
+    username is free for someone else), their unsent uploads and sync cursors go. Their
+    reactions on others' messages and their place in direct conversations stay, under
+    "Deleted user". Returns how many messages were erased. `user.deleted_at` is set (the
+    account's deletion has begun): the system lines name them by it."""
     groups = Conversation.objects.filter(
         participants__contains=[user.pk], kind=Conversation.Kind.GROUP
     )
+    group_ids = []
     for group in list(groups):
+        group_ids.append(group.pk)
         with contextlib.suppress(errors.MemberNotFound):  # left meanwhile
             group_member_remove(conversation=group, actor=user, user_id=user.pk)
     erased = messages_erase_of_sender(user=user)
+    system_lines_rename(user=user, conversation_ids=group_ids)
     _attachments_erase(Attachment.objects.filter(message__isnull=True, uploader=user))
     SyncCheckpoint.objects.filter(user=user).delete()
     return erased
+
+
+def system_lines_rename(*, user: User, conversation_ids: list) -> int:
+    """Say the system lines that name `user` (as actor or in `userIds`) again from what they
+    record (`system_text`), now that the account is being deleted: found among the lines they
+    caused (by sender) and the system lines of `conversation_ids` and of the groups where they
+    caused one. Each rewritten line takes a new version (`/api/sync` hands it out again).
+    Returns how many lines changed."""
+    uid = str(user.pk)
+    own = Message.objects.filter(sender=user, system__isnull=False)
+    conversations = set(conversation_ids) | set(own.values_list("conversation_id", flat=True))
+    lines = Message.objects.filter(conversation_id__in=list(conversations), system__isnull=False)
+    changes: dict = {}
+    for line in lines.only("pk", "conversation_id", "body", "system"):
+        system = line.system or {}
+        if system.get("actorId") != uid and uid not in system.get("userIds", []):
+            continue
+        body = system_text(system, moderator=line.body.startswith("a moderator "))
+        if body != line.body:
+            changes.setdefault(line.conversation_id, {})[line.pk] = {"body": body}
+    for conversation_id, updates in changes.items():
+        _update_in_conversation(conversation_id, updates, only_if={})
+    return sum(len(updates) for updates in changes.values())
 
 
 def messages_erase_of_sender(*, user: User, batch: int = ERASE_BATCH) -> int:
@@ -1132,7 +1183,25 @@ def messages_erase_of_sender(*, user: User, batch: int = ERASE_BATCH) -> int:
         erased += len(page)
 
 
+ERASED = {"body": "", "edit_history": [], "reactions": [], "attachment_ids": [], "search_terms": []}
+
+
 def _erase_in_conversation(conversation_id, ids: list) -> None:
+    changes = {pk: {**ERASED, "deleted_at": None} for pk in ids}  # `deleted_at` set below
+    _update_in_conversation(
+        conversation_id,
+        changes,
+        only_if={"deleted_at": None},
+        also=lambda: _attachments_erase(Attachment.objects.filter(message__in=ids)),
+    )
+
+
+def _update_in_conversation(
+    conversation_id, changes: dict, *, only_if: dict, also: Callable[[], None] | None = None
+) -> None:
+    """In one transaction: each message of `changes` (pk → fields to set; a `deleted_at` key
+    is set to now) takes the conversation's next version; one bulk write (each update only
+    where `only_if` holds), the conversation's version moves past them, then `also()`."""
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     messages = connection.get_collection(Message._meta.db_table)
 
@@ -1142,19 +1211,12 @@ def _erase_in_conversation(conversation_id, ids: list) -> None:
         version = state["version"] if state else 0
         now = timezone.now()
         updates = []
-        for pk in ids:
+        for pk, fields in changes.items():
             version += 1
-            erased = {
-                "deleted_at": now,
-                "body": "",
-                "edit_history": [],
-                "reactions": [],
-                "attachment_ids": [],
-                "search_terms": [],
-                "version": Int64(version),
-                "updated_at": now,
-            }
-            updates.append(UpdateOne({"_id": pk, "deleted_at": None}, {"$set": erased}))
+            fields = {**fields, "version": Int64(version), "updated_at": now}
+            if "deleted_at" in fields:
+                fields["deleted_at"] = now
+            updates.append(UpdateOne({"_id": pk, **only_if}, {"$set": fields}))
         messages.bulk_write(updates, ordered=False, session=session)
         if state is not None:
             _conversations().update_one(
@@ -1162,7 +1224,8 @@ def _erase_in_conversation(conversation_id, ids: list) -> None:
                 {"$set": {"version": Int64(version), "updated_at": now}},
                 session=session,
             )
-        _attachments_erase(Attachment.objects.filter(message__in=ids))
+        if also is not None:
+            also()
 
     key = writer_key(conversation) if conversation is not None else str(conversation_id)
     run_in_transaction(write, lock_key=key)

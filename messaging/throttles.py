@@ -34,3 +34,12 @@ class SearchRateThrottle(ScopedRateThrottle):
     scope = "search"
     rate_setting = "SEARCH_RATE"
     per_user = True
+
+
+class ExportRateThrottle(ScopedRateThrottle):
+    """Exports of one's own data per user (setting CHAT["EXPORT_RATE"], env EXPORT_RATE): an
+    export reads every message the user wrote."""
+
+    scope = "export"
+    rate_setting = "EXPORT_RATE"
+    per_user = True

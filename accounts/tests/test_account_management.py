@@ -18,7 +18,7 @@ from accounts.services import (
     user_create,
 )
 from accounts.tests.factories import PASSWORD, assert_error, bearer, signup_payload, user_factory
-from chatsite.testing import wait_until
+from chatsite.testing import database_statements, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -185,13 +185,113 @@ class TestLoginSessions:
         assert RevokedToken.objects.filter(session_id=sid, logout=True).exists()
 
 
+class TestEndingManySessions:
+    def test_the_writes_do_not_grow_with_the_number_of_sessions(self, api, db):
+        counts = []
+        for others in (1, 6):
+            user = user_factory()
+            here = login(api, username=user.username)
+            for _ in range(others):
+                login(api, username=user.username)
+            with database_statements() as statements:
+                changed = api.post(
+                    "/api/auth/password",
+                    {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD,
+                     "confirmPassword": NEW_PASSWORD},
+                    format="json",
+                    **as_token(here["access"]),
+                )  # fmt: skip
+            assert changed.status_code == 200, changed.content
+            counts.append(statements.count("insert") + statements.count("update"))
+        assert counts[0] == counts[1], counts
+
+    def test_one_announcement_ends_every_session_of_a_reset(self, api, alice):
+        from accounts.services import password_reset_confirm
+        from accounts.signals import session_ended
+
+        for _ in range(3):
+            login(api)
+        heard = []
+
+        def hear(sender, **kwargs):
+            heard.append(kwargs["session_id"])
+
+        session_ended.connect(hear)
+        try:
+            alice.refresh_from_db()
+            uid, token = password_reset_link(user=alice, base_url="").split("/")[-3:-1]
+            password_reset_confirm(uid=uid, token=token, new=NEW_PASSWORD)
+        finally:
+            session_ended.disconnect(hear)
+
+        assert heard == [None]  # every socket of the user
+        assert not LoginSession.objects.filter(user=alice, ended_at=None).exists()
+
+    def test_a_password_change_announces_each_other_session(self, api, alice):
+        from accounts.signals import session_ended
+
+        here, others = login(api), [login(api) for _ in range(2)]
+        heard = []
+
+        def hear(sender, **kwargs):
+            heard.append(kwargs["session_id"])
+
+        session_ended.connect(hear)
+        try:
+            api.post(
+                "/api/auth/password",
+                {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD,
+                 "confirmPassword": NEW_PASSWORD},
+                format="json",
+                **as_token(here["access"]),
+            )  # fmt: skip
+        finally:
+            session_ended.disconnect(hear)
+
+        assert sorted(heard) == sorted(sid_of(o["refresh"]) for o in others)
+
+    def test_a_session_unused_for_the_refresh_lifetime_is_over(self, api, alice, settings):
+        old, recent = login(api, agent="Old"), login(api, agent="Recent")
+        lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+        LoginSession.objects.filter(sid=sid_of(old["refresh"])).update(
+            last_used_at=timezone.now() - lifetime - timedelta(minutes=1)
+        )
+
+        listed = api.get("/api/auth/sessions", **as_token(recent["access"])).json()
+
+        assert [s["userAgent"] for s in listed] == ["Recent"]
+
+    def test_the_prune_command_deletes_ended_and_expired_rows(self, api, alice, settings):
+        from django.core.management import call_command
+
+        lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+        long_ago = timezone.now() - lifetime - timedelta(minutes=1)
+        ended, expired, live = (login(api, agent=a) for a in ("Ended", "Expired", "Live"))
+        LoginSession.objects.filter(sid=sid_of(ended["refresh"])).update(ended_at=long_ago)
+        LoginSession.objects.filter(sid=sid_of(expired["refresh"])).update(last_used_at=long_ago)
+        RevokedToken.objects.create(
+            jti="gone", user=alice, expires_at=timezone.now() - timedelta(seconds=1)
+        )
+
+        call_command("prune_login_sessions", verbosity=0)
+
+        assert list(LoginSession.objects.values_list("user_agent", flat=True)) == ["Live"]
+        assert not RevokedToken.objects.filter(jti="gone").exists()
+        assert api.get("/api/auth/me", **as_token(live["access"])).status_code == 200
+
+
 class TestProfileUpdate:
     def test_changes_the_given_fields_and_answers_the_user(self, api, alice):
         body = login(api)
 
         response = api.patch(
             "/api/auth/me",
-            {"fullName": "Alice Cooper", "gender": "other", "email": "alice@example.org"},
+            {
+                "fullName": "Alice Cooper",
+                "gender": "other",
+                "email": "alice@example.org",
+                "currentPassword": PASSWORD,
+            },
             format="json",
             **as_token(body["access"]),
         )
@@ -226,7 +326,10 @@ class TestProfileUpdate:
         )
         assert_error(taken, 400, "username_taken")
         in_use = api.patch(
-            "/api/auth/me", {"email": "Erin@X.org"}, format="json", **as_token(body["access"])
+            "/api/auth/me",
+            {"email": "Erin@X.org", "currentPassword": PASSWORD},
+            format="json",
+            **as_token(body["access"]),
         )
         assert_error(in_use, 400, "email_taken")
         alice.refresh_from_db()
@@ -255,12 +358,108 @@ class TestProfileUpdate:
         body = login(api)
 
         response = api.patch(
-            "/api/auth/me", {"email": None}, format="json", **as_token(body["access"])
+            "/api/auth/me",
+            {"email": None, "currentPassword": PASSWORD},
+            format="json",
+            **as_token(body["access"]),
         )
 
         assert response.json()["email"] is None
         alice.refresh_from_db()
         assert alice.email is None and alice.email_key is None
+
+    def test_an_empty_email_removes_it_and_a_missing_one_keeps_it(self, api, alice):
+        alice.email = "alice@example.org"
+        alice.save()
+        body = login(api)
+
+        kept = api.patch("/api/auth/me", {"fullName": "Al"}, format="json",
+                         **as_token(body["access"]))  # fmt: skip
+        assert kept.json()["email"] == "alice@example.org"
+        removed = api.patch(
+            "/api/auth/me",
+            {"email": "", "currentPassword": PASSWORD},
+            format="json",
+            **as_token(body["access"]),
+        )
+
+        assert removed.status_code == 200, removed.content
+        assert removed.json()["email"] is None
+        alice.refresh_from_db()
+        assert alice.email is None and alice.email_key is None
+
+    def test_a_new_email_takes_the_current_password(self, api, alice):
+        body = login(api)
+
+        missing = api.patch(
+            "/api/auth/me", {"email": "thief@evil.example"}, format="json",
+            **as_token(body["access"]),
+        )  # fmt: skip
+        wrong = api.patch(
+            "/api/auth/me",
+            {"email": "thief@evil.example", "currentPassword": "guess"},
+            format="json",
+            **as_token(body["access"]),
+        )
+
+        assert "currentPassword" in assert_error(missing, 400, "validation_error")["fields"]
+        assert assert_error(wrong, 400, "wrong_password")["fields"] == {
+            "currentPassword": ["The password is wrong."]
+        }
+        alice.refresh_from_db()
+        assert alice.email is None
+
+    def test_whether_an_email_is_taken_is_told_only_with_the_password(self, api, alice):
+        user_create(username="erin", full_name="Erin", password=PASSWORD, email="erin@x.org")
+        body = login(api)
+
+        probe = api.patch(
+            "/api/auth/me",
+            {"email": "erin@x.org", "currentPassword": "guess"},
+            format="json",
+            **as_token(body["access"]),
+        )
+
+        assert_error(probe, 400, "wrong_password")
+
+    def test_the_old_address_is_told_of_a_new_email(self, api, alice):
+        alice.email = "alice@example.org"
+        alice.save()
+        body = login(api)
+
+        response = api.patch(
+            "/api/auth/me",
+            {"email": "alice@new.example", "currentPassword": PASSWORD},
+            format="json",
+            **as_token(body["access"]),
+        )
+
+        assert response.status_code == 200, response.content
+        sent = wait_until(lambda: mail.outbox, what="the notice")
+        assert sent[0].to == ["alice@example.org"]
+        assert "alice@new.example" in sent[0].body
+
+    def test_changes_are_rate_limited_per_user(self, api, alice, settings):
+        settings.CHAT = {**settings.CHAT, "PASSWORD_CHECK_RATE": "2/minute"}
+        body = login(api)
+
+        answers = [
+            api.patch("/api/auth/me", {"email": f"a{n}@x.org", "currentPassword": "guess"},
+                      format="json", **as_token(body["access"])).status_code
+            for n in range(3)
+        ]  # fmt: skip
+
+        assert answers == [400, 400, 429]
+
+    def test_the_unique_index_names_the_field_that_clashed(self, db):
+        from accounts.services import EmailTaken, UsernameTaken, _save_unique
+
+        User(username="email.fan", full_name="One", email="one@x.org").save()
+
+        with pytest.raises(UsernameTaken):
+            _save_unique(User(username="Email.Fan", full_name="Two"))
+        with pytest.raises(EmailTaken):
+            _save_unique(User(username="other", full_name="Three", email="ONE@x.org"))
 
 
 class TestPasswordChange:
@@ -378,6 +577,7 @@ class TestPasswordReset:
 
     def test_the_page_sets_a_new_password_once_and_ends_every_session(self, api, client, dana):
         sessions = [login(api, username="dana") for _ in range(2)]
+        dana.refresh_from_db()  # the logins moved `last_login`, which the link covers
         link = password_reset_link(user=dana, base_url="http://testserver")
 
         page = client.get(link, follow=True)
@@ -417,6 +617,7 @@ class TestPasswordReset:
 
     def test_the_api_confirms_with_uid_and_token(self, api, dana):
         session = login(api, username="dana")
+        dana.refresh_from_db()  # the login moved `last_login`, which the link covers
         uid, token = password_reset_link(user=dana, base_url="").split("/")[-3:-1]
         body = {"uid": uid, "token": token, "newPassword": NEW_PASSWORD,
                 "confirmPassword": NEW_PASSWORD}  # fmt: skip
@@ -428,6 +629,45 @@ class TestPasswordReset:
         login(api, username="dana", password=NEW_PASSWORD)
         reused = api.post("/api/auth/password/reset/confirm", body, format="json")
         assert_error(reused, 400, "reset_link_invalid")
+
+    def test_the_request_thread_reads_nothing_whether_or_not_the_account_exists(self, api, dana):
+        for name in ("dana", "nobody"):
+            with database_statements(this_thread=True) as statements:
+                answer = self.ask(api, name)
+            assert answer.status_code == 202
+            assert statements == [], (name, statements)
+        sent = wait_until(lambda: mail.outbox, what="the reset mail")
+        assert sent[0].to == ["dana@fbi.gov"]
+
+    def test_a_link_issued_before_a_login_is_refused_after_it(self, api, dana):
+        uid, token = password_reset_link(user=dana, base_url="").split("/")[-3:-1]
+        login(api, username="dana")
+
+        response = api.post(
+            "/api/auth/password/reset/confirm",
+            {"uid": uid, "token": token, "newPassword": NEW_PASSWORD,
+             "confirmPassword": NEW_PASSWORD},
+            format="json",
+        )  # fmt: skip
+
+        assert_error(response, 400, "reset_link_invalid")
+        assert User.objects.get(pk=dana.pk).last_login is not None
+
+    def test_confirming_has_a_limit_of_its_own(self, api, dana, settings):
+        settings.CHAT = {**settings.CHAT, "PASSWORD_RESET_RATE": "1/hour",
+                         "PASSWORD_RESET_CONFIRM_RATE": "2/hour"}  # fmt: skip
+        assert self.ask(api, "dana").status_code == 202
+        uid, token = password_reset_link(user=dana, base_url="").split("/")[-3:-1]
+        body = {"uid": uid, "token": token, "newPassword": NEW_PASSWORD,
+                "confirmPassword": NEW_PASSWORD}  # fmt: skip
+
+        answers = [
+            api.post("/api/auth/password/reset/confirm", body, format="json").status_code
+            for _ in range(3)
+        ]
+
+        assert answers == [200, 400, 429]
+        assert self.ask(api, "dana").status_code == 429
 
     def test_the_api_refuses_a_forged_link(self, api, dana):
         uid, _ = password_reset_link(user=dana, base_url="").split("/")[-3:-1]
@@ -505,6 +745,45 @@ class TestAccountDeletion:
         shown = UserSerializer(User.objects.get(pk=alice.pk)).data
         assert shown["fullName"] == "Deleted user"
         assert "email" not in shown
+
+
+class TestUnfinishedDeletions:
+    def test_a_deletion_stopped_after_its_first_step_is_finished_by_the_command(
+        self, api, alice, bob
+    ):
+        from django.core.management import call_command
+
+        from accounts.selectors import user_list_deletion_pending
+        from accounts.services import user_delete
+        from accounts.signals import user_deleting
+        from messaging.tests.factories import message_factory
+
+        message = message_factory(sender=alice, receiver=bob, body="erase me")
+        session = login(api)
+
+        def crash(sender, **kwargs):
+            raise ConnectionError("the database went away")
+
+        user_deleting.connect(crash, dispatch_uid="test.crash")
+        try:
+            with pytest.raises(ConnectionError):
+                user_delete(user=alice)
+        finally:
+            user_deleting.disconnect(dispatch_uid="test.crash")
+        stopped = User.objects.get(pk=alice.pk)
+        assert (stopped.is_active, stopped.username) == (False, "alice")
+        assert stopped.deleted_at is not None
+        assert user_list_deletion_pending() == [stopped]
+
+        call_command("finish_account_deletions", verbosity=0)
+
+        gone = User.objects.get(pk=alice.pk)
+        assert gone.full_name == DELETED_FULL_NAME and gone.username.startswith("del:")
+        assert gone.deleted_at == stopped.deleted_at
+        assert message.__class__.objects.get(pk=message.pk).body == ""
+        assert not LoginSession.objects.filter(user=gone).exists()
+        assert api.get("/api/auth/me", **as_token(session["access"])).status_code == 401
+        assert user_list_deletion_pending() == []
 
 
 class TestAccountDeletionInABrowser:

@@ -289,3 +289,106 @@ class TestLoginSessions:
 
         assert response.status_code == 403
         assert tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
+
+
+def _moderator(client, *codenames):
+    from django.contrib.auth.models import Permission
+
+    moderator = user_factory(username="moderator")
+    moderator.is_staff = True
+    moderator.save()
+    moderator.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
+    )
+    client.force_login(moderator)
+    return moderator
+
+
+class TestDelete:
+    """The admin deletes an account as `DELETE /api/auth/me` does (`services.user_delete`)."""
+
+    def assert_deleted_as_the_service_does(self, user, message) -> None:
+        from accounts import tokens
+        from accounts.services import DELETED_FULL_NAME
+        from messaging.models import Message
+
+        gone = User.objects.get(pk=user.pk)  # the row stays, anonymised
+        assert (gone.full_name, gone.is_active) == (DELETED_FULL_NAME, False)
+        kept = Message.objects.get(pk=message.pk)  # no cascade: a tombstone in the history
+        assert (kept.body, kept.deleted_at is not None) == ("", True)
+        assert not tokens.session_is_live(user_id=str(user.pk), session_id=self.sid)
+
+    @pytest.fixture
+    def message(self, alice, bob):
+        from rest_framework_simplejwt.tokens import RefreshToken
+
+        from accounts.tests.factories import tokens_for
+        from messaging.tests.factories import message_factory
+
+        self.sid = RefreshToken(tokens_for(alice)["refresh"])["sid"]
+        return message_factory(sender=alice, receiver=bob, body="hello bob")
+
+    def test_the_delete_page_goes_through_the_service(self, admin_client, alice, message):
+        confirm = admin_client.get(f"/admin/accounts/user/{alice.pk}/delete/")
+        assert confirm.status_code == 200
+        assert b"hello bob" not in confirm.content  # nothing cascades
+
+        done = admin_client.post(f"/admin/accounts/user/{alice.pk}/delete/", {"post": "yes"})
+
+        assert done.status_code == 302
+        self.assert_deleted_as_the_service_does(alice, message)
+
+    def test_the_bulk_action_goes_through_the_service(self, admin_client, alice, bob, message):
+        done = admin_client.post(
+            "/admin/accounts/user/",
+            {"action": "delete_selected", "_selected_action": [str(alice.pk)], "post": "yes"},
+        )
+
+        assert done.status_code == 302
+        self.assert_deleted_as_the_service_does(alice, message)
+        assert User.objects.get(pk=bob.pk).is_active
+
+    def test_only_a_superuser_deletes_a_superuser(self, client, admin_user):
+        _moderator(client, "view_user", "delete_user")
+
+        response = client.post(f"/admin/accounts/user/{admin_user.pk}/delete/", {"post": "yes"})
+
+        assert response.status_code == 403
+        assert User.objects.get(pk=admin_user.pk).is_active
+
+
+class TestAdminPasswordChange:
+    def test_a_new_password_ends_every_login_session(self, admin_client, api, alice):
+        from rest_framework_simplejwt.tokens import RefreshToken
+
+        from accounts import tokens
+        from accounts.tests.factories import tokens_for
+
+        sids = [RefreshToken(tokens_for(alice)["refresh"])["sid"] for _ in range(2)]
+        new = "a-brand-new-password-99"
+
+        response = admin_client.post(
+            f"/admin/accounts/user/{alice.pk}/password/",
+            {"password1": new, "password2": new, "set_usable_password": "true"},
+        )
+
+        assert response.status_code == 302, response.content
+        for sid in sids:
+            assert not tokens.session_is_live(user_id=str(alice.pk), session_id=sid)
+        login = api.post("/api/auth/login", {"username": "alice", "password": new}, format="json")
+        assert login.status_code == 200
+
+
+def test_only_a_superuser_ends_a_superusers_session(client, admin_user):
+    from accounts import tokens
+    from accounts.models import LoginSession
+    from accounts.tests.factories import tokens_for
+
+    tokens_for(admin_user)
+    sid = LoginSession.objects.get(user=admin_user).sid
+    _moderator(client, "view_user", "change_user", "deactivate_user")
+
+    response = client.post(f"/admin/accounts/user/{admin_user.pk}/sessions/{sid}/end/")
+
+    assert response.status_code == 403
+    assert tokens.session_is_live(user_id=str(admin_user.pk), session_id=sid)

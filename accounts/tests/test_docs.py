@@ -192,7 +192,11 @@ def test_the_account_management_routes_state_their_codes(client):
     assert "wrong_password" in error_codes(me["delete"], 400)
     assert me["delete"]["requestBody"]["required"] is True  # the password, with DELETE
     assert error_codes(me["delete"], 429) == ["rate_limited"]
-    assert "429" not in me["patch"]["responses"]
+    assert error_codes(me["patch"], 429) == ["rate_limited"]  # per user: it can probe emails
+    assert "wrong_password" in error_codes(me["patch"], 400)
+    assert "429" not in me["get"]["responses"]
+    export = paths["/api/auth/me/export"]["get"]
+    assert error_codes(export, 429) == ["rate_limited"]
     assert me["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Me"
     }

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import User
 from accounts.services import DELETED_FULL_NAME, user_delete
-from accounts.tests.factories import PASSWORD
+from accounts.tests.factories import PASSWORD, signup_payload
 from chatsite.testing import database_statements
 from messaging import selectors, services
 from messaging.models import Attachment, Conversation, Message
@@ -109,6 +109,37 @@ class TestErasure:
         last = Message.objects.filter(conversation=group).order_by("-seq").first()
         assert last.system["action"] == "left"
 
+    def test_group_lines_name_them_as_deleted_user_not_by_their_old_username(
+        self, api, alice, bob, carol
+    ):
+        group = services.group_create(creator=alice, name="Trio", member_ids=[bob.pk, carol.pk])
+        services.group_member_set_role(
+            conversation=group, actor=alice, user_id=bob.pk, role="admin"
+        )
+        group = services.group_member_remove(conversation=group, actor=bob, user_id=carol.pk)
+        services.group_members_add(conversation=group, actor=bob, user_ids=[carol.pk])
+        services.group_rename(conversation=group, actor=bob, name="Duo and one")
+        before = {m.pk: m.version for m in Message.objects.filter(conversation=group)}
+
+        deleted_over_api(api, alice)
+        # Their username is free: someone else takes it.
+        assert api.post("/api/auth/signup", signup_payload(username="alice"),
+                        format="json").status_code == 201  # fmt: skip
+
+        page = api.login_as(bob).get(f"/api/conversations/{group.pk}/messages").json()
+        assert [m["message"] for m in page["messages"]] == [
+            "Deleted user created the group Trio",
+            "Deleted user made bob an admin",
+            "bob removed carol",
+            "bob added carol",
+            "bob renamed the group to Duo and one",
+            "Deleted user left",
+        ]
+        rewritten = Message.objects.filter(conversation=group, pk__in=list(before))
+        for line in rewritten:
+            if "Deleted user" in line.body:  # a new version: /api/sync hands it out again
+                assert line.version > before[line.pk]
+
     def test_a_deletion_that_stopped_half_way_can_be_run_again(self, alice, bob):
         message_factory(sender=alice, receiver=bob, body="one")
 
@@ -150,6 +181,14 @@ class TestExport:
 
         assert [m["message"] for m in json.loads(text)["messages"]] == [f"m{n}" for n in range(7)]
         assert statements.count("aggregate") + statements.count("find") >= 3  # pages of 3
+
+    def test_exports_are_limited_per_user(self, api, alice, settings):
+        settings.CHAT = {**settings.CHAT, "EXPORT_RATE": "2/hour"}
+        client = api.login_as(alice)
+
+        answers = [client.get("/api/auth/me/export").status_code for _ in range(3)]
+
+        assert answers == [200, 200, 429]
 
     def test_needs_a_token(self, api):
         assert api.get("/api/auth/me/export").status_code == 401
