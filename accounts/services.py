@@ -274,7 +274,7 @@ def sessions_end_all(*, user: User, keep: str = "") -> int:
     session_ids = list(live.values_list("sid", flat=True))
     if not session_ids:
         return 0
-    _sessions_revoke(user=user, session_ids=session_ids)
+    tokens.sessions_revoke(user_id=str(user.pk), session_ids=session_ids)
     if keep:
         for session_id in session_ids:
             send_after_commit(
@@ -283,33 +283,6 @@ def sessions_end_all(*, user: User, keep: str = "") -> int:
     else:
         send_after_commit(session_ended, sender=User, user_id=str(user.pk), session_id=None)
     return len(session_ids)
-
-
-def _sessions_revoke(*, user: User, session_ids: list[str]) -> None:
-    """`tokens.session_revoke` for many sessions of one user, in two bulk writes: the
-    `session:<sid>` rows that refuse their refresh tokens, and `ended_at` on their rows."""
-    now = timezone.now()
-    jtis = [f"session:{sid}" for sid in session_ids]
-    present = set(RevokedToken.objects.filter(jti__in=jtis).values_list("jti", flat=True))
-    rows = [
-        RevokedToken(
-            jti=f"session:{sid}",
-            user=user,
-            session_id=sid,
-            logout=True,
-            # Every refresh token of the session expires before this.
-            expires_at=now + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
-        )
-        for sid in session_ids
-        if f"session:{sid}" not in present
-    ]
-    try:
-        RevokedToken.objects.bulk_create(rows)
-    except (IntegrityError, DuplicateKeyError):
-        # A session ended meanwhile (logout): one at a time, the way `session_revoke` does.
-        for sid in session_ids:
-            tokens.session_revoke(user_id=str(user.pk), session_id=sid)
-    LoginSession.objects.filter(sid__in=session_ids, ended_at=None).update(ended_at=now)
 
 
 def login_sessions_prune() -> int:

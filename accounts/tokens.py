@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.utils import timezone
+from pymongo.errors import DuplicateKeyError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -111,22 +112,45 @@ def parse_refresh(raw: str) -> ChatRefreshToken:
 
 def session_revoke(*, user_id: str, session_id: str) -> None:
     """Mark a login session as ended: its refresh tokens are refused, its sockets closed."""
-    lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
-    # The row first: it is what every request's check reads (`session_has_ended`), so a failure
-    # between the two writes leaves the session refused, not half-ended.
-    _sessions().update_one(
-        {"sid": session_id, "ended_at": None}, {"$set": {"ended_at": timezone.now()}}
+    sessions_revoke(user_id=user_id, session_ids=[session_id])
+
+
+def sessions_revoke(*, user_id: str, session_ids: list[str]) -> None:
+    """`session_revoke` for many sessions of one user, in bulk writes: `ended_at` on their
+    rows first (what every request's check reads, `session_has_ended`, so a failure between the
+    writes leaves them refused, not half-ended), then the `session:<sid>` rows that refuse their
+    refresh tokens (and end sessions from before the rows existed)."""
+    now = timezone.now()
+    _sessions().update_many(
+        {"sid": {"$in": session_ids}, "ended_at": None}, {"$set": {"ended_at": now}}
     )
-    RevokedToken.objects.get_or_create(
-        jti=f"session:{session_id}",
-        defaults={
-            "user_id": ObjectId(user_id),
-            "session_id": session_id,
-            "logout": True,
+    jtis = [f"session:{sid}" for sid in session_ids]
+    present = set(RevokedToken.objects.filter(jti__in=jtis).values_list("jti", flat=True))
+    rows = [
+        RevokedToken(
+            jti=f"session:{sid}",
+            user_id=ObjectId(user_id),
+            session_id=sid,
+            logout=True,
             # Every refresh token of the session expires before this.
-            "expires_at": timezone.now() + lifetime,
-        },
-    )
+            expires_at=now + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+        )
+        for sid in session_ids
+        if f"session:{sid}" not in present
+    ]
+    try:
+        RevokedToken.objects.bulk_create(rows)
+    except (IntegrityError, DuplicateKeyError):
+        # A row appeared meanwhile (a logout racing this): one at a time, the unique `jti`
+        # decides, and the session is ended either way.
+        for row in rows:
+            RevokedToken.objects.get_or_create(
+                jti=row.jti,
+                defaults={
+                    "user_id": row.user_id, "session_id": row.session_id, "logout": True,
+                    "expires_at": row.expires_at,
+                },
+            )  # fmt: skip
 
 
 def ended_sessions(session_ids: list[str]) -> set[str]:

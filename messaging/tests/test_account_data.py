@@ -47,6 +47,27 @@ class TestErasure:
         listed = api.login_as(bob).get("/api/conversations").json()
         assert DELETED_FULL_NAME in json.dumps(listed)
 
+    def test_a_send_stored_during_the_erasure_is_erased_too(self, monkeypatch, alice, bob):
+        """A socket on another process may store one more message before the news that the
+        sessions ended reaches it: here, while the group lines are being renamed."""
+        rename = services.system_lines_rename
+        late = []
+
+        def send_meanwhile(**kwargs):
+            # As a socket's identity sees its user: active, as checked at connect.
+            sender = User(pk=alice.pk, is_active=True)
+            late.append(message_factory(sender=sender, receiver=bob, body="in flight"))
+            return rename(**kwargs)
+
+        message_factory(sender=alice, receiver=bob, body="before")
+        monkeypatch.setattr(services, "system_lines_rename", send_meanwhile)
+
+        user_delete(user=alice)
+
+        assert late, "the fault hook did not run"
+        bodies = set(Message.objects.filter(sender=alice).values_list("body", flat=True))
+        assert bodies == {""}
+
     def test_each_tombstone_has_a_version_of_its_own_and_sync_hands_them_out(self, alice, bob):
         for n in range(5):
             message_factory(sender=alice, receiver=bob, body=f"m{n}")
