@@ -47,7 +47,14 @@ from chatsite.errors import ChatError
 from chatsite.mongodb import find_ids_holding_all
 from messaging import errors, selectors, services
 from messaging.apis import file_response
-from messaging.models import EPOCH, Attachment, Conversation, Message
+from messaging.models import (
+    EPOCH,
+    NAMED_MEMBERS,
+    Attachment,
+    Conversation,
+    Message,
+    shown_username,
+)
 from messaging.search import query_terms
 
 INLINE_MESSAGES = 50
@@ -125,32 +132,71 @@ class MessageInline(admin.TabularInline):
         return message.is_hidden
 
 
+def name_conversations(conversations: Sequence[Conversation], *, members: int = 0) -> None:
+    """Name the conversations of a page (`shown_name`, and `participant_names`: their first
+    `members` participants) with one query, unless the paginator did."""
+    unnamed = [c for c in conversations if "participant_names" not in c.__dict__]
+    if not unnamed:
+        return
+    usernames = selectors.attach_conversation_names(unnamed, members=members)
+    for conversation in unnamed:
+        listed = conversation.participants[:members]
+        conversation.participant_names = [usernames.get(p, "Deleted user") for p in listed]
+
+
+class NamedConversationsPaginator(Paginator):
+    """Pages of conversations named by their participants in one query: the changelist's and
+    the autocomplete's (choosing a conversation when adding a message)."""
+
+    def _get_page(self, object_list, *args, **kwargs):
+        object_list = list(object_list)
+        name_conversations(object_list, members=LISTED_MEMBERS)
+        return super()._get_page(object_list, *args, **kwargs)
+
+
 class ConversationChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
         # Participants are an array of ids, not a relation: one query names them for the page.
-        listed = {c.pk: c.participants[:LISTED_MEMBERS] for c in self.result_list}
-        ids = {p for members in listed.values() for p in members}
-        names = dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
-        for conversation in self.result_list:
-            conversation.participant_names = [names.get(p, str(p)) for p in listed[conversation.pk]]
+        self.result_list = list(self.result_list)
+        name_conversations(self.result_list, members=LISTED_MEMBERS)
         _attach(self.result_list, "owner")
 
 
 # Members named in the conversation list; a group of a thousand shows its first ones.
 LISTED_MEMBERS = 10
+# Messages on one page of a conversation's thread.
+THREAD_PAGE = 50
+
+
+def _seq_param(request, name: str) -> int | None:
+    """A thread page's `before`/`after`; one that is not a seq shows the newest messages."""
+    with contextlib.suppress(ChatError):
+        return selectors.parse_seq(request.GET.get(name), name)
+    return None
+
+
+def thread_url(conversation_id, *, seq: int | None = None) -> str:
+    """A conversation's thread: its newest messages, or the page holding message `seq`
+    (a few messages before it first), scrolled to it."""
+    url = reverse("admin:messaging_conversation_thread", args=[conversation_id])
+    if seq is None:
+        return url + "#latest"
+    return f"{url}?after={max(seq - 6, 0)}#m{seq}"
 
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "kind", "participant_usernames", "member_count", "owner",
-                    "message_count", "last_message_at")  # fmt: skip
+    list_display = ("name", "kind", "participant_usernames", "member_count", "owner",
+                    "message_count", "last_message_at", "thread_link")  # fmt: skip
+    list_display_links = ("name",)
     list_filter = ("kind", "last_message_at")
+    paginator = NamedConversationsPaginator
     search_fields = ("title",)
     search_help_text = "A participant's username, the title or the conversation id."
     ordering = ("-last_message_at",)
     show_full_result_count = False
-    fields = ("kind", "title", "owner", "members", "message_count", "version",
+    fields = ("thread_link", "kind", "title", "owner", "members", "message_count", "version",
               "last_message_at", "archived_at", "created_at", "updated_at")  # fmt: skip
     readonly_fields = fields
     inlines = [MessageInline]
@@ -161,7 +207,94 @@ class ConversationAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.remove_member_view),
             name="messaging_conversation_remove_member",
         )
-        return [remove, *super().get_urls()]
+        thread = path(
+            "<path:object_id>/thread/",
+            self.admin_site.admin_view(self.thread_view),
+            name="messaging_conversation_thread",
+        )
+        return [remove, thread, *super().get_urls()]
+
+    def thread_view(self, request, object_id: str):
+        """A conversation as its participants read it, oldest first and the newest last, a
+        page of THREAD_PAGE at a time (`?before=<seq>` and `?after=<seq>` page by the seq
+        index, as the API does). Moderators with `messaging.hide_message` hide and unhide each
+        message in place, through the same services as the message list's actions."""
+        conversation = self.get_object(request, object_id)
+        if conversation is None:
+            raise Http404("No such conversation.")
+        if not (
+            self.has_view_permission(request, conversation)
+            and request.user.has_perm("messaging.view_message")
+        ):
+            raise PermissionDenied
+        may_hide = request.user.has_perm("messaging.hide_message")
+        if request.method == "POST":
+            return self._thread_hide(request, conversation, may_hide)
+        before, after = _seq_param(request, "before"), _seq_param(request, "after")
+        page, _ = selectors.message_page(
+            conversation=conversation, before=before, after=after, limit=THREAD_PAGE
+        )
+        # Everyone the page names, in one query: senders, moderators, people in system lines.
+        people = set(conversation.participants[:NAMED_MEMBERS])
+        people.update(m.sender_id for m in page)
+        people.update(m.hidden_by_id for m in page if m.hidden_by_id)
+        for m in page:
+            if m.system:
+                named = [m.system.get("actorId"), *m.system.get("userIds", [])]
+                people.update(ObjectId(i) for i in named if i and ObjectId.is_valid(str(i)))
+        usernames = {
+            pk: shown_username(name)
+            for pk, name in User.objects.filter(pk__in=list(people)).values_list("pk", "username")
+        }
+        conversation.shown_name = conversation.name_with(usernames)
+        for message in page:
+            message.sender_name = usernames.get(message.sender_id, "Deleted user")
+            message.hidden_by_name = usernames.get(message.hidden_by_id, "a moderator")
+            message.text = (
+                services.system_text(message.system, moderator=True, known=usernames)
+                if message.system
+                else message.body
+            )
+        base = reverse("admin:messaging_conversation_thread", args=[conversation.pk])
+        first, last = (page[0].seq, page[-1].seq) if page else (0, 0)
+        older = page and first > 1
+        newer = page and last < conversation.last_seq
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "conversation": conversation,
+            "title": f"{conversation.shown_name}: messages",
+            "subtitle": None,
+            "page": page,
+            "may_hide": may_hide,
+            "older_url": f"{base}?before={first}" if older else None,
+            "newer_url": f"{base}?after={last}" if newer else None,
+            "newest_url": base if newer else None,
+            "change_url": reverse("admin:messaging_conversation_change", args=[conversation.pk]),
+            "messages_url": reverse("admin:messaging_message_changelist")
+            + f"?{ConversationFilter.parameter_name}={conversation.pk}",
+        }
+        return TemplateResponse(request, "admin/messaging/conversation/thread.html", context)
+
+    def _thread_hide(self, request, conversation: Conversation, may_hide: bool):
+        if not may_hide:
+            raise PermissionDenied
+        action = request.POST.get("action")
+        raw_id = request.POST.get("message", "")
+        message = Message.objects.filter(
+            pk=ObjectId(raw_id) if ObjectId.is_valid(raw_id) else None, conversation=conversation
+        ).first()
+        if message is None or action not in ("hide", "unhide"):
+            raise Http404("No such message in this conversation.")
+        if action == "hide" and not message.is_hidden:
+            services.message_hide(message=message, by=request.user)
+            self.log_change(request, message, "Hidden")
+            self.message_user(request, f"Hid message #{message.seq}.", messages.SUCCESS)
+        elif action == "unhide" and message.is_hidden:
+            services.message_unhide(message=message, by=request.user)
+            self.log_change(request, message, "Unhidden")
+            self.message_user(request, f"Unhid message #{message.seq}.", messages.SUCCESS)
+        return HttpResponseRedirect(f"{request.get_full_path()}#m{message.seq}")
 
     def remove_member_view(self, request, object_id: str, user_id: str):
         """A moderator removes a member from a group (`messaging.remove_member`), through the
@@ -221,6 +354,14 @@ class ConversationAdmin(admin.ModelAdmin):
         with contextlib.suppress(InvalidId, TypeError):
             condition |= Q(pk=ObjectId(term))
         return queryset.filter(condition), False
+
+    @admin.display(description="Conversation", ordering="title")
+    def name(self, conversation: Conversation) -> str:
+        return conversation.shown_name
+
+    @admin.display(description="Thread")
+    def thread_link(self, conversation: Conversation) -> str:
+        return format_html('<a href="{}">Read the messages</a>', thread_url(conversation.pk))
 
     @admin.display(description="Participants")
     def participant_usernames(self, conversation: Conversation) -> str:
@@ -316,6 +457,29 @@ class SenderFilter(admin.SimpleListFilter):
         return queryset.filter(sender_id=sender_id) if sender_id else queryset
 
 
+class ConversationFilter(admin.SimpleListFilter):
+    """Messages of one conversation (`?conversation=<id>`), named by its participants; chosen
+    from a conversation's thread or page (a list of every conversation would not scale)."""
+
+    title = "conversation"
+    parameter_name = "conversation"
+
+    def _conversation_id(self) -> ObjectId | None:
+        value = self.value()
+        return ObjectId(value) if value and ObjectId.is_valid(value) else None
+
+    def lookups(self, request, model_admin):
+        conversation_id = self._conversation_id()
+        conversation = (
+            Conversation.objects.filter(pk=conversation_id).first() if conversation_id else None
+        )
+        return [(str(conversation.pk), conversation.shown_name)] if conversation else []
+
+    def queryset(self, request, queryset):
+        conversation_id = self._conversation_id()
+        return queryset.filter(conversation_id=conversation_id) if conversation_id else queryset
+
+
 class NewestMessagesPaginator(Paginator):
     """Pages of the message changelist without counting the whole collection.
 
@@ -389,6 +553,10 @@ class MessageChangeList(ChangeList):
         self.result_list = list(self.result_list)
         _attach(self.result_list, "conversation")
         _attach(self.result_list, "sender")
+        # One query names the page's conversations (a conversation appears once however many
+        # of its messages the page lists).
+        conversations = {m.conversation_id: m.conversation for m in self.result_list}
+        selectors.attach_conversation_names(conversations.values())
 
 
 class MessageAddForm(forms.ModelForm):
@@ -413,12 +581,9 @@ class MessageAddForm(forms.ModelForm):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = (
-        "seq", "conversation", "sender_link", "short_body", "created_at", "edited", "deleted",
-        "hidden",
-    )  # fmt: skip
+    list_display = ("seq", "conversation_link", "sender_link", "short_body", "created_at", "state")
     list_display_links = ("seq", "short_body")
-    list_filter = (HiddenFilter, SenderFilter, "created_at")
+    list_filter = (HiddenFilter, SenderFilter, ConversationFilter, "created_at")
     search_fields = ("body",)  # shows the search box; `get_search_results` reads the index
     search_help_text = (
         "Words (every one of them, as participants search), or a message id. Hidden and deleted "
@@ -428,12 +593,13 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_select_related = ()  # `_attach` loads them; see the module docstring
     paginator = NewestMessagesPaginator
-    raw_id_fields = ("conversation", "sender")
+    # Chosen by typing a username (or a group's name); shown by name, never by id.
+    autocomplete_fields = ("conversation", "sender")
     actions = ["hide", "unhide"]
     fields = (
-        "conversation", "seq", "sender", "receiver", "body", "reply_to", "client_msg_id",
-        "created_at", "updated_at", "edited_at", "edit_history_table", "deleted_at",
-        "reactions_table", "attachment_previews", "hidden_at", "hidden_by", "version",
+        "conversation", "thread_link", "seq", "sender", "receiver", "body", "reply_to",
+        "client_msg_id", "created_at", "updated_at", "edited_at", "edit_history_table",
+        "deleted_at", "reactions_table", "attachment_previews", "hidden_at", "hidden_by", "version",
     )  # fmt: skip
 
     def get_changelist(self, request, **kwargs):
@@ -503,21 +669,40 @@ class MessageAdmin(admin.ModelAdmin):
             message.sender.username,
         )  # fmt: skip
 
+    @admin.display(description="Conversation")
+    def conversation_link(self, message: Message) -> str:
+        """Its conversation's name, linking to the thread around this message."""
+        return format_html(
+            '<a href="{}">{}</a>',
+            thread_url(message.conversation_id, seq=message.seq),
+            message.conversation.shown_name,
+        )
+
+    @admin.display(description="In the thread")
+    def thread_link(self, message: Message) -> str:
+        return format_html(
+            '<a href="{}">Read it among its neighbours</a>',
+            thread_url(message.conversation_id, seq=message.seq),
+        )
+
     @admin.display(description="Message")
     def short_body(self, message: Message) -> str:
-        return "(deleted by its author)" if message.is_deleted else _short(message.body)
+        return "(deleted by its author)" if message.is_deleted else _short(message.body, 140)
 
-    @admin.display(boolean=True, ordering="edited_at")
-    def edited(self, message: Message) -> bool:
-        return message.edited_at is not None
-
-    @admin.display(boolean=True, ordering="deleted_at")
-    def deleted(self, message: Message) -> bool:
-        return message.is_deleted
-
-    @admin.display(boolean=True, ordering="hidden_at")
-    def hidden(self, message: Message) -> bool:
-        return message.is_hidden
+    @admin.display(description="State")
+    def state(self, message: Message) -> str:
+        """Hidden, edited, deleted: one narrow column of words rather than three of icons."""
+        words = [
+            word
+            for word, flag in (
+                ("hidden", message.is_hidden),
+                ("edited", message.edited_at is not None),
+                ("deleted", message.is_deleted),
+            )
+            if flag
+        ]
+        return format_html_join(" ", '<span class="message-state {}">{}</span>',
+                                ((w, w) for w in words)) or "—"  # fmt: skip
 
     @admin.display(description="Edit history")
     def edit_history_table(self, message: Message) -> str:

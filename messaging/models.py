@@ -9,7 +9,9 @@ exact, gap-free cursors.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from django.conf import settings
@@ -17,6 +19,17 @@ from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 from django_mongodb_backend.fields import ArrayField, ObjectIdField
+
+from accounts.models import DELETED_USERNAME_PREFIX, User
+
+# Members a conversation's name shows when it has no title: "alice, bob, carol and 7 more".
+NAMED_MEMBERS = 3
+
+
+def shown_username(username: str) -> str:
+    """How moderators see a person: their username; a deleted account's (its id) is not one."""
+    return "Deleted user" if username.startswith(DELETED_USERNAME_PREFIX) else username
+
 
 # Before any real timestamp: `hidden_at__gt=EPOCH` is "hidden" as one range on one field.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -76,7 +89,29 @@ class Conversation(models.Model):
         permissions = [("remove_member", "Can remove members from groups")]
 
     def __str__(self):
-        return self.title or f"{self.kind} conversation {self.pk}"
+        return self.shown_name
+
+    @cached_property
+    def shown_name(self) -> str:
+        """The group's name, or its participants' usernames ("alice ↔ bob"), never its id.
+        One query; `selectors.attach_conversation_names` names a page of them in one."""
+        if self.title:
+            return self.title
+        named = self.participants[:NAMED_MEMBERS]
+        return self.name_with(dict(User.objects.filter(pk__in=named).values_list("pk", "username")))
+
+    def name_with(self, usernames: Mapping) -> str:
+        """`shown_name` from the usernames of (at least) its first NAMED_MEMBERS participants."""
+        if self.title:
+            return self.title
+        names = [shown_username(usernames.get(p, "")) or "Deleted user"
+                 for p in self.participants[:NAMED_MEMBERS]]  # fmt: skip
+        if not names:
+            return f"empty {self.kind}"
+        if self.kind == self.Kind.DIRECT:
+            return " ↔ ".join(sorted(names, key=str.lower))
+        more = len(self.participants) - len(names)
+        return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
     def last_read_seq(self, user_id) -> int:
         return self.read_markers.get(str(user_id), {}).get("seq", 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from functools import reduce
 from operator import or_
@@ -20,7 +20,14 @@ from accounts.selectors import is_ascii_number, user_is_active
 from chatsite.errors import ValidationFailed
 from chatsite.mongodb import find_ids_holding_all
 from messaging import errors
-from messaging.models import Attachment, Conversation, Message, SyncCheckpoint
+from messaging.models import (
+    NAMED_MEMBERS,
+    Attachment,
+    Conversation,
+    Message,
+    SyncCheckpoint,
+    shown_username,
+)
 from messaging.search import match_ranges, query_terms
 
 SYNC_BATCH = 500
@@ -202,6 +209,26 @@ def attach_reply_targets(messages: list[Message]) -> list[Message]:
             if m.reply_to_id:
                 m.reply_to = targets.get(m.reply_to_id)
     return messages
+
+
+def attach_conversation_names(
+    conversations: Iterable[Conversation], *, members: int = NAMED_MEMBERS
+) -> dict[ObjectId, str]:
+    """Name these conversations (`shown_name`) with one query for the usernames of their
+    first `members` participants (`members` at least NAMED_MEMBERS; groups with a name need
+    them only when `members` asks for more). Returns those usernames, by user id, as shown."""
+    conversations = list(conversations)
+    ids = {
+        p
+        for c in conversations
+        if members > NAMED_MEMBERS or not c.title
+        for p in c.participants[: max(members, NAMED_MEMBERS)]
+    }
+    found = User.objects.filter(pk__in=list(ids)).values_list("pk", "username") if ids else []
+    usernames = {pk: shown_username(username) for pk, username in found}
+    for conversation in conversations:
+        conversation.shown_name = conversation.name_with(usernames)
+    return usernames
 
 
 def conversation_list_for_user(*, user: User) -> tuple[list[dict], dict[str, int]]:
