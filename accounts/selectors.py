@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from bson import ObjectId
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import DELETED_USERNAME_PREFIX, LoginSession, User
+from accounts.signals import contacts_among
 from chatsite.errors import ValidationFailed
 
 
@@ -29,13 +31,35 @@ def parse_limit(raw: str | None, *, default: int, maximum: int) -> int:
 
 
 def user_list_for_sidebar(*, user: User, search: str = "", limit: int = 500) -> list[User]:
+    """Active users other than `user`, by username. With `CHAT["HIDE_STAFF_FROM_CONTACTS"]`,
+    staff and superusers only if they share a conversation with `user`: the people who run
+    the site are not everyone's chat contacts."""
     users = User.objects.filter(is_active=True).exclude(pk=user.pk)
+    hidden = staff_ids_not_contacts(user=user) if settings.CHAT["HIDE_STAFF_FROM_CONTACTS"] else []
+    if hidden:
+        users = users.exclude(pk__in=hidden)
     if search:
         pattern = re.escape(search)
         users = users.filter(username_key__regex=pattern.lower()) | users.filter(
             full_name__iregex=pattern
         )
     return list(users.order_by("username_key")[:limit])
+
+
+def staff_ids_not_contacts(*, user: User) -> list[ObjectId]:
+    """Active staff users and superusers who share no conversation with `user`: one query for
+    the staff (few), one for those of them among `user`'s contacts (`contacts_among`)."""
+    staff = set(
+        User.objects.filter(Q(is_staff=True) | Q(is_superuser=True), is_active=True)
+        .exclude(pk=user.pk)
+        .values_list("pk", flat=True)
+    )
+    if not staff:
+        return []
+    contacts: set = set()
+    for _, found in contacts_among.send(sender=User, user=user, user_ids=staff):
+        contacts |= set(found or ())
+    return sorted(staff - contacts)
 
 
 def user_ids_active(user_ids: Iterable[str], *, batch: int = 100) -> set[str]:

@@ -8,3 +8,6 @@ session_ended = Signal()
 # Sent with `user` while an account is being deleted, after its sessions ended and before it
 # is anonymised: apps erase what the person wrote (messaging). Sent synchronously.
 user_deleting = Signal()
+# Sent with `user` and `user_ids` to learn which of these users share a conversation with
+# `user`; each receiver returns a set of their ids (messaging). Sent synchronously.
+contacts_among = Signal()

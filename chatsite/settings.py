@@ -315,6 +315,9 @@ CHAT = {
     "ATTACHMENT_PURGE_SECONDS": env_int("ATTACHMENT_PURGE_SECONDS", 3600),
     "PAGE_SIZE": 50,
     "PAGE_SIZE_MAX": 200,
+    # Staff and superusers are listed as contacts (GET /api/users) only to the users who share
+    # a conversation with them.
+    "HIDE_STAFF_FROM_CONTACTS": env_bool("HIDE_STAFF_FROM_CONTACTS", True),
 }
 
 # --- Realtime (Socket.IO) --------------------------------------------------------------------

@@ -102,6 +102,20 @@ def contact_ids_for_user(*, user_id: object) -> set[str]:
     return {str(p) for row in rows for p in row["participants"] if p != me}
 
 
+def contact_ids_among(*, user_id: object, user_ids) -> set[ObjectId]:
+    """Which of `user_ids` share a conversation with this user: one query on the
+    `participants` index, reading only the conversations that hold both."""
+    me = object_id(user_id, errors.UserNotFound)
+    ids = [object_id(pk, errors.UserNotFound) for pk in user_ids]
+    if not ids:
+        return set()
+    conversations = connection.get_collection(Conversation._meta.db_table)
+    query = {"$and": [{"participants": me}, {"participants": {"$in": ids}}]}
+    rows = conversations.find(query, {"participants": 1, "_id": 0})
+    wanted = set(ids)
+    return {p for row in rows for p in row["participants"] if p in wanted}
+
+
 def contact_ids_for_users(*, user_ids, excluding_conversation_id=None) -> dict[str, set[str]]:
     """For each of these users, the ids of the users who share a conversation with them (all
     of them in one query); `excluding_conversation_id` leaves that conversation out (say, the
