@@ -109,6 +109,13 @@ def run(count: int, *, show_queries: bool = False) -> None:
             f"/admin/messaging/conversation/{conversation_id}/change/"
         ),
         "message change page": f"/admin/messaging/message/{first.pk}/change/",
+        "conversation thread (newest)": f"/admin/messaging/conversation/{conversation_id}/thread/",
+        "conversation thread (oldest)": (
+            f"/admin/messaging/conversation/{conversation_id}/thread/?before=51"
+        ),
+        "message changelist, one conversation": (
+            f"/admin/messaging/message/?conversation={conversation_id}"
+        ),
     }
     print(f"{'page':40} {'ms':>8} {'queries':>8} status")
     for name, url in pages.items():
