@@ -2602,6 +2602,9 @@
     }
     button.disabled = false;
     sessionLost("Your account was deleted.");
+    // The server closes the account's sockets before it answers: the page may have found its
+    // session ended already, without knowing why.
+    $("auth-error").textContent = "Your account was deleted.";
   }
 
   // ---- wiring ----------------------------------------------------------------------------
