@@ -20,9 +20,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# socket.io-client for the demo page comes from npm (package-lock.json pins it).
-static/vendor/socket.io.min.js: package.json package-lock.json
+# socket.io-client for the demo page comes from npm (package-lock.json pins it), and so does
+# axe-core, the accessibility audit the browser tests inject into the page (a devDependency).
+# npm ci writes node_modules/.package-lock.json: a new lock file installs again.
+node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
+	touch $@
+
+static/vendor/socket.io.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js static/vendor/socket.io.min.js
 

@@ -37,10 +37,13 @@ class Person:
     alert/confirm/prompt (the page shows none: a dialog means user text ran as script);
     `websockets` the page's WebSockets."""
 
-    def __init__(self, browser, server, name: str, viewport=None):
+    def __init__(self, browser, server, name: str, viewport=None, **context_options):
+        """`context_options` go to Playwright's `new_context` (`color_scheme="dark"`, ...)."""
         self.username = f"{name}{uuid.uuid4().hex[:6]}"
         self.full_name = f"{name.title()} Example"
-        self.context = browser.new_context(viewport=viewport or {"width": 1100, "height": 720})
+        self.context = browser.new_context(
+            viewport=viewport or {"width": 1100, "height": 720}, **context_options
+        )
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []

@@ -97,6 +97,14 @@
     // Files attached to the message being written, in order: { key, file, progress (0-1),
     // attachment (the server's answer once uploaded), error, request (the upload), preview }.
     pending: [],
+    // Where the unread messages of the open conversation started when it was opened:
+    // { conversationId, seq }; the "New messages" line stays there until another one opens.
+    unreadMark: null,
+    unseen: 0, // messages from others that arrived while the list was scrolled up
+    // Messages that could not reach the server (it was unreachable), shown with "Retry":
+    // { key, target, payload, text, files, reason, sending }. Retrying sends the same
+    // clientMsgId, so a message that did arrive after all is not sent twice.
+    failed: [],
   };
 
   // ---- REST ------------------------------------------------------------------------------
@@ -196,6 +204,7 @@
     $("show-login").classList.toggle("active", !toSignup);
     $("show-signup").classList.toggle("active", toSignup);
     $("auth-error").textContent = "";
+    clearErrors($("signup-form"));
   }
 
   // "Forgot password?": the server emails a link to set a new one. Its answer is the same
@@ -230,18 +239,42 @@
 
   async function submitAuth(event, path) {
     event.preventDefault();
-    const body = Object.fromEntries(new FormData(event.target).entries());
+    const form = event.target;
+    const signup = form === $("signup-form");
+    const body = Object.fromEntries(new FormData(form).entries());
     if (body.email === "") delete body.email; // optional
     $("auth-error").textContent = "";
+    if (signup && !checkSignup(form, body)) return;
     try {
       await api(path, { method: "POST", body, retry: false }); // sets the session cookies
     } catch (error) {
-      $("auth-error").textContent = formError(error);
+      if (!signup) $("auth-error").textContent = formError(error);
+      else {
+        showErrors(form, error);
+        focusFirstError(form);
+      }
       return;
     }
     // After a session ended, the page still holds the last person's conversations: start afresh.
     if (state.lost) return location.reload();
     await startChat();
+  }
+
+  // What the page can tell before asking the server: each under its field, in plain words.
+  function checkSignup(form, body) {
+    clearErrors(form);
+    if (!body.fullName.trim()) fieldError(form, "fullName", "Type your name.");
+    if (!body.username.trim()) fieldError(form, "username", "Choose a username.");
+    if (!body.password) fieldError(form, "password", "Choose a password.");
+    else if (body.password !== body.confirmPassword) fieldError(form, "confirmPassword", "The two passwords don't match.");
+    return !focusFirstError(form);
+  }
+
+  // The first field marked invalid takes the focus; says whether there was one.
+  function focusFirstError(form) {
+    const invalid = form.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+    return Boolean(invalid);
   }
 
   async function logout() {
@@ -603,7 +636,9 @@
     // Membership notes ("Ana added Ben") are shown, but make no sound.
     const loud = live && !mine && isNew && !message.system;
     if (isActive(c._id)) {
-      renderMessages(isNew);
+      if (!mine && isNew && awayFromEnd()) state.unseen += 1;
+      // My own message takes the list to the end; others' only if the reader is there already.
+      renderMessages(isNew && mine);
       if (!mine && isNew) markRead(c);
       if (loud) {
         notify();
@@ -687,6 +722,7 @@
     if (conversationId !== state.activeConversation || peerId !== state.activePeer) clearPending();
     state.activeConversation = conversationId;
     state.activePeer = peerId;
+    markUnreadStart(conversationId);
     $("conversation").classList.remove("empty");
     $("app").classList.add("chatting");
     $("notice").hidden = true;
@@ -705,9 +741,11 @@
     resetMessageUi();
     clearPending();
     state.activeConversation = state.activePeer = null;
+    state.unreadMark = null;
     $("conversation").classList.add("empty");
     if (!notice) $("app").classList.remove("chatting");
     $("messages").replaceChildren();
+    updateJumpButton();
     $("notice").textContent = notice || "";
     $("notice").hidden = !notice;
     renderHeader();
@@ -810,25 +848,41 @@
     // creates the direct conversation.
     const target = state.activeConversation ? { conversationId: state.activeConversation } : { to: state.activePeer };
     input.value = "";
+    fitComposer();
     $("composer-error").textContent = "";
     stopTyping();
+    const payload = Object.assign({ message: text, clientMsgId }, replyTo, attachments);
     try {
-      const ack = await sendOverSocket(Object.assign({ message: text, clientMsgId }, target, replyTo, attachments));
-      if (!ack.ok) throw Object.assign(new Error(ack.error.detail), { data: { error: ack.error.detail, code: ack.error.code } });
-      sent(ack.message, replying);
+      sent(await deliver(target, payload), replying);
     } catch (error) {
-      if (error.data) return sendFailed(text, ACTION_ERRORS[error.data.code] || error.data.error || error.message);
-      // The socket is down: the REST API takes the same clientMsgId, so nothing is sent twice.
+      if (!unreachable(error)) return sendFailed(text, actionErrorText(error));
+      // The server could not be reached: the message waits in the list, with "Retry".
+      keepFailed(target, payload, text, files.length);
+      clearPending();
+      if (replying && state.composing === replying) stopComposing();
+    }
+  }
+
+  // A message to the server: over the socket, or the REST API when the socket is down or slow
+  // (the REST API takes the same clientMsgId, so nothing is sent twice). Resolves with the
+  // message; rejects with the server's refusal (`data.code`) or, unreachable, without a status.
+  async function deliver(target, payload) {
+    let ack;
+    try {
+      ack = await sendOverSocket(Object.assign({}, payload, target));
+    } catch (_) {
       const path = target.conversationId
         ? conversationPath(target.conversationId, "/messages")
         : "/api/messages/send/" + encodeURIComponent(target.to);
-      try {
-        const { data } = await api(path, { method: "POST", body: Object.assign({ message: text, clientMsgId }, replyTo, attachments) });
-        sent(data, replying);
-      } catch (restError) {
-        sendFailed(text, actionErrorText(restError));
-      }
+      return (await api(path, { method: "POST", body: payload })).data;
     }
+    if (!ack.ok) throw Object.assign(new Error(ack.error.detail), { status: 400, data: { error: ack.error.detail, code: ack.error.code } });
+    return ack.message;
+  }
+
+  // No answer at all (offline, the server down) or a server failure: worth trying again.
+  function unreachable(error) {
+    return !error.status || error.status >= 500;
   }
 
   // A reply, once sent, takes the reply bar away; a failed one keeps it, with the text.
@@ -841,6 +895,7 @@
   // The text goes back into the box, the reason under it.
   function sendFailed(text, reason) {
     $("composer-input").value = text;
+    fitComposer();
     $("composer-error").textContent = reason;
   }
 
@@ -1137,6 +1192,7 @@
     state.composing = { mode: "edit", conversationId: state.activeConversation, messageId: m._id, seq: m.seq, senderId: m.senderId, text: m.message, draft: input.value };
     stopTyping();
     input.value = m.message;
+    fitComposer();
     $("composer-error").textContent = "";
     renderComposerBar();
     input.focus();
@@ -1147,6 +1203,7 @@
     const composing = state.composing;
     state.composing = null;
     if (composing && composing.mode === "edit") $("composer-input").value = composing.draft;
+    fitComposer();
     $("composer-error").textContent = "";
     renderComposerBar();
   }
@@ -1579,7 +1636,17 @@
     const rows = personRows.concat(groupRows).sort((a, b) => {
       return lastActivity(b.conversation).localeCompare(lastActivity(a.conversation)) || a.name.localeCompare(b.name);
     });
-    $("contacts").replaceChildren(...rows.map((row) => (row.user ? personRow(row.user, row.conversation) : groupRow(row.conversation))));
+    const items = rows.map((row) => (row.user ? personRow(row.user, row.conversation) : groupRow(row.conversation)));
+    // Redrawing replaces the rows: keep the keyboard on the one it was on.
+    const list = $("contacts");
+    const focused = list.contains(document.activeElement) ? rowKey(document.activeElement) : null;
+    list.replaceChildren(...(items.length ? items : [contactsEmpty(query)]));
+    const again = focused && items.find((li) => rowKey(li) === focused);
+    if (again) again.focus();
+  }
+
+  function rowKey(li) {
+    return li.dataset.peer || li.dataset.conversation || null;
   }
 
   function personRow(user, conversation) {
@@ -1588,7 +1655,7 @@
     li.dataset.peer = user._id;
     li.append(avatarWithDot(user), rowText(user.fullName || user.username, null, preview(conversation, "@" + user.username)));
     if (conversation && conversation.unreadCount > 0 && !active) li.append(el("span", "badge", String(conversation.unreadCount)));
-    li.addEventListener("click", () => openPeer(user._id));
+    openOnActivate(li, () => openPeer(user._id), active);
     return li;
   }
 
@@ -1598,7 +1665,7 @@
     li.dataset.conversation = c._id;
     li.append(groupAvatar(c), rowText(c.title, memberCount(c), preview(c, "No messages yet")));
     if (c.unreadCount > 0 && !active) li.append(el("span", "badge", String(c.unreadCount)));
-    li.addEventListener("click", () => openConversation(c._id));
+    openOnActivate(li, () => openConversation(c._id), active);
     return li;
   }
 
@@ -1669,28 +1736,40 @@
     const c = activeConversation();
     const list = $("messages");
     if (!c) {
-      list.replaceChildren();
+      // A person we have no conversation with yet: nothing said, perhaps a message that failed.
+      list.replaceChildren(...(state.activePeer ? [conversationEmpty(null), ...failedRows()] : []));
+      updateJumpButton();
       return;
     }
-    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const atEnd = !awayFromEnd(40);
     // Redrawing replaces the buttons: keep the keyboard where it was.
     const focused = list.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
     const messages = [...messagesOf(c._id).values()].sort((a, b) => a.seq - b.seq);
     if (state.menu && !messages.some((m) => m.seq === state.menu.seq && hasActions(m))) state.menu = null;
+    const unreadSeq = firstUnreadSeq(c, messages);
     list.replaceChildren(
       ...messages.flatMap((m, i) => {
-        if (m.system) return [systemLine(m)];
-        // In a group, a run of messages from one person is headed by their name.
         const previous = messages[i - 1];
-        const named = c.kind === "group" && (!previous || previous.system || previous.senderId !== m.senderId);
-        const rows = [bubble(m, c, named)];
+        const rows = [];
+        if (!previous || dayOf(previous) !== dayOf(m)) rows.push(daySeparator(m.createdAt));
+        if (m.seq === unreadSeq) rows.push(unreadDivider());
+        if (m.system) return rows.concat(systemLine(m));
+        // A run of messages from one person close in time sits together; in a group, it is
+        // headed by their name.
+        const joined = sameRun(previous, m) && m.seq !== unreadSeq;
+        const run = { joined, more: sameRun(m, messages[i + 1]) && messages[i + 1].seq !== unreadSeq };
+        rows.push(bubble(m, c, c.kind === "group" && !joined, run));
         if (state.menu && state.menu.seq === m.seq) rows.push(messageTools(m));
         if (state.actionError && state.actionError.seq === m.seq) rows.push(actionErrorRow(m));
         return rows;
-      })
+      }),
+      ...(messages.length || c.lastSeq ? [] : [conversationEmpty(c)]),
+      ...failedRows()
     );
     if (scrollToEnd || atEnd) list.scrollTop = list.scrollHeight;
+    if (scrollToEnd) showUnreadStart();
     if (focused) focusByKey(focused);
+    updateJumpButton();
   }
 
   // "Ana added Ben": the server's own words, centred between the messages.
@@ -1705,10 +1784,12 @@
     return !m.system && !m.deleted && !m.hidden;
   }
 
-  function bubble(m, c, named) {
+  function bubble(m, c, named, run) {
     const mine = m.senderId === state.me._id;
     const gone = m.deleted ? " deleted-msg" : m.hidden ? " hidden-msg" : "";
     const li = el("li", "message" + (mine ? " mine" : "") + gone + (state.highlightSeq === m.seq ? " highlight" : ""));
+    if (run && run.joined) li.classList.add("run-next");
+    if (run && run.more) li.classList.add("run-more");
     li.dataset.seq = m.seq;
     li.dataset.id = m._id;
     if (named && !mine) li.append(el("div", "sender", nameOf(m.senderId)));
@@ -1864,10 +1945,13 @@
     return names.length > 1 ? names.slice(0, -1).join(", ") + " and " + names[names.length - 1] : names.join("");
   }
 
+  // ✓ once sent, ✓✓ in another colour once read; named for screen readers.
   function directTicks(m, c) {
     const read = (c.readSeqs[c.peerId] || 0) >= m.seq;
-    const ticks = el("span", "ticks" + (read ? " read" : ""), read ? " ✓✓" : " ✓");
+    const ticks = el("span", "ticks" + (read ? " read" : ""), read ? "✓✓" : "✓");
     ticks.title = read ? "read" : "sent";
+    ticks.setAttribute("role", "img");
+    ticks.setAttribute("aria-label", read ? "Read" : "Sent");
     return ticks;
   }
 
@@ -1876,10 +1960,208 @@
     const others = c.memberIds.filter((id) => id !== state.me._id);
     const readBy = others.filter((id) => (c.readSeqs[id] || 0) >= m.seq).length;
     const all = others.length > 0 && readBy === others.length;
-    const ticks = el("span", "ticks" + (all ? " read" : ""), all ? " ✓✓" : " ✓");
+    const ticks = el("span", "ticks" + (all ? " read" : ""), all ? "✓✓" : "✓");
     ticks.title = "read by " + readBy + " of " + others.length;
-    ticks.setAttribute("aria-label", ticks.title);
+    ticks.setAttribute("role", "img");
+    ticks.setAttribute("aria-label", (all ? "Read" : "Sent") + ", " + ticks.title);
     return ticks;
+  }
+
+  // ---- the list of messages: days, runs, new messages, jump to latest ---------------------
+
+  // Messages from one sender this close together (and on the same day) form a run.
+  const RUN_GAP_MS = 5 * 60 * 1000;
+
+  function dayOf(m) {
+    return new Date(m.createdAt).toDateString();
+  }
+
+  function sameRun(a, b) {
+    if (!a || !b || a.system || b.system || a.senderId !== b.senderId || dayOf(a) !== dayOf(b)) return false;
+    return new Date(b.createdAt) - new Date(a.createdAt) < RUN_GAP_MS;
+  }
+
+  // "Today", "Yesterday", else the date ("Monday 3 March", with the year if it is not this one).
+  function dayLabel(iso) {
+    const date = new Date(iso);
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (date.toDateString() === today.toDateString()) return "Today";
+    if (date.toDateString() === yesterday.toDateString()) return "Yesterday";
+    const options = { weekday: "long", day: "numeric", month: "long" };
+    if (date.getFullYear() !== today.getFullYear()) options.year = "numeric";
+    return date.toLocaleDateString([], options);
+  }
+
+  function daySeparator(iso) {
+    return el("li", "day-separator", dayLabel(iso));
+  }
+
+  // Opening a conversation with unread messages remembers where they start.
+  function markUnreadStart(conversationId) {
+    const c = state.conversations.get(conversationId);
+    const keep = state.unreadMark && state.unreadMark.conversationId === conversationId;
+    if (keep) return;
+    state.unseen = 0;
+    state.unreadMark = c && c.unreadCount > 0 ? { conversationId, seq: (c.readSeqs[state.me._id] || 0) + 1, shown: false } : null;
+  }
+
+  // The first unread message from someone else, if it is loaded (the line goes above it); none
+  // while older unread messages are still to load: the line would be in the wrong place.
+  function firstUnreadSeq(c, messages) {
+    const mark = state.unreadMark;
+    if (!mark || mark.conversationId !== c._id || !messages.length || messages[0].seq > mark.seq) return null;
+    const first = messages.find((m) => m.seq >= mark.seq && m.senderId !== state.me._id);
+    return first ? first.seq : null;
+  }
+
+  function unreadDivider() {
+    return el("li", "unread-divider", "New messages");
+  }
+
+  // The first time the line shows, the list starts there if the unread messages don't all fit.
+  function showUnreadStart() {
+    const mark = state.unreadMark;
+    const divider = $("messages").querySelector(".unread-divider");
+    if (!mark || mark.shown || !divider) return;
+    mark.shown = true;
+    const list = $("messages");
+    const top = divider.getBoundingClientRect().top - list.getBoundingClientRect().top;
+    if (top < 0) list.scrollTop += top - 8;
+  }
+
+  function awayFromEnd(distance = 200) {
+    const list = $("messages");
+    return list.scrollHeight - list.scrollTop - list.clientHeight > distance;
+  }
+
+  // "Jump to latest" while the list is scrolled up, with how many messages came meanwhile.
+  function updateJumpButton() {
+    const away = Boolean(state.activeConversation) && awayFromEnd();
+    if (!away) state.unseen = 0;
+    $("jump-latest").hidden = !away;
+    $("jump-count").hidden = !state.unseen;
+    $("jump-count").textContent = state.unseen ? String(state.unseen) : "";
+    $("jump-latest").setAttribute("aria-label", "Jump to latest" + (state.unseen ? ": " + state.unseen + " new" : ""));
+  }
+
+  function jumpToLatest() {
+    const list = $("messages");
+    list.scrollTop = list.scrollHeight;
+    updateJumpButton();
+    $("composer-input").focus();
+  }
+
+  // ---- empty states ---------------------------------------------------------------------
+
+  function emptyState(tag, className, title, text) {
+    const node = el(tag, className);
+    node.append(el("strong", null, title), text);
+    return node;
+  }
+
+  function contactsEmpty(query) {
+    if (query) return emptyState("li", "contacts-empty", "Nobody found", "No person or group matches “" + query + "”.");
+    return emptyState("li", "contacts-empty", "Nobody to talk to yet", "People show up here as they sign up. Share this page's address to invite someone.");
+  }
+
+  function conversationEmpty(c) {
+    const name = c ? conversationName(c) : nameOf(state.activePeer);
+    const text = c && c.kind === "group" ? "Say hello to everyone in " + name + "." : "Say hello to " + name + ": your first message starts the conversation.";
+    return emptyState("li", "conversation-empty", "No messages yet", text);
+  }
+
+  // ---- messages that could not be sent ----------------------------------------------------
+
+  let failedKeys = 0;
+
+  function keepFailed(target, payload, text, files) {
+    state.failed.push({ key: ++failedKeys, target, payload, text, files, reason: "the server can't be reached.", sending: false });
+    renderMessages(true);
+  }
+
+  function failedHere(entry) {
+    if (entry.target.conversationId) return isActive(entry.target.conversationId);
+    return entry.target.to === state.activePeer;
+  }
+
+  function failedRows() {
+    return state.failed.filter(failedHere).map(failedRow);
+  }
+
+  function failedRow(entry) {
+    const li = el("li", "message mine failed");
+    li.dataset.failed = entry.key;
+    if (entry.text) li.append(el("span", "body", entry.text));
+    if (entry.files) li.append(el("span", "meta", "📎 " + entry.files + (entry.files === 1 ? " file" : " files")));
+    const status = el("span", "meta", entry.sending ? "Sending…" : "Not sent: " + entry.reason);
+    status.setAttribute("role", "status");
+    const tools = el("div", "failed-tools");
+    const retry = el("button", "retry", "Retry");
+    retry.type = "button";
+    retry.disabled = entry.sending;
+    retry.dataset.focus = "failed:" + entry.key;
+    retry.addEventListener("click", () => retrySend(entry));
+    const drop = el("button", "discard", "Discard");
+    drop.type = "button";
+    drop.disabled = entry.sending;
+    drop.addEventListener("click", () => discardFailed(entry));
+    tools.append(retry, drop);
+    li.append(status, tools);
+    return li;
+  }
+
+  async function retrySend(entry) {
+    if (entry.sending) return;
+    entry.sending = true;
+    renderMessages(false);
+    try {
+      const message = await deliver(entry.target, entry.payload);
+      state.failed = state.failed.filter((f) => f !== entry);
+      receiveMessage(message, false);
+      renderMessages(true);
+      $("composer-input").focus();
+    } catch (error) {
+      entry.sending = false;
+      entry.reason = unreachable(error) ? "the server can't be reached." : actionErrorText(error);
+      renderMessages(false);
+      focusByKey("failed:" + entry.key);
+    }
+  }
+
+  function discardFailed(entry) {
+    state.failed = state.failed.filter((f) => f !== entry);
+    renderMessages(false);
+    $("composer-input").focus();
+  }
+
+  // ---- keyboard ---------------------------------------------------------------------------
+
+  // In the composer, Enter sends and Shift+Enter starts a new line (not while an input method
+  // is composing a character).
+  function onComposerKeydown(event) {
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+
+  // The composer grows with its text, up to a few lines (then it scrolls).
+  function fitComposer() {
+    const input = $("composer-input");
+    input.style.height = "";
+    if (input.scrollHeight > input.clientHeight) input.style.height = Math.min(input.scrollHeight + 2, 160) + "px";
+  }
+
+  // A row of the sidebar opens with a click, or Enter or Space when it has the focus.
+  function openOnActivate(li, open, active) {
+    li.tabIndex = 0;
+    if (active) li.setAttribute("aria-current", "true");
+    li.addEventListener("click", open);
+    li.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      open();
+    });
   }
 
   function el(tag, className, text) {
@@ -2077,6 +2359,24 @@
     method_not_allowed: "This server can't do that yet.",
   };
 
+  // The server's field messages are written for any client ("Ensure this field has no more
+  // than 30 characters."); next to the field they can say it more simply.
+  const PLAIN_WORDS = [
+    [/^This field (may not be blank|is required|may not be null)\.$/, () => "Fill this in."],
+    [/^Ensure this (?:field|value) has no more than (\d+) characters\b/, (found) => "Use at most " + found[1] + " characters."],
+    [/^Ensure this (?:field|value) has at least (\d+) characters\b/, (found) => "Use at least " + found[1] + " characters."],
+    [/^".*" is not a valid choice\.$/, () => "Pick one of the choices."],
+  ];
+
+  function plainWords(message) {
+    const text = String(message);
+    for (const [pattern, words] of PLAIN_WORDS) {
+      const found = text.match(pattern);
+      if (found) return words(found);
+    }
+    return text;
+  }
+
   function clearErrors(form) {
     form.querySelectorAll(".field-error, .form-error").forEach((p) => (p.textContent = ""));
     form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
@@ -2105,7 +2405,7 @@
     const data = error.data || {};
     if (!error.status) return formMessage(form, "The server can't be reached: check the connection and try again.");
     if (data.fields && Object.keys(data.fields).length) {
-      Object.entries(data.fields).forEach(([name, messages]) => fieldError(form, name, [].concat(messages).join(" ")));
+      Object.entries(data.fields).forEach(([name, messages]) => fieldError(form, name, [].concat(messages).map(plainWords).join(" ")));
       return;
     }
     const field = codes[data.code] || (FIELD_CODES[data.code] || [])[0];
@@ -2302,6 +2602,9 @@
     }
     button.disabled = false;
     sessionLost("Your account was deleted.");
+    // The server closes the account's sockets before it answers: the page may have found its
+    // session ended already, without knowing why.
+    $("auth-error").textContent = "Your account was deleted.";
   }
 
   // ---- wiring ----------------------------------------------------------------------------
@@ -2326,6 +2629,9 @@
   $("search-more").addEventListener("click", loadMoreHits);
   $("composer").addEventListener("submit", send);
   $("composer-input").addEventListener("input", onInput);
+  $("composer-input").addEventListener("input", fitComposer);
+  $("composer-input").addEventListener("keydown", onComposerKeydown);
+  $("jump-latest").addEventListener("click", jumpToLatest);
   $("attach-button").addEventListener("click", () => $("attach-input").click());
   $("attach-input").addEventListener("change", (event) => {
     addFiles(event.target.files);
@@ -2363,6 +2669,7 @@
   $("back").addEventListener("click", () => closeConversation());
   $("messages").addEventListener("scroll", () => {
     if ($("messages").scrollTop < 60) loadOlder().catch(() => {});
+    updateJumpButton();
   });
   window.addEventListener("focus", () => markRead(activeConversation()));
 
