@@ -168,6 +168,16 @@
     $("auth-error").textContent = reason || "Your session has ended: log in again.";
   }
 
+  // This page's other tabs share its cookies, so a logout in one ends them all: they hear it at
+  // once here (the server closes their sockets too, but a tab whose socket is down would only
+  // learn it from its next request).
+  const otherTabs = "BroadcastChannel" in window ? new BroadcastChannel("chat-session") : null;
+  if (otherTabs) {
+    otherTabs.onmessage = (event) => {
+      if (event.data === "loggedOut") sessionLost("You logged out in another tab.");
+    };
+  }
+
   function formError(error) {
     const data = error.data || {};
     if (data.fields) {
@@ -246,6 +256,8 @@
 
   async function logout() {
     if (state.socket) state.socket.off("disconnect");
+    // Told first: the server is about to close the other tabs' sockets too.
+    if (otherTabs) otherTabs.postMessage("loggedOut");
     try {
       // No body: the access cookie names the session; the answer clears both cookies.
       await api("/api/auth/logout", { method: "POST", retry: false });
@@ -454,9 +466,10 @@
       connectedOnce = true;
     });
     socket.on("disconnect", (reason) => {
+      // The server closed the socket (its token expired or its session ended): no connection
+      // was lost, so no banner; a refresh connects again, or the login form shows.
+      if (reason === "io server disconnect") return reauthenticate();
       $("banner").hidden = false;
-      // The server closed the socket (its token expired or its session ended).
-      if (reason === "io server disconnect") reauthenticate();
     });
     socket.on("connect_error", (error) => {
       $("banner").hidden = false;
@@ -476,10 +489,10 @@
     });
     socket.on("newMessage", (message) => receiveMessage(message, true));
     // Changes to a message: each carries it as it is now.
-    socket.on("messageHidden", ({ message }) => receiveMessage(message, false));
-    socket.on("messageUpdated", (message) => receiveMessage(message, false));
-    socket.on("messageDeleted", ({ message }) => receiveMessage(message, false));
-    socket.on("reactionsUpdated", ({ message }) => receiveMessage(message, false));
+    socket.on("messageHidden", ({ message }) => receiveMessage(message, false, true));
+    socket.on("messageUpdated", (message) => receiveMessage(message, false, true));
+    socket.on("messageDeleted", ({ message }) => receiveMessage(message, false, true));
+    socket.on("reactionsUpdated", ({ message }) => receiveMessage(message, false, true));
     socket.on("messagesRead", ({ conversationId, userId, seq }) => {
       const c = state.conversations.get(conversationId);
       if (!c) return;
@@ -498,6 +511,12 @@
     socket.on("sessionEnded", ({ reason }) => {
       if (reason === "deactivated") sessionLost("Your account was deactivated.");
       // Otherwise the disconnect that follows refreshes the session, or finds it ended.
+    });
+    // Someone signed up: the sidebar lists every user.
+    socket.on("userSignedUp", ({ user }) => {
+      if (user._id === state.me._id || state.users.has(user._id)) return;
+      state.users.set(user._id, user);
+      renderContacts();
     });
   }
 
@@ -570,9 +589,9 @@
     return c;
   }
 
-  // A new message, or one that changed (edited, deleted, reacted to, hidden): each comes as it
-  // is now, and replaces what we hold by seq.
-  function receiveMessage(message, live) {
+  // A new message, or one that changed (edited, deleted, reacted to, hidden: `change`): each
+  // comes as it is now, and replaces what we hold by seq.
+  function receiveMessage(message, live, change) {
     if (state.gone.has(message.conversationId)) return; // a late event of a group we left
     refreshHit(message);
     const c = conversationOf(message);
@@ -584,7 +603,7 @@
       c.lastMessage = message;
     }
     refreshQuotes(store, message);
-    if (!held && !inWindow(c, store, message.seq)) {
+    if (!held && !inWindow(c, store, message.seq, change)) {
       // A change to a message further back than we hold: holding it alone would make it the
       // oldest, and paging would skip the ones between. It shows when its page loads.
       renderContacts();
@@ -617,10 +636,11 @@
   }
 
   // Whether `seq` belongs with the messages we hold: from the oldest held on, or, holding none,
-  // newer than the last the server told us of (the list loads the latest page on opening).
-  function inWindow(c, store, seq) {
+  // newer than the last the server told us of (the list loads the latest page on opening). A
+  // change in a conversation we know nothing of yet (lastSeq 0) may be to any old message.
+  function inWindow(c, store, seq, change) {
     if (store.size) return seq > Math.min(...store.keys());
-    return seq > c.lastSeq;
+    return seq > c.lastSeq && !(change && !c.lastSeq);
   }
 
   // Every change gives the message a later updatedAt (ties at the millisecond go to the later
