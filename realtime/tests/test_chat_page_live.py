@@ -2,7 +2,8 @@
 real server process: read ticks come back after a reload; changes to messages further back than
 the page has loaded (a moderator's hide, a reaction, a deletion) leave paging alone; a logout in
 one tab, and a deactivation, bring every tab to the login form within seconds, with no
-"Connection lost" banner; someone who signs up appears in everyone's open contact list.
+"Connection lost" banner; someone who signs up appears in everyone's open contact list; a
+catch-up whose sync cursor is refused reloads the open conversation instead of leaving a gap.
 Screenshots go to test-artifacts/screenshots/live-*.png."""
 
 from __future__ import annotations
@@ -233,3 +234,41 @@ def test_someone_who_signs_up_appears_in_open_contact_lists(browser, server):
     expect(sid.page.locator(".message:not(.mine)", has_text="welcome!")).to_be_visible()
     rae.shot("live-new-contact")
     assert_clean(rae, sid)
+
+
+# ---- catching up after a long time away -------------------------------------------------------
+
+CURSOR_INVALID = {"error": "The sync cursor is unknown or expired.", "code": "cursor_invalid"}
+
+
+def test_a_sync_cursor_too_old_to_catch_up_reloads_the_open_conversation(
+    browser, chat_server_factory
+):
+    # Gus's server goes down and comes back; meanwhile Hal writes to him through another
+    # server (no Redis: nothing reaches Gus live), and Gus's catch-up finds its cursor refused.
+    gus_server = chat_server_factory("eventlet")
+    hal_server = chat_server_factory("eventlet")
+    hal = Person(browser, hal_server, "hal")
+    hal.sign_up()
+    gus = Person(browser, gus_server, "gus")
+    gus.sign_up()
+    gus.open_chat(hal)
+    gus.say("before the outage")
+    expect(message(gus.page, "before the outage")).to_be_visible()
+    hal.reload()
+    hal.open_chat(gus)
+    expect(message(hal.page, "before the outage")).to_be_visible()
+    gus.page.route("**/api/sync?**", lambda route: route.fulfill(status=410, json=CURSOR_INVALID))
+
+    gus_server.stop()
+    expect(gus.page.locator("#banner")).to_be_visible(timeout=10_000)
+    hal.say("missed 1")
+    hal.say("missed 2")
+    expect(message(hal.page, "missed 2")).to_be_visible()
+    gus_server.start()
+    expect(gus.page.locator("#banner")).to_be_hidden(timeout=20_000)
+
+    # What Gus missed is there, in order, from the conversation's latest page.
+    texts = gus.page.locator("#messages .message .body")
+    expect(texts).to_have_text(["before the outage", "missed 1", "missed 2"], timeout=WITHIN)
+    assert_clean(gus, hal)

@@ -546,7 +546,7 @@
         state.syncCursor = data.cursor;
         more = data.hasMore;
       } catch (error) {
-        if (error.status === 410) return refreshList({ takeCursor: true });
+        if (error.status === 410) return startOver();
         return;
       }
     }
@@ -554,6 +554,20 @@
     // members come from the list.
     await refreshList();
     if (state.activeConversation && activeConversation().kind === "group") refreshGroup(state.activeConversation);
+  }
+
+  // The sync cursor is too old or unknown (410): what the page holds may miss messages in the
+  // middle, which paging would never fill. It holds none, then, and loads the open
+  // conversation's latest page again (docs/api.md, "Sync": drop local state and start over).
+  async function startOver() {
+    state.messages.clear();
+    await refreshList({ takeCursor: true });
+    const conversationId = state.activeConversation;
+    if (!conversationId) return;
+    const { data } = await api(conversationPath(conversationId, "/messages?limit=" + PAGE));
+    if (!isActive(conversationId)) return;
+    keepAll(messagesOf(conversationId), data.messages);
+    renderMessages(true);
   }
 
   // ---- messages --------------------------------------------------------------------------
