@@ -126,31 +126,31 @@ def undocumented(schema: dict, reads: list) -> list[str]:
 
 
 def test_the_schema_documents_every_field_the_page_reads(browser, server):
-    una, vic, wes = signed_up(browser, server, "una", "vic", "wes")
-    una.context.add_init_script(WATCH_READS)
-    una.reload()
-    una.open_chat(vic)
-    una.say("hello vic")
-    expect(message(una.page, "hello vic")).to_be_visible()
-    vic.reload()
-    vic.open_chat(una)
-    vic.say("hello una")
-    expect(message(una.page, "hello una")).to_be_visible()
-    create_group(una, "Readers", [vic, wes])
-    una.say("hello readers")
-    una.reload()  # the list again, with a direct conversation and a group
-    open_group(una, "Readers")
-    una.open_chat(vic)
-    expect(message(una.page, "hello una")).to_be_visible()
-    una.page.fill("#message-search-input", "hello")
-    una.page.press("#message-search-input", "Enter")
-    expect(una.page.locator("#search-hits .hit")).to_have_count(3)
-    una.page.keyboard.press("Escape")
-    una.page.click("#open-settings")
-    expect(una.page.locator("#session-list .session")).to_have_count(1)
-    una.page.keyboard.press("Escape")
+    uli, vin, wen = signed_up(browser, server, "uli", "vin", "wen")
+    uli.context.add_init_script(WATCH_READS)
+    uli.reload()
+    uli.open_chat(vin)
+    uli.say("hello vin")
+    expect(message(uli.page, "hello vin")).to_be_visible()
+    vin.reload()
+    vin.open_chat(uli)
+    vin.say("hello uli")
+    expect(message(uli.page, "hello uli")).to_be_visible()
+    create_group(uli, "Readers", [vin, wen])
+    uli.say("hello readers")
+    uli.reload()  # the list again, with a direct conversation and a group
+    open_group(uli, "Readers")
+    uli.open_chat(vin)
+    expect(message(uli.page, "hello uli")).to_be_visible()
+    uli.page.fill("#message-search-input", "hello")
+    uli.page.press("#message-search-input", "Enter")
+    expect(uli.page.locator("#search-hits .hit")).to_have_count(3)
+    uli.page.keyboard.press("Escape")
+    uli.page.click("#open-settings")
+    expect(uli.page.locator("#session-list .session")).to_have_count(1)
+    uli.page.keyboard.press("Escape")
 
-    reads = una.page.evaluate("window.__apiReads()")
+    reads = uli.page.evaluate("window.__apiReads()")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "page-api-reads.json").write_text(json.dumps(reads, indent=1), encoding="utf-8")
     # The watch saw the answers it must have seen (it would pass anything if it saw none).
@@ -168,4 +168,4 @@ def test_the_schema_documents_every_field_the_page_reads(browser, server):
     assert ["GET", "/api/conversations", 200, ["conversations", "[]", "readSeqs"]] in reads
 
     assert undocumented(schema_of(server), reads) == []
-    assert not una.errors and not una.dialogs
+    assert not uli.errors and not uli.dialogs

@@ -72,32 +72,32 @@ def ticks(person: Person, text: str):
 
 
 def test_read_ticks_survive_a_reload(browser, server):
-    ann, ben, cat = signed_up(browser, server, "ann", "ben", "cat")
-    ann.reload()
-    ann.open_chat(ben)
-    ann.say("hi ben")
-    expect(ticks(ann, "hi ben")).to_have_text("✓")
-    ben.reload()
-    ben.open_chat(ann)
-    expect(ticks(ann, "hi ben")).to_have_text("✓✓", timeout=WITHIN)
+    ada, bru, cyd = signed_up(browser, server, "ada", "bru", "cyd")
+    ada.reload()
+    ada.open_chat(bru)
+    ada.say("hi bru")
+    expect(ticks(ada, "hi bru")).to_have_text("✓")
+    bru.reload()
+    bru.open_chat(ada)
+    expect(ticks(ada, "hi bru")).to_have_text("✓✓", timeout=WITHIN)
 
-    create_group(ann, "Trio", [ben, cat])
-    ann.say("hi both")
-    for member in (ben, cat):
+    create_group(ada, "Trio", [bru, cyd])
+    ada.say("hi both")
+    for member in (bru, cyd):
         member.reload()
         open_group(member, "Trio")
-    expect(ticks(ann, "hi both")).to_have_text("✓✓", timeout=WITHIN)
-    expect(ticks(ann, "hi both")).to_have_attribute("title", "read by 2 of 2")
+    expect(ticks(ada, "hi both")).to_have_text("✓✓", timeout=WITHIN)
+    expect(ticks(ada, "hi both")).to_have_attribute("title", "read by 2 of 2")
 
     # After a reload the ticks come from the conversations' read markers (readSeqs).
-    ann.reload()
-    ann.open_chat(ben)
-    expect(ticks(ann, "hi ben")).to_have_text("✓✓")
-    open_group(ann, "Trio")
-    expect(ticks(ann, "hi both")).to_have_text("✓✓")
-    expect(ticks(ann, "hi both")).to_have_attribute("title", "read by 2 of 2")
-    ann.shot("live-ticks-after-reload")
-    assert_clean(ann, ben, cat)
+    ada.reload()
+    ada.open_chat(bru)
+    expect(ticks(ada, "hi bru")).to_have_text("✓✓")
+    open_group(ada, "Trio")
+    expect(ticks(ada, "hi both")).to_have_text("✓✓")
+    expect(ticks(ada, "hi both")).to_have_attribute("title", "read by 2 of 2")
+    ada.shot("live-ticks-after-reload")
+    assert_clean(ada, bru, cyd)
 
 
 # ---- changes to messages the page has not loaded ----------------------------------------------
@@ -127,30 +127,30 @@ CHANGE = """async ([method, path]) => {
 
 def test_hiding_reacting_to_or_deleting_an_older_message_leaves_paging_alone(browser, server):
     moderator = moderator_create(server)
-    mo, nell = chatting(browser, server, "mo", "nell")
-    mo.say("old 1")
-    expect(message(mo.page, "old 1")).to_be_visible()
-    conversation_id = only_conversation(mo)
-    mo.page.evaluate(SEND_MANY, [conversation_id, 2, 40])
-    ids = mo.page.evaluate(IDS, [conversation_id])
-    nell.reload()
-    nell.open_chat(mo)
-    messages = nell.page.locator("#messages li[data-seq]")
+    moe, nia = chatting(browser, server, "moe", "nia")
+    moe.say("old 1")
+    expect(message(moe.page, "old 1")).to_be_visible()
+    conversation_id = only_conversation(moe)
+    moe.page.evaluate(SEND_MANY, [conversation_id, 2, 40])
+    ids = moe.page.evaluate(IDS, [conversation_id])
+    nia.reload()
+    nia.open_chat(moe)
+    messages = nia.page.locator("#messages li[data-seq]")
     expect(messages).to_have_count(30)
     expect(messages.first).to_contain_text("old 11")
 
-    # Far above what Nell has loaded: a moderator hides the 3rd, Mo reacts to the 4th and
-    # deletes the 5th. Nell's page hears of each, and holds none of them until its page loads.
+    # Far above what Nia has loaded: a moderator hides the 3rd, Moe reacts to the 4th and
+    # deletes the 5th. Nia's page hears of each, and holds none of them until its page loads.
     AdminSession(server.url, moderator).run_action("hide", [ids["3"]])
-    mo.page.evaluate(CHANGE, ["POST", f"/api/messages/{ids['4']}/reactions/%F0%9F%91%8D"])
-    mo.page.evaluate(CHANGE, ["DELETE", f"/api/messages/{ids['5']}"])
-    mo.say("old 41")
+    moe.page.evaluate(CHANGE, ["POST", f"/api/messages/{ids['4']}/reactions/%F0%9F%91%8D"])
+    moe.page.evaluate(CHANGE, ["DELETE", f"/api/messages/{ids['5']}"])
+    moe.say("old 41")
     expect(messages.last).to_contain_text("old 41", timeout=WITHIN)
     expect(messages).to_have_count(31)
     expect(messages.first).to_contain_text("old 11")
 
     # Paging goes on from the oldest loaded, and every message between arrives, changed.
-    nell.page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+    nia.page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
     expect(messages).to_have_count(41, timeout=WITHIN)
     seqs = [int(seq) for seq in messages.evaluate_all("rows => rows.map((r) => r.dataset.seq)")]
     assert seqs == list(range(1, 42)), seqs
@@ -158,8 +158,8 @@ def test_hiding_reacting_to_or_deleting_an_older_message_leaves_paging_alone(bro
     expect(messages.nth(3).locator(".reactions")).to_contain_text("👍 1")
     expect(messages.nth(4)).to_contain_text("This message was deleted.")
     expect(messages.nth(5)).to_contain_text("old 6")
-    nell.shot("live-older-changes")
-    assert_clean(mo, nell)
+    nia.shot("live-older-changes")
+    assert_clean(moe, nia)
 
 
 # ---- sessions that end ------------------------------------------------------------------------
@@ -244,31 +244,31 @@ CURSOR_INVALID = {"error": "The sync cursor is unknown or expired.", "code": "cu
 def test_a_sync_cursor_too_old_to_catch_up_reloads_the_open_conversation(
     browser, chat_server_factory
 ):
-    # Gus's server goes down and comes back; meanwhile Hal writes to him through another
-    # server (no Redis: nothing reaches Gus live), and Gus's catch-up finds its cursor refused.
-    gus_server = chat_server_factory("eventlet")
-    hal_server = chat_server_factory("eventlet")
-    hal = Person(browser, hal_server, "hal")
-    hal.sign_up()
-    gus = Person(browser, gus_server, "gus")
-    gus.sign_up()
-    gus.open_chat(hal)
-    gus.say("before the outage")
-    expect(message(gus.page, "before the outage")).to_be_visible()
-    hal.reload()
-    hal.open_chat(gus)
-    expect(message(hal.page, "before the outage")).to_be_visible()
-    gus.page.route("**/api/sync?**", lambda route: route.fulfill(status=410, json=CURSOR_INVALID))
+    # Gio's server goes down and comes back; meanwhile Hank writes to him through another
+    # server (no Redis: nothing reaches Gio live), and Gio's catch-up finds its cursor refused.
+    gio_server = chat_server_factory("eventlet")
+    hank_server = chat_server_factory("eventlet")
+    hank = Person(browser, hank_server, "hank")
+    hank.sign_up()
+    gio = Person(browser, gio_server, "gio")
+    gio.sign_up()
+    gio.open_chat(hank)
+    gio.say("before the outage")
+    expect(message(gio.page, "before the outage")).to_be_visible()
+    hank.reload()
+    hank.open_chat(gio)
+    expect(message(hank.page, "before the outage")).to_be_visible()
+    gio.page.route("**/api/sync?**", lambda route: route.fulfill(status=410, json=CURSOR_INVALID))
 
-    gus_server.stop()
-    expect(gus.page.locator("#banner")).to_be_visible(timeout=10_000)
-    hal.say("missed 1")
-    hal.say("missed 2")
-    expect(message(hal.page, "missed 2")).to_be_visible()
-    gus_server.start()
-    expect(gus.page.locator("#banner")).to_be_hidden(timeout=20_000)
+    gio_server.stop()
+    expect(gio.page.locator("#banner")).to_be_visible(timeout=10_000)
+    hank.say("missed 1")
+    hank.say("missed 2")
+    expect(message(hank.page, "missed 2")).to_be_visible()
+    gio_server.start()
+    expect(gio.page.locator("#banner")).to_be_hidden(timeout=20_000)
 
-    # What Gus missed is there, in order, from the conversation's latest page.
-    texts = gus.page.locator("#messages .message .body")
+    # What Gio missed is there, in order, from the conversation's latest page.
+    texts = gio.page.locator("#messages .message .body")
     expect(texts).to_have_text(["before the outage", "missed 1", "missed 2"], timeout=WITHIN)
-    assert_clean(gus, hal)
+    assert_clean(gio, hank)

@@ -62,6 +62,9 @@
     // login reloads the page rather than mixing one person's state into another's.
     started: false,
     lost: false,
+    // What the login form says when the session ends while this page is ending it itself
+    // (deleting the account): the server closing the socket first is no other news.
+    ending: null,
     users: new Map(), // userId -> user
     conversations: new Map(), // conversationId -> entry (see blankConversation)
     directByPeer: new Map(), // userId -> id of the direct conversation with them
@@ -165,7 +168,7 @@
     $("banner").hidden = true;
     showAuth();
     switchAuth(false);
-    $("auth-error").textContent = reason || "Your session has ended: log in again.";
+    $("auth-error").textContent = state.ending || reason || "Your session has ended: log in again.";
   }
 
   // This page's other tabs share its cookies, so a logout in one ends them all: they hear it at
@@ -2327,9 +2330,11 @@
     if (!password) return fieldError(form, "password", "Type your password to confirm.");
     const button = form.querySelector("[type=submit]");
     button.disabled = true;
+    state.ending = "Your account was deleted.";
     try {
       await api("/api/auth/me", { method: "DELETE", body: { password } });
     } catch (error) {
+      state.ending = null;
       showErrors(form, error, { wrong_password: "password" });
       button.disabled = false;
       return;
