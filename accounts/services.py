@@ -22,7 +22,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import selectors, tokens
 from accounts.models import DELETED_USERNAME_PREFIX, LoginSession, RevokedToken, User
-from accounts.signals import session_ended, user_deactivated, user_deleting
+from accounts.signals import session_ended, user_deactivated, user_deleting, user_signed_up
 from chatsite import ratelimit
 from chatsite.errors import ChatError, NotFound, ValidationFailed
 from chatsite.signals import send_after_commit
@@ -125,6 +125,7 @@ def user_create(
     user = User(username=username, full_name=full_name, gender=gender or "", email=email or None)
     user.set_password(password)
     _save_unique(user)
+    send_after_commit(user_signed_up, sender=User, user=user)
     return user
 
 

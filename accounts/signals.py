@@ -1,5 +1,7 @@
 from django.dispatch import Signal
 
+# Sent with `user` after a new account (a signup) is committed.
+user_signed_up = Signal()
 # Sent with `user` after an account is deactivated (admin action or service call).
 user_deactivated = Signal()
 # Sent with `user_id` and `session_id` after a login session ends (logout, a reused refresh

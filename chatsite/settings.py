@@ -347,6 +347,9 @@ REALTIME = {
     # Groups with more members than this send `messagesRead` to the reader's own sockets only
     # (the others read the markers from the API when they want them).
     "READ_RECEIPTS_MAX_MEMBERS": env_int("REALTIME_READ_RECEIPTS_MAX_MEMBERS", 100),
+    # `userSignedUp` to every socket (original-mode ones excepted) when someone signs up, so
+    # that lists of every user show them at once: one frame per socket per signup.
+    "ANNOUNCE_SIGNUPS": env_bool("REALTIME_ANNOUNCE_SIGNUPS", True),
 }
 
 # --- CORS (the same list gates Socket.IO origins) --------------------------------------------

@@ -14,6 +14,7 @@ TYPING = "typing"
 CONVERSATION_UPDATED = "conversationUpdated"
 REMOVED_FROM_CONVERSATION = "removedFromConversation"
 SESSION_ENDED = "sessionEnded"
+USER_SIGNED_UP = "userSignedUp"
 
 # client → server
 SEND_MESSAGE = "sendMessage"

@@ -23,7 +23,7 @@ from messaging.serializers import MessageSerializer
 from realtime import auth, events, memory, online_lists
 from realtime.online_lists import OnlineLists
 from realtime.presence import Presence, to_everyone
-from realtime.rooms import original_room, presence_room, user_room
+from realtime.rooms import DIRECTORY_ROOM, original_room, presence_room, user_room
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class ChatNamespace:
             self.sio.enter_room(sid, original_room(identity.user_id))
         else:
             self.sio.enter_room(sid, user_room(identity.user_id))
+            self.sio.enter_room(sid, DIRECTORY_ROOM)
         if takes_lists:
             self.lists.add(sid, identity.user_id, contacts)
         came_online = self.presence.add(identity.user_id)

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from accounts.signals import session_ended, user_deactivated
+from accounts.serializers import UserSerializer
+from accounts.signals import session_ended, user_deactivated, user_signed_up
 from messaging import selectors
 from messaging.models import Conversation, Message
 from messaging.serializers import GroupSerializer, MessageSerializer
@@ -28,7 +29,7 @@ from messaging.signals import (
     messages_read,
 )
 from realtime import events, online_lists, presence, revocations, server
-from realtime.rooms import original_room, user_room
+from realtime.rooms import DIRECTORY_ROOM, original_room, user_room
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,15 @@ def on_user_deactivated(sender, user, **kwargs) -> None:
     revocations.announce(user_id=str(user.pk), session_id=None, reason="deactivated")
 
 
+def on_user_signed_up(sender, user, **kwargs) -> None:
+    """Everyone's sidebar lists every user (`GET /api/users`): a new one shows there at once.
+    One frame per connected socket per signup (original-mode sockets excepted), which the
+    signup rate limit bounds; `REALTIME_ANNOUNCE_SIGNUPS=false` leaves it to the next load
+    of the list (docs/realtime.md)."""
+    if settings.REALTIME["ANNOUNCE_SIGNUPS"]:
+        _emit(events.USER_SIGNED_UP, {"user": UserSerializer(user).data}, [DIRECTORY_ROOM])
+
+
 def on_session_ended(sender, user_id: str, session_id: str, **kwargs) -> None:
     revocations.announce(user_id=str(user_id), session_id=session_id, reason="session_ended")
 
@@ -202,3 +212,4 @@ def connect() -> None:
     conversation_changed.connect(on_conversation_changed, dispatch_uid="realtime.conversation")
     user_deactivated.connect(on_user_deactivated, dispatch_uid="realtime.deactivated")
     session_ended.connect(on_session_ended, dispatch_uid="realtime.session_ended")
+    user_signed_up.connect(on_user_signed_up, dispatch_uid="realtime.signed_up")

@@ -16,3 +16,8 @@ def original_room(user_id) -> str:
     """The user's original-mode sockets (the reference design's front end): they hear only
     `newMessage` of direct conversations, never of their own sends, and `getOnlineUsers`."""
     return f"original:{user_id}"
+
+
+# Every socket but original-mode ones: what concerns everyone who uses the API's clients (a new
+# user in the directory, `userSignedUp`).
+DIRECTORY_ROOM = "directory"

@@ -66,6 +66,13 @@ REPORT = {
 WITH_FILES = {**MESSAGE, "attachments": [PHOTO, REPORT]}
 HIDDEN = {**MESSAGE, "message": "", "hidden": True}
 DELETED = {**MESSAGE, "message": "", "deleted": True}
+NEW_USER = {
+    "_id": ID_A,
+    "fullName": "Ann Example",
+    "username": "ann",
+    "gender": "",
+    "profilePic": "data:image/svg+xml;base64,PHN2Zy8+",
+}
 THUMBS_UP = [{"emoji": "👍", "count": 2, "userIds": [ID_A, ID_B]}]
 REPLY = {
     **MESSAGE,
@@ -181,6 +188,7 @@ GOOD_EVENTS = [
     ("typing", {"conversationId": ID_C, "userId": ID_A, "isTyping": False}),
     ("sessionEnded", {"reason": "session_ended"}),
     ("sessionEnded", {"reason": "deactivated"}),
+    ("userSignedUp", {"user": NEW_USER}),
 ]
 
 BAD_EVENTS = [
@@ -219,6 +227,8 @@ BAD_EVENTS = [
     ("messagesRead", {"conversationId": ID_C, "userId": ID_A}),
     ("typing", {"conversationId": ID_C, "userId": ID_A, "isTyping": "yes"}),
     ("sessionEnded", {"reason": "logged_out"}),
+    ("userSignedUp", NEW_USER),  # not wrapped
+    ("userSignedUp", {"user": {**NEW_USER, "email": "ann@example.org"}}),  # never the email
     ("userJoined", {"userId": ID_A}),  # not an event of the contract
 ]
 

@@ -62,6 +62,9 @@
     // login reloads the page rather than mixing one person's state into another's.
     started: false,
     lost: false,
+    // What the login form says when the session ends while this page is ending it itself
+    // (deleting the account): the server closing the socket first is no other news.
+    ending: null,
     users: new Map(), // userId -> user
     conversations: new Map(), // conversationId -> entry (see blankConversation)
     directByPeer: new Map(), // userId -> id of the direct conversation with them
@@ -173,7 +176,17 @@
     $("banner").hidden = true;
     showAuth();
     switchAuth(false);
-    $("auth-error").textContent = reason || "Your session has ended: log in again.";
+    $("auth-error").textContent = state.ending || reason || "Your session has ended: log in again.";
+  }
+
+  // This page's other tabs share its cookies, so a logout in one ends them all: they hear it at
+  // once here (the server closes their sockets too, but a tab whose socket is down would only
+  // learn it from its next request).
+  const otherTabs = "BroadcastChannel" in window ? new BroadcastChannel("chat-session") : null;
+  if (otherTabs) {
+    otherTabs.onmessage = (event) => {
+      if (event.data === "loggedOut") sessionLost("You logged out in another tab.");
+    };
   }
 
   function formError(error) {
@@ -279,6 +292,8 @@
 
   async function logout() {
     if (state.socket) state.socket.off("disconnect");
+    // Told first: the server is about to close the other tabs' sockets too.
+    if (otherTabs) otherTabs.postMessage("loggedOut");
     try {
       // No body: the access cookie names the session; the answer clears both cookies.
       await api("/api/auth/logout", { method: "POST", retry: false });
@@ -487,9 +502,10 @@
       connectedOnce = true;
     });
     socket.on("disconnect", (reason) => {
+      // The server closed the socket (its token expired or its session ended): no connection
+      // was lost, so no banner; a refresh connects again, or the login form shows.
+      if (reason === "io server disconnect") return reauthenticate();
       $("banner").hidden = false;
-      // The server closed the socket (its token expired or its session ended).
-      if (reason === "io server disconnect") reauthenticate();
     });
     socket.on("connect_error", (error) => {
       $("banner").hidden = false;
@@ -509,10 +525,10 @@
     });
     socket.on("newMessage", (message) => receiveMessage(message, true));
     // Changes to a message: each carries it as it is now.
-    socket.on("messageHidden", ({ message }) => receiveMessage(message, false));
-    socket.on("messageUpdated", (message) => receiveMessage(message, false));
-    socket.on("messageDeleted", ({ message }) => receiveMessage(message, false));
-    socket.on("reactionsUpdated", ({ message }) => receiveMessage(message, false));
+    socket.on("messageHidden", ({ message }) => receiveMessage(message, false, true));
+    socket.on("messageUpdated", (message) => receiveMessage(message, false, true));
+    socket.on("messageDeleted", ({ message }) => receiveMessage(message, false, true));
+    socket.on("reactionsUpdated", ({ message }) => receiveMessage(message, false, true));
     socket.on("messagesRead", ({ conversationId, userId, seq }) => {
       const c = state.conversations.get(conversationId);
       if (!c) return;
@@ -531,6 +547,12 @@
     socket.on("sessionEnded", ({ reason }) => {
       if (reason === "deactivated") sessionLost("Your account was deactivated.");
       // Otherwise the disconnect that follows refreshes the session, or finds it ended.
+    });
+    // Someone signed up: the sidebar lists every user.
+    socket.on("userSignedUp", ({ user }) => {
+      if (user._id === state.me._id || state.users.has(user._id)) return;
+      state.users.set(user._id, user);
+      renderContacts();
     });
   }
 
@@ -560,7 +582,7 @@
         state.syncCursor = data.cursor;
         more = data.hasMore;
       } catch (error) {
-        if (error.status === 410) return refreshList({ takeCursor: true });
+        if (error.status === 410) return startOver();
         return;
       }
     }
@@ -568,6 +590,20 @@
     // members come from the list.
     await refreshList();
     if (state.activeConversation && activeConversation().kind === "group") refreshGroup(state.activeConversation);
+  }
+
+  // The sync cursor is too old or unknown (410): what the page holds may miss messages in the
+  // middle, which paging would never fill. It holds none, then, and loads the open
+  // conversation's latest page again (docs/api.md, "Sync": drop local state and start over).
+  async function startOver() {
+    state.messages.clear();
+    await refreshList({ takeCursor: true });
+    const conversationId = state.activeConversation;
+    if (!conversationId) return;
+    const { data } = await api(conversationPath(conversationId, "/messages?limit=" + PAGE));
+    if (!isActive(conversationId)) return;
+    keepAll(messagesOf(conversationId), data.messages);
+    renderMessages(true);
   }
 
   // ---- messages --------------------------------------------------------------------------
@@ -603,9 +639,9 @@
     return c;
   }
 
-  // A new message, or one that changed (edited, deleted, reacted to, hidden): each comes as it
-  // is now, and replaces what we hold by seq.
-  function receiveMessage(message, live) {
+  // A new message, or one that changed (edited, deleted, reacted to, hidden: `change`): each
+  // comes as it is now, and replaces what we hold by seq.
+  function receiveMessage(message, live, change) {
     if (state.gone.has(message.conversationId)) return; // a late event of a group we left
     refreshHit(message);
     const c = conversationOf(message);
@@ -617,7 +653,7 @@
       c.lastMessage = message;
     }
     refreshQuotes(store, message);
-    if (!held && !inWindow(c, store, message.seq)) {
+    if (!held && !inWindow(c, store, message.seq, change)) {
       // A change to a message further back than we hold: holding it alone would make it the
       // oldest, and paging would skip the ones between. It shows when its page loads.
       renderContacts();
@@ -652,10 +688,11 @@
   }
 
   // Whether `seq` belongs with the messages we hold: from the oldest held on, or, holding none,
-  // newer than the last the server told us of (the list loads the latest page on opening).
-  function inWindow(c, store, seq) {
+  // newer than the last the server told us of (the list loads the latest page on opening). A
+  // change in a conversation we know nothing of yet (lastSeq 0) may be to any old message.
+  function inWindow(c, store, seq, change) {
     if (store.size) return seq > Math.min(...store.keys());
-    return seq > c.lastSeq;
+    return seq > c.lastSeq && !(change && !c.lastSeq);
   }
 
   // Every change gives the message a later updatedAt (ties at the millisecond go to the later
@@ -2593,9 +2630,11 @@
     if (!password) return fieldError(form, "password", "Type your password to confirm.");
     const button = form.querySelector("[type=submit]");
     button.disabled = true;
+    state.ending = "Your account was deleted.";
     try {
       await api("/api/auth/me", { method: "DELETE", body: { password } });
     } catch (error) {
+      state.ending = null;
       showErrors(form, error, { wrong_password: "password" });
       button.disabled = false;
       return;
