@@ -2503,10 +2503,18 @@
     if (!body.fullName && "fullName" in body) return fieldError(form, "fullName", "Type your name.");
     if (!body.username && "username" in body) return fieldError(form, "username", "Choose a username.");
     if (!Object.keys(body).length) return (form.querySelector(".done").textContent = "Nothing to save.");
+    if ("email" in body) {
+      // The server asks for the password: whoever holds a session must not redirect resets.
+      body.currentPassword = form.elements.currentPassword.value;
+      if (!body.currentPassword) {
+        return fieldError(form, "currentPassword", "Type your password to change the email.");
+      }
+    }
     const button = form.querySelector("[type=submit]");
     button.disabled = true;
     try {
       const { data } = await api("/api/auth/me", { method: "PATCH", body });
+      form.elements.currentPassword.value = "";
       showMe(data);
       fillProfile(state.me);
       form.querySelector(".done").textContent = "Saved.";
