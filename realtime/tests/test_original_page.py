@@ -24,7 +24,8 @@ class Tab:
 
     def __init__(self, browser, server, name: str):
         self.username = f"{name}{uuid.uuid4().hex[:6]}"
-        self.full_name = f"{name.title()} Example"
+        # Unique: the page tests share one database, and the sidebar lists every user in it.
+        self.full_name = f"{name.title()} {self.username[-6:]}"
         self.context = browser.new_context()
         self.page = self.context.new_page()
         self.errors: list[str] = []
