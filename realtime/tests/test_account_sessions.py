@@ -121,7 +121,11 @@ def test_a_reset_from_the_mailed_link_ends_every_session(server, mail_dir, make_
     assert (asked.status_code, unknown.status_code) == (202, 202)
     assert asked.json() == unknown.json()
     outbox = mail_dir / server.async_mode
-    mails = wait_until(lambda: outbox.exists() and list(outbox.iterdir()), what="the mail")
+    # The mail is written off the request thread: wait until the file is complete.
+    mails = wait_until(
+        lambda: outbox.exists() and [m for m in outbox.iterdir() if "\n\n" in m.read_text()],
+        what="the mail",
+    )
     text = mails[0].read_text()
     assert "To: alice@example.org" in text
     link = re.search(r"http://\S+/reset/\S+/", text).group(0)
