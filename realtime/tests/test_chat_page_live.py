@@ -3,6 +3,7 @@ real server process: read ticks come back after a reload; changes to messages fu
 the page has loaded (a moderator's hide, a reaction, a deletion) leave paging alone; a logout in
 one tab, and a deactivation, bring every tab to the login form within seconds, with no
 "Connection lost" banner; someone who signs up appears in everyone's open contact list; a
+message stored while the page is starting (list loaded, socket not yet connected) shows up; a
 catch-up whose sync cursor is refused reloads the open conversation instead of leaving a gap.
 Screenshots go to test-artifacts/screenshots/live-*.png."""
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import re
 
+import requests
 from playwright.sync_api import expect
 
-from realtime.tests.browser import BROWSER_TESTS, Person
+from realtime.tests.browser import BROWSER_TESTS, PASSWORD, Person
 from realtime.tests.test_chat_page_actions import chatting, message, only_conversation
 from realtime.tests.test_chat_page_groups import create_group, open_group, signed_up
 from realtime.tests.test_chat_page_search import moderator_create
@@ -234,6 +236,44 @@ def test_someone_who_signs_up_appears_in_open_contact_lists(browser, server):
     expect(sid.page.locator(".message:not(.mine)", has_text="welcome!")).to_be_visible()
     rae.shot("live-new-contact")
     assert_clean(rae, sid)
+
+
+def test_a_message_sent_while_the_page_starts_shows_up(browser, server):
+    # Ned's page has its conversation list (and the sync cursor that comes with it) but no
+    # socket yet when Ola's message is stored: the socket's first connect catches up on it.
+    ola = Person(browser, server, "ola")
+    ola.sign_up()
+    ned = Person(browser, server, "ned")
+    ned.sign_up()
+    ola.reload()
+    ned_id = ola.contact(ned).get_attribute("data-peer")
+    ola_session = requests.Session()
+    login = ola_session.post(
+        f"{server.url}/api/auth/login",
+        json={"username": ola.username, "password": PASSWORD},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    bearer = {"Authorization": f"Bearer {login.json()['access']}"}
+
+    def list_then_a_message(route):
+        answer = route.fetch()
+        sent = requests.post(
+            f"{server.url}/api/messages/send/{ned_id}",
+            json={"message": "sent while you were loading"},
+            headers=bearer,
+            timeout=10,
+        )
+        assert sent.status_code == 201, sent.text
+        route.fulfill(response=answer)
+
+    ned.page.route("**/api/conversations", list_then_a_message, times=1)
+    ned.reload()
+    expect(ned.contact(ola)).to_contain_text("sent while you were loading", timeout=WITHIN)
+    expect(ned.contact(ola).locator(".badge")).to_have_text("1")
+    ned.open_chat(ola)
+    expect(message(ned.page, "sent while you were loading")).to_have_count(1)
+    assert_clean(ola, ned)
 
 
 # ---- catching up after a long time away -------------------------------------------------------

@@ -482,7 +482,6 @@
     // No `auth` payload: the handshake carries the `jwt` cookie.
     const socket = io({ transports: ["websocket", "polling"] });
     state.socket = socket;
-    let connectedOnce = false;
     // One refresh per refusal: if the server still refuses after it, the session is over.
     let refreshed = false;
 
@@ -498,8 +497,9 @@
       refreshed = false;
       $("banner").hidden = true;
       watchPresence();
-      if (connectedOnce) catchUp();
-      connectedOnce = true;
+      // Every connect catches up from the cursor, the first one too: what was stored between
+      // the conversation list and this connect reached no socket of ours.
+      catchUp();
     });
     socket.on("disconnect", (reason) => {
       // The server closed the socket (its token expired or its session ended): no connection
