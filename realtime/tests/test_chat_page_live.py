@@ -241,9 +241,9 @@ def test_someone_who_signs_up_appears_in_open_contact_lists(browser, server):
 def test_a_message_sent_while_the_page_starts_shows_up(browser, server):
     # Ned's page has its conversation list (and the sync cursor that comes with it) but no
     # socket yet when Ola's message is stored: the socket's first connect catches up on it.
-    ola = Person(browser, server, "ola")
+    ola = Person(browser, server, "tove")
     ola.sign_up()
-    ned = Person(browser, server, "ned")
+    ned = Person(browser, server, "wren")
     ned.sign_up()
     ola.reload()
     ned_id = ola.contact(ned).get_attribute("data-peer")
