@@ -90,5 +90,8 @@ def test_without_legacy_mode_clients_get_the_list_once_then_deltas(connect, alic
     watcher.wait_for("userOffline", lambda e: e["userId"] == carol.id)
     # A debounced full list would come within 500 ms (the default interval); none does.
     watcher.assert_silent("getOnlineUsers", within=1.5)
-    assert watcher.received("getOnlineUsers") == [[alice.id]]
+    # One list, on connect. (It may name sockets of earlier tests on this server that are still
+    # being closed; these three people were not online yet.)
+    (snapshot,) = watcher.received("getOnlineUsers")
+    assert alice.id in snapshot and bob.id not in snapshot and carol.id not in snapshot
     assert [e["userId"] for e in watcher.received("userOnline")] == [bob.id, carol.id]
