@@ -350,6 +350,11 @@ REALTIME = {
     # `userSignedUp` to every socket (original-mode ones excepted) when someone signs up, so
     # that lists of every user show them at once: one frame per socket per signup.
     "ANNOUNCE_SIGNUPS": env_bool("REALTIME_ANNOUNCE_SIGNUPS", True),
+    # One log line per HTTP request and per socket connect/disconnect, naming the process
+    # (realtime/access_log.py); `serve --access-log` and `--name` too. The name defaults to
+    # serve's host:port.
+    "ACCESS_LOG": env_bool("ACCESS_LOG", False),
+    "PROCESS_NAME": os.environ.get("PROCESS_NAME", ""),
 }
 
 # --- CORS (the same list gates Socket.IO origins) --------------------------------------------
