@@ -3,31 +3,19 @@
 polling clients kept on their process by the `chat_node` cookie, every socket of both users
 reached once wherever it is, presence across the processes.
 
-nginx runs as this user with its own prefix, temporary files, pid and logs under a temporary
-directory; `make test` installs Debian's (`make nginx-deps`)."""
+nginx runs as this user (realtime/tests/nginx.py); `make test` installs Debian's
+(`make nginx-deps`)."""
 
 from __future__ import annotations
-
-import os
-import pwd
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from chatsite.embedded_db import free_port
-from chatsite.testing import BASE_DIR, wait_until
+from chatsite.testing import wait_until
 from realtime.tests.clients import TIMEOUT, Api
+from realtime.tests.nginx import NGINX, Nginx
 from realtime.tests.test_multiprocess import REDIS_URL, _redis_or_skip
 
-NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-DEPLOY = BASE_DIR / "deploy" / "nginx"
 NODES = ("node1", "node2")
 
 pytestmark = [
@@ -37,91 +25,6 @@ pytestmark = [
         NGINX is None, reason="nginx is not installed (`make nginx-deps` installs Debian's)"
     ),
 ]
-
-
-def upstreams_conf(processes: dict[str, str]) -> str:
-    """chat-upstreams.conf for `processes` (name → host:port), as the shipped example writes
-    it for three."""
-    lines = ["upstream chat_any {", *(f"    server {a};" for a in processes.values()), "}"]
-    for name, address in processes.items():
-        lines += [f"upstream chat_{name} {{", f"    server {address};"]
-        lines += [f"    server {other} backup;" for other in processes.values() if other != address]
-        lines.append("}")
-    lines += ["map $cookie_chat_node $chat_upstream {", "    default chat_any;"]
-    lines += [f"    {name} chat_{name};" for name in processes]
-    lines += ["}", "map $upstream_addr $chat_node {", '    default "";']
-    lines += [f'    "~(^|\\s){re.escape(a)}$" {name};' for name, a in processes.items()]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-class Nginx:
-    """nginx with the shipped chat.conf, listening on a free loopback port."""
-
-    def __init__(self, directory: Path, processes: dict[str, str]):
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.access_log = directory / "access.log"
-        shutil.copy(DEPLOY / "chat.conf", directory / "chat.conf")
-        (directory / "chat-upstreams.conf").write_text(upstreams_conf(processes))
-        (directory / "chat-listen.conf").write_text(
-            f"listen 127.0.0.1:{self.port};\naccess_log {self.access_log} chat;\n"
-        )
-        temporary = " ".join(
-            f"{kind}_temp_path {directory / kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        # As root the workers would become `nobody`, who can't enter this directory.
-        user = f"user {pwd.getpwuid(0).pw_name};" if os.getuid() == 0 else ""
-        (directory / "nginx.conf").write_text(
-            f"daemon off; worker_processes 1; pid {directory / 'nginx.pid'}; {user}\n"
-            f"error_log {directory / 'error.log'} warn;\n"
-            "events { worker_connections 1024; }\n"
-            f"http {{ {temporary}\n  include chat.conf;\n}}\n"
-        )
-        self.process: subprocess.Popen | None = None
-
-    def command(self, *arguments: str) -> list[str]:
-        return [
-            NGINX, "-p", str(self.directory), "-c", str(self.directory / "nginx.conf"),
-            "-e", str(self.directory / "error.log"), *arguments,
-        ]  # fmt: skip
-
-    def start(self) -> Nginx:
-        checked = subprocess.run(self.command("-t"), capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stderr
-        self.process = subprocess.Popen(self.command(), stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"nginx did not start; see {self.directory}/error.log"
-                    ) from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def placements(self) -> dict[str, set[str]]:
-        """Engine.IO session id → the processes that answered its requests (the access log)."""
-        placed: dict[str, set[str]] = {}
-        for line in self.access_log.read_text().splitlines():
-            found = re.search(r" sid=(\S+) upstream=\S+ node=(\S+)$", line)
-            if found:
-                placed.setdefault(found[1], set()).add(found[2])
-        return placed
 
 
 @pytest.fixture(scope="module")
