@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast bench lint format install install-dev browser-deps static clean
+.PHONY: run test test-fast bench lint format install install-dev browser-deps nginx-deps static clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ static: static/vendor/socket.io.min.js
 run: $(VENV)/.installed static
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev static browser-deps
+test: $(VENV)/.installed-dev static browser-deps nginx-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The edit loop: services, selectors, serializers, in-process API tests; no server process,
@@ -50,6 +50,22 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+# Debian's nginx for the test of the shipped configuration (deploy/nginx/). Installing the
+# package would start a system nginx on port 80 (and fail where that port is taken): a
+# policy-rc.d that refuses (what container images have) keeps it from starting, and where
+# systemd runs, the service is disabled. Only the binary is used, by the tests, as this user.
+nginx-deps:
+	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  POLICY=/usr/sbin/policy-rc.d; ADDED=; \
+	  if [ ! -e $$POLICY ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$POLICY >/dev/null && $$SUDO chmod 755 $$POLICY && ADDED=1; \
+	  fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nginx >/dev/null; STATUS=$$?; \
+	  if [ -n "$$ADDED" ]; then $$SUDO rm -f $$POLICY; fi; \
+	  if [ -d /run/systemd/system ]; then $$SUDO systemctl disable --now --quiet nginx; fi; \
+	  exit $$STATUS; }
 
 # The benchmark suite (not a test): writes docs/benchmarks.md and docs/benchmarks-latency.png.
 # BENCH_ARGS=--quick for the ~30 min run; see bench/README.md.

@@ -359,6 +359,45 @@ def run_load(server: Server, scenario: str, workdir: Path, watchdog: int = 600, 
     return result
 
 
+def s6_through_nginx(pair: list[Server], workdir: Path, cfg: dict) -> dict | None:
+    """S6's load again, through the shipped nginx configuration (deploy/nginx/) in front of
+    the same two processes: REST sends and sockets both go to nginx, which spreads them over
+    the two (no cookie: any process)."""
+    from realtime.tests.nginx import NGINX, Nginx
+
+    if NGINX is None:
+        log("  S6 through nginx skipped: nginx is not installed (make nginx-deps)")
+        return None
+    directory = workdir / "nginx"
+    directory.mkdir(exist_ok=True)
+    addresses = {f"node{i}": f"127.0.0.1:{server.port}" for i, server in enumerate(pair, 1)}
+    proxy = Nginx(directory, addresses).start()
+    log(f"  S6 through nginx ({proxy.url}) in front of both")
+    web = pair[0]
+    target = Server("ours", "ours-redis-nginx", [], {}, ROOT, workdir)
+    target.base, target.proc = proxy.url, web.proc  # server figures: process A's
+    target.users, target.users_file = web.users, web.users_file
+    try:
+        return run_load(
+            target,
+            "sockets",
+            workdir,
+            socketBase=proxy.url,
+            connect=cfg["S6_connected"],
+            connectConcurrency=100,
+            connectTimeoutS=120,
+            settleTimeoutS=60,
+            phases=[
+                phase("rate", "rate", "rest", rate=cfg["S6_rate"], durationS=cfg["M_duration"]),
+                flat("rest", cfg["S3_concurrency"], cfg["M_duration"]),
+            ],
+            httpSockets=64,
+            watchdog=600,
+        )
+    finally:
+        proxy.stop()
+
+
 def opcounters(db_uri: str) -> dict:
     import pymongo
 
@@ -734,6 +773,55 @@ def merge_section(path: Path, heading: str, section: list[str]) -> None:
 KEEP = (
     "<!-- Written by hand from here on; bench/run.py keeps this part when it rewrites the file. -->"
 )
+
+
+def s6_section(results: dict) -> list[str]:
+    s6 = results.get("S6")
+    if not s6:
+        return []
+    c = results["config"]
+    via = s6.get("nginx") or {}
+    via_phases = {p["name"]: p for p in via.get("phases", [])}
+
+    def figures(p: dict) -> list[str]:
+        d = p.get("deliveryMs", {})
+        return [fmt(p.get("perSecond")), fmt(d.get("p50")), fmt(d.get("p99")), fmt(d.get("max")),
+                f"{p.get('lost')} / {p.get('errors')}"]  # fmt: skip
+
+    rows = []
+    for p in s6.get("phases", []):
+        rows.append([p["name"], "direct", *figures(p)])
+        if p["name"] in via_phases:
+            rows.append([p["name"], "through nginx", *figures(via_phases[p["name"]])])
+    conn = s6.get("connect", {})
+    via_conn = via.get("connect", {})
+    if via:
+        nginx_note = (
+            f"`through nginx`: the same two processes behind the shipped configuration "
+            f"(`deploy/nginx/`); REST sends and the {via_conn.get('connected')} sockets (of "
+            f"{via_conn.get('requested')}, WebSocket) all go to nginx, which spreads them over "
+            "both processes (no `chat_node` cookie: any process), so about half of the "
+            "deliveries cross Redis."
+        )
+    else:
+        nginx_note = "No run through nginx (not installed: `make nginx-deps`)."
+    return [
+        "## S6 two of our processes sharing Redis",
+        "",
+        table(
+            ["phase", "path", "sends/s", "delivery p50 (ms)", "p99", "max", "lost / errors"], rows
+        ),
+        "",
+        f"- date: {s6.get('date', results['date'])}; mode: {'quick' if c['quick'] else 'full'}.",
+        "",
+        f"`direct`: every send goes to process A over REST; all {conn.get('connected')} "
+        f"receiving sockets (of {conn.get('requested')}) are connected to process B, so every "
+        "`newMessage` crosses Redis (python-socketio's `RedisManager`). "
+        f"{nginx_note} `rate` is {c['S6_rate']} sends/s open loop, `flat-rest` "
+        f"{c['S3_concurrency']} closed-loop senders. The reference design has no "
+        "multi-process mode.",
+        "",
+    ]
 
 
 def write_report(results: dict, path: Path) -> None:
@@ -1143,34 +1231,7 @@ def write_report(results: dict, path: Path) -> None:
             f"{soak.get('disconnects') or 'none'}.",
             "",
         ]
-    s6 = results.get("S6")
-    if s6:
-        rows = []
-        for p in s6.get("phases", []):
-            d = p.get("deliveryMs", {})
-            rows.append(
-                [
-                    p["name"],
-                    fmt(p.get("perSecond")),
-                    fmt(d.get("p50")),
-                    fmt(d.get("p99")),
-                    fmt(d.get("max")),
-                    f"{p.get('lost')} / {p.get('errors')}",
-                ]
-            )
-        conn = s6.get("connect", {})
-        out += [
-            "## S6 two of our processes sharing Redis",
-            "",
-            table(["phase", "sends/s", "delivery p50 (ms)", "p99", "max", "lost / errors"], rows),
-            "",
-            f"Every send goes to process A over REST; all {conn.get('connected')} receiving "
-            f"sockets (of {conn.get('requested')}) are connected to process B, so every "
-            "`newMessage` crosses Redis (python-socketio's `RedisManager`). `rate` is "
-            f"{c['S6_rate']} sends/s open loop, `flat-rest` {c['S3_concurrency']} closed-loop "
-            "senders. The reference design has no multi-process mode.",
-            "",
-        ]
+    out += s6_section(results)
     modes = results.get("M")
     if modes:
         rows = []
@@ -1578,14 +1639,22 @@ def main() -> None:
                 httpSockets=64,
                 watchdog=600,
             )
-            for server in pair:
-                server.stop()
-            redis.Redis.from_url(redis_url).flushdb()
             for p in results["S6"].get("phases", []):
                 log(
                     f"  {p['name']}: {p['perSecond']}/s delivery p50 {p['deliveryMs']['p50']} "
                     f"p99 {p['deliveryMs']['p99']} lost {p['lost']}"
                 )
+            through_nginx = s6_through_nginx(pair, workdir, cfg)
+            if through_nginx:
+                results["S6"]["nginx"] = through_nginx
+                for p in through_nginx.get("phases", []):
+                    log(
+                        f"  nginx {p['name']}: {p['perSecond']}/s delivery p50 "
+                        f"{p['deliveryMs']['p50']} p99 {p['deliveryMs']['p99']} lost {p['lost']}"
+                    )
+            for server in pair:
+                server.stop()
+            redis.Redis.from_url(redis_url).flushdb()
 
     if want("L"):
         log(f"L load: {cfg['L_rounds']} rounds of {cfg['L_connected']} users connecting at once")
@@ -1700,15 +1769,16 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=1))
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     DOCS.mkdir(exist_ok=True)
-    # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8, A
-    # and S9 below).
+    # A partial run (--only) reports into the work dir and leaves docs/ alone (but see S8, A,
+    # S9 and S6 below).
     target = workdir if only else DOCS
     write_report(results, target / "benchmarks.md")
-    # S8, A and S9 date their own sections, so a run of them alone can update them in docs/.
+    # S8, A, S9 and S6 date their own sections, so a run of them alone can update them in docs/.
     for key, heading, section in (
         ("S8", "## S8 ", s8_section),
         ("A", "## A ", actions_section),
         ("S9", "## S9 ", search_section),
+        ("S6", "## S6 ", s6_section),
     ):
         if only and key in results:
             merge_section(DOCS / "benchmarks.md", heading, section(results))

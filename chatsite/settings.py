@@ -350,6 +350,11 @@ REALTIME = {
     # `userSignedUp` to every socket (original-mode ones excepted) when someone signs up, so
     # that lists of every user show them at once: one frame per socket per signup.
     "ANNOUNCE_SIGNUPS": env_bool("REALTIME_ANNOUNCE_SIGNUPS", True),
+    # One log line per HTTP request and per socket connect/disconnect, naming the process
+    # (realtime/access_log.py); `serve --access-log` and `--name` too. The name defaults to
+    # serve's host:port.
+    "ACCESS_LOG": env_bool("ACCESS_LOG", False),
+    "PROCESS_NAME": os.environ.get("PROCESS_NAME", ""),
 }
 
 # --- CORS (the same list gates Socket.IO origins) --------------------------------------------
@@ -385,6 +390,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 256 * 1024)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# A load balancer's health probe comes over plain HTTP: answered, not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from chatsite.origins import origin_allowed
 from realtime import (
+    access_log,
     events,
     handlers,
     news,
@@ -134,9 +135,11 @@ def build_socketio_app(django_app=None):
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()
 
-    return packets.TextOnlyWebSockets(
-        AllowedHostsASGIApp(
-            sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown
+    return access_log.asgi(
+        packets.TextOnlyWebSockets(
+            AllowedHostsASGIApp(
+                sio, other_asgi_app=django_app, on_startup=startup, on_shutdown=shutdown
+            )
         )
     )
 

@@ -20,7 +20,7 @@ from chatsite.errors import ChatError, DatabaseUnavailable, database_down
 from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
-from realtime import auth, events, memory, online_lists
+from realtime import access_log, auth, events, memory, online_lists
 from realtime.online_lists import OnlineLists
 from realtime.presence import Presence, to_everyone
 from realtime.rooms import DIRECTORY_ROOM, original_room, presence_room, user_room
@@ -84,6 +84,7 @@ class ChatNamespace:
         finally:
             _release_db_connection()
         self.identities[sid] = identity
+        access_log.socket_connected(sid, identity.user_id, environ)
         takes_lists = _takes_lists(identity)
         if identity.original:
             self.sio.enter_room(sid, original_room(identity.user_id))
@@ -115,6 +116,7 @@ class ChatNamespace:
         self.ended.discard(sid)
         if identity is None:
             return None
+        access_log.socket_disconnected(sid, identity.user_id)
         if _takes_lists(identity):
             self.lists.remove(sid, identity.user_id)
         went_offline = self.presence.remove(identity.user_id)

@@ -50,9 +50,10 @@ class _InOrderClient(socketio.Client):
 class ChatClient:
     """One socket. `events` is the list of (name, payload) received, oldest first."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, http_session: requests.Session | None = None):
+        """`http_session`: the long-polling requests' session, and its cookie jar (a browser's)."""
         self.url = url
-        self.sio = _InOrderClient(reconnection=False)
+        self.sio = _InOrderClient(reconnection=False, http_session=http_session)
         self.events: list[tuple[str, Any]] = []
         self.connect_errors: list[Any] = []
         self.disconnects: list[Any] = []

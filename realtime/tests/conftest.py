@@ -10,11 +10,11 @@ from realtime.tests.clients import (
 
 
 def _closed_after_the_test(kind, made: list):
-    """`make(server)` → an unconnected `kind` client of `server`, kept in `made`; all are closed
-    at the end."""
+    """`make(server, **options)` → an unconnected `kind(server.url, **options)`, kept in `made`;
+    all are closed at the end."""
 
-    def make(server):
-        client = kind(server.url)
+    def make(server, **options):
+        client = kind(server.url, **options)
         made.append(client)
         return client
 
@@ -25,10 +25,11 @@ def _closed_after_the_test(kind, made: list):
 
 @pytest.fixture
 def make_client():
-    """`make_client(server)` → an unconnected ChatClient; every one is closed after the test,
-    and the test fails if any of them received an event or ack that breaks the event contract
-    (docs/realtime-events.schema.json). Events arrive on each client's reader thread, where a
-    failed assertion would only be logged, so they are checked here."""
+    """`make_client(server)` → an unconnected ChatClient (options: `http_session`); every one is
+    closed after the test, and the test fails if any of them received an event or ack that
+    breaks the event contract (docs/realtime-events.schema.json). Events arrive on each
+    client's reader thread, where a failed assertion would only be logged, so they are checked
+    here."""
     made: list[ChatClient] = []
     yield from _closed_after_the_test(ChatClient, made)
     assert_contract_kept(made)

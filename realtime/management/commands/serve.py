@@ -24,7 +24,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.core.wsgi import get_wsgi_application
 
-from realtime import handlers, memory, news, online_lists, presence, revocations, server
+from realtime import (
+    access_log,
+    handlers,
+    memory,
+    news,
+    online_lists,
+    presence,
+    revocations,
+    server,
+)
 from realtime.hosts import AllowedHostsWSGIApp
 from realtime.patches import engineio as engineio_patches
 
@@ -44,10 +53,25 @@ class Command(BaseCommand):
             default=10.0,
             help="On SIGTERM, seconds to let requests in progress finish (default 10).",
         )
+        parser.add_argument(
+            "--access-log",
+            action="store_true",
+            default=None,
+            help="Log every HTTP request and socket connect/disconnect (or ACCESS_LOG=true).",
+        )
+        parser.add_argument(
+            "--name",
+            default=None,
+            help="This process's name in the access log (or PROCESS_NAME; default host:port).",
+        )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, **options):
         mode = settings.REALTIME["ASYNC_MODE"]
         timeout = options["shutdown_timeout"]
+        access_log.configure(
+            enabled=options["access_log"] or settings.REALTIME["ACCESS_LOG"],
+            name=options["name"] or settings.REALTIME["PROCESS_NAME"] or f"{host}:{port}",
+        )
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         memory.tune()
@@ -68,7 +92,7 @@ class Command(BaseCommand):
             revocations.hear(namespace)
             online_lists.hear(namespace.lists)
             sio.start_background_task(news.listen, sio.sleep)
-        app = AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application()))
+        app = access_log.wsgi(AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application())))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
 
