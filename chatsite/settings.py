@@ -352,6 +352,16 @@ REALTIME = {
     "ANNOUNCE_SIGNUPS": env_bool("REALTIME_ANNOUNCE_SIGNUPS", True),
 }
 
+# --- Fault drills (tests only) ---------------------------------------------------------------
+# `CHAT_FAULT_HOOKS=true` lets the fault tests (chatsite/tests/test_faults.py) make a serving
+# process fail at a chosen point; nothing else reads the hooks' variables. Refused in production.
+FAULT_HOOKS = env_bool("CHAT_FAULT_HOOKS", False)
+if FAULT_HOOKS and PRODUCTION:
+    raise ImproperlyConfigured("CHAT_FAULT_HOOKS is for tests; it must be off in production")
+# `exit`: the process exits at once after a messaging transaction commits, before the work it
+# leaves for after the commit (the emits) runs, as a process killed at that moment would.
+FAULT_AFTER_COMMIT = env_choice("CHAT_FAULT_AFTER_COMMIT", ("", "exit")) if FAULT_HOOKS else ""
+
 # --- CORS (the same list gates Socket.IO origins) --------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list(
     "CORS_ALLOWED_ORIGINS", "" if PRODUCTION else "http://localhost:3000,http://127.0.0.1:3000"

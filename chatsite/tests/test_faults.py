@@ -588,6 +588,70 @@ def test_redis_stopped_between_two_processes(db, start_server, make_client, redi
     assert_invariants(mongo(db), acknowledged=[first, *during, *probes])
 
 
+# --- a process dies between a send's commit and its delivery ---------------------------------
+
+# The exit status of a process that the after-commit fault hook ended (messaging/transactions.py).
+FAULT_EXIT = 70
+# How soon the retry's delivery reaches a socket on the other process (slack for a loaded machine).
+REDELIVERY_BOUND = 3.0
+
+
+@pytest.mark.parametrize(("transport", "dying_mode"), [("rest", "eventlet"), ("socket", "asgi")])
+def test_a_send_whose_process_died_after_the_commit_is_delivered_by_its_retry(
+    db,
+    start_server,
+    make_client,  # noqa: F811
+    redis_server,
+    transport,
+    dying_mode,
+):
+    """The process that stores a send exits right after the commit, before its emit
+    (`CHAT_FAULT_AFTER_COMMIT=exit`): the message is stored and nobody heard of it. The sender
+    retries with the same clientMsgId through the other process, which answers the stored
+    message and delivers it: the receiver's socket gets it live."""
+    dying = start_server(
+        dying_mode,
+        REDIS_URL=redis_server.url,
+        CHAT_FAULT_HOOKS="true",
+        CHAT_FAULT_AFTER_COMMIT="exit",
+    )
+    other = start_server("gevent", REDIS_URL=redis_server.url)
+    alice, bob = signup(other, "crash-a"), signup(other, "crash-b")
+    receiver = make_client(other).connect(token=bob.access)
+    sender_elsewhere = make_client(other).connect(token=alice.access)
+    key = f"died-{transport}"
+    payload = {"to": bob.id, "message": "stored, then the process died", "clientMsgId": key}
+
+    if transport == "rest":
+        result, _ = send(dying, alice, bob, payload["message"], clientMsgId=key)
+        assert isinstance(result, requests.RequestException), result
+    else:
+        dying_socket = make_client(dying).connect(token=alice.access)
+        dying_socket.emit("sendMessage", payload, lambda ack: None)
+        dying_socket.wait_disconnected()
+    assert dying.process.wait(TIMEOUT) == FAULT_EXIT
+    stored = mongo(db)["messaging_message"].find_one(
+        {"sender_id": alice.user.pk, "client_msg_id": key}
+    )
+    assert stored is not None, "the send did not commit before the process exited"
+    receiver.barrier()
+    assert receiver.received("newMessage") == []
+
+    if transport == "rest":
+        retried = Api(other.url).send(alice, bob, payload["message"], clientMsgId=key)
+    else:
+        ack = sender_elsewhere.call("sendMessage", payload)
+        assert ack["ok"] is True, ack
+        retried = ack["message"]
+
+    assert retried["_id"] == str(stored["_id"])
+    for client in (receiver, sender_elsewhere):
+        assert client.wait_for("newMessage", timeout=REDELIVERY_BOUND) == retried
+        client.barrier()
+        assert client.received("newMessage") == [retried]
+    assert_invariants(mongo(db), acknowledged=[retried])
+
+
 # --- graceful shutdown -----------------------------------------------------------------------
 
 
