@@ -344,6 +344,9 @@ REALTIME = {
     "EVENT_RATE": os.environ.get("REALTIME_EVENT_RATE", "30/s"),
     "TRUST_X_FORWARDED_PROTO": env_bool("TRUST_X_FORWARDED_PROTO", False),
     "PRESENCE_TTL_SECONDS": env_int("REALTIME_PRESENCE_TTL_SECONDS", 60),
+    # With REDIS_URL: a process that has not beaten for this long is taken for dead, and the
+    # others announce its users offline (docs/realtime.md, "Several processes").
+    "PRESENCE_NODE_TIMEOUT_SECONDS": env_int("REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS", 15),
     # Groups with more members than this send `messagesRead` to the reader's own sockets only
     # (the others read the markers from the API when they want them).
     "READ_RECEIPTS_MAX_MEMBERS": env_int("REALTIME_READ_RECEIPTS_MAX_MEMBERS", 100),
@@ -356,6 +359,23 @@ REALTIME = {
     "ACCESS_LOG": env_bool("ACCESS_LOG", False),
     "PROCESS_NAME": os.environ.get("PROCESS_NAME", ""),
 }
+
+if not 1 <= REALTIME["PRESENCE_NODE_TIMEOUT_SECONDS"] < REALTIME["PRESENCE_TTL_SECONDS"]:
+    # The survivors must take a dead process's counts before they expire unannounced.
+    raise ImproperlyConfigured(
+        "REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS must be at least 1 and less than "
+        "REALTIME_PRESENCE_TTL_SECONDS"
+    )
+
+# --- Fault drills (tests only) ---------------------------------------------------------------
+# `CHAT_FAULT_HOOKS=true` lets the fault tests (chatsite/tests/test_faults.py) make a serving
+# process fail at a chosen point; nothing else reads the hooks' variables. Refused in production.
+FAULT_HOOKS = env_bool("CHAT_FAULT_HOOKS", False)
+if FAULT_HOOKS and PRODUCTION:
+    raise ImproperlyConfigured("CHAT_FAULT_HOOKS is for tests; it must be off in production")
+# `exit`: the process exits at once after a messaging transaction commits, before the work it
+# leaves for after the commit (the emits) runs, as a process killed at that moment would.
+FAULT_AFTER_COMMIT = env_choice("CHAT_FAULT_AFTER_COMMIT", ("", "exit")) if FAULT_HOOKS else ""
 
 # --- CORS (the same list gates Socket.IO origins) --------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list(

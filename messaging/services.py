@@ -35,6 +35,7 @@ from messaging.search import message_terms
 from messaging.signals import (
     conversation_changed,
     message_changed,
+    message_sent_again,
     message_visibility_changed,
     messages_read,
 )
@@ -193,8 +194,8 @@ def message_send(
     """Validate, then in one transaction: allocate the conversation's next seq and move the
     sender's read marker (one update; the first message of a direct pair creates the
     conversation instead), insert the message and claim its attachments. A retry with the same
-    `client_msg_id` returns the message stored the first time (as it is now) and creates
-    nothing.
+    `client_msg_id` returns the message stored the first time (as it is now), creates nothing
+    and delivers it again (`_sent_again`).
 
     `reply_to`: the id of the message this one answers, of the same conversation.
     `attachments`: ids of the sender's uploads that no message uses yet (at most 10); with
@@ -212,7 +213,7 @@ def message_send(
         original = _sent_before(sender, client_msg_id)
         if original is None:
             raise errors.AttachmentNotFound()
-        return original
+        return _sent_again(original)
 
     if receiver is not None:
         if receiver.pk == sender.pk:
@@ -274,12 +275,20 @@ def message_send(
         return run_in_transaction(write, lock_key=key)
     except IntegrityError:
         if original := _sent_before(sender, client_msg_id):
-            return original
+            return _sent_again(original)
         if new_conversation:
             # Another process created the same direct conversation at the same moment; it
             # exists now, so the next attempt finds it.
             return run_in_transaction(write, lock_key=key)
         raise
+
+
+def _sent_again(message: Message) -> Message:
+    """A retry found `message` stored: it is announced again (`message_sent_again`). The
+    process that stored it may have died between the commit and the delivery, and the retry is
+    the only news of it left; clients drop the copy they hold already by its `_id`."""
+    send_after_commit(message_sent_again, sender=Message, message=message)
+    return message
 
 
 def _sent_before(sender: User, client_msg_id: str | None) -> Message | None:

@@ -1,6 +1,8 @@
 """What messaging announces; realtime listens (messaging never imports realtime).
 
-New messages need no signal of their own: realtime listens to Message's post_save."""
+New messages need no signal of their own: realtime listens to Message's post_save. A send
+retried with its `clientMsgId` finds the message stored and announces it again
+(`message_sent_again`): the process that stored it may have died before delivering it."""
 
 from django.dispatch import Signal
 
@@ -14,3 +16,5 @@ message_changed = Signal()
 # conversation, added_user_ids, removed_user_ids — a group was created (everyone in it is
 # added), renamed or its members changed.
 conversation_changed = Signal()
+# message — a send was retried (same sender and clientMsgId) and found this message stored.
+message_sent_again = Signal()

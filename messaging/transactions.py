@@ -22,6 +22,7 @@ a replica set or a sharded cluster)."""
 from __future__ import annotations
 
 import collections
+import os
 import random
 import threading
 import time
@@ -127,6 +128,8 @@ def run_in_transaction(fn: Callable[[], T], *, lock_key: str) -> T:
             result, callbacks = _attempt_until_committed(fn)
         finally:
             turns.release()
+    if settings.FAULT_AFTER_COMMIT == "exit":
+        os._exit(70)  # a fault drill: committed, and nothing announced (settings.FAULT_HOOKS)
     for _savepoints, callback, robust in callbacks:
         if robust:
             try:

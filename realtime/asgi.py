@@ -131,6 +131,7 @@ def build_socketio_app(django_app=None):
             revocations.hear(namespace)
             online_lists.hear(namespace.lists)
             bridge.start_background_task(news.listen, bridge.sleep)
+            bridge.start_background_task(namespace.watch_nodes)
 
     async def shutdown():
         await sync_to_async(who.shutdown, thread_sensitive=False)()

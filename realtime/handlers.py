@@ -119,19 +119,24 @@ class ChatNamespace:
         access_log.socket_disconnected(sid, identity.user_id)
         if _takes_lists(identity):
             self.lists.remove(sid, identity.user_id)
-        went_offline = self.presence.remove(identity.user_id)
-        if went_offline:
-            online_lists.announce_changed(identity.user_id)
-        if went_offline and not settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
-            contacts = set()
-            if not to_everyone():
-                close_old_connections()
-                try:
-                    contacts = self._contacts(identity.user_id)
-                except PyMongoError:
-                    logger.warning("userOffline reaches only watchers: database unavailable")
-            self._announce(events.USER_OFFLINE, identity.user_id, contacts)
+        if self.presence.remove(identity.user_id):
+            self._went_offline(identity.user_id)
         return None
+
+    def _went_offline(self, user_id: str) -> None:
+        """`user_id` has no socket left on any live process: `userOffline` to their contacts
+        and watchers, and the `getOnlineUsers` lists that name them."""
+        online_lists.announce_changed(user_id)
+        if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
+            return
+        contacts = set()
+        if not to_everyone():
+            close_old_connections()
+            try:
+                contacts = self._contacts(user_id)
+            except PyMongoError:
+                logger.warning("userOffline reaches only watchers: database unavailable")
+        self._announce(events.USER_OFFLINE, user_id, contacts)
 
     def _contacts(self, user_id: str) -> set[str]:
         return selectors.contact_ids_for_user(user_id=user_id)
@@ -280,6 +285,41 @@ class ChatNamespace:
                 except Exception:
                     logger.exception("session watch failed; retrying")
             self.presence.refresh()  # logs and carries on when Redis is down
+
+    def watch_nodes(self) -> None:
+        """With Redis: beat, and act for the processes that stopped beating (killed, frozen, cut
+        off). Of their users, those online on no live process are announced offline, as their
+        last disconnect would have (`Presence.beat`, `Presence.reap`). If this process was the
+        one taken for dead, its users are announced online again."""
+        while True:
+            try:
+                rejoined, silent = self.presence.beat()
+                if rejoined:
+                    self._came_back()
+                for node in silent:
+                    users = self.presence.reap(node)
+                    if not users:
+                        continue  # another process took it, or it had no users
+                    logger.warning("presence: process %s stopped beating; %d users were on it",
+                                   node, len(users))  # fmt: skip
+                    online = set(self.presence.online_among(users))
+                    for user_id in users:
+                        if user_id not in online:
+                            self._went_offline(user_id)
+            except Exception:
+                logger.exception("presence heartbeat failed; retrying")
+            self.sio.sleep(self.presence.beat_seconds)
+
+    def _came_back(self) -> None:
+        with self.presence.lock:
+            users = sorted(self.presence.local)
+        for user_id in users:
+            online_lists.announce_changed(user_id)
+            if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
+                continue
+            close_old_connections()
+            contacts = set() if to_everyone() else self._contacts(user_id)
+            self._announce(events.USER_ONLINE, user_id, contacts)
 
     def watch_memory(self) -> None:
         """Keep connected sockets out of full collections and give memory back once most of

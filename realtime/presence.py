@@ -3,7 +3,9 @@ closing the last one takes them offline.
 
 Each process counts its own sockets. With `REDIS_URL` set, each process also keeps its counts
 in a Redis hash that expires unless the process refreshes it, so the online list is the union
-over live processes and a crashed process's users go offline when its hash expires."""
+over live processes, and a heartbeat: the processes that stay notice one that died (no beat
+within REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS), one of them takes its hash (`reap`) and
+announces offline those of its users who are online nowhere else."""
 
 from __future__ import annotations
 
@@ -18,23 +20,70 @@ from realtime import server
 
 logger = logging.getLogger(__name__)
 NODES_KEY = "chat:presence:nodes"
+# Sorted set: each live process → the Redis server's time of its last beat (one clock for all).
+BEATS_KEY = "chat:presence:beats"
+
+# KEYS: beats, this node's mark of having been taken for dead; ARGV: this node, seconds of
+# silence after which a node is dead. Answers whether survivors took this node for dead since
+# its last beat, and the nodes silent for longer than that.
+BEAT_SCRIPT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+redis.call('ZADD', KEYS[1], t, ARGV[1])
+local reaped = redis.call('DEL', KEYS[2])
+local silent = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t - tonumber(ARGV[2]))
+return {reaped, silent}
+"""
+# KEYS: beats, nodes, the silent node's hash, its mark; ARGV: the node, seconds of silence,
+# seconds to keep the mark. Takes the node's users and drops its entries, if it is still
+# silent; of several processes that try at once, one gets the users (the script runs alone),
+# the others nothing. The mark tells the node, should it beat again, that its users were
+# announced offline (a Redis that lost its data, by contrast, announced nothing).
+REAP_SCRIPT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not beat or tonumber(beat) > t - tonumber(ARGV[2]) then
+  return false
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+local users = redis.call('HKEYS', KEYS[3])
+redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
+return users
+"""
+
+
+def _node_key(node: str) -> str:
+    return f"chat:presence:node:{node}"
+
+
+def _reaped_key(node: str) -> str:
+    return f"chat:presence:reaped:{node}"
 
 
 class Presence:
-    def __init__(self, redis_url: str = "", ttl: int = 60):
+    def __init__(self, redis_url: str = "", ttl: int = 60, node_timeout: float = 15):
         self.local: Counter[str] = Counter()
         self.node = uuid.uuid4().hex
         self.ttl = ttl
+        # A process beats every fifth of the timeout and is dead after three missed beats, so
+        # a survivor's check (at its own beat) finds it within the timeout of its death.
+        self.beat_seconds = node_timeout / 5
+        self.silence_seconds = 3 * self.beat_seconds
         self.lock = threading.Lock()
         self.redis = None
         if redis_url:
             import redis
 
             self.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            self._beat = self.redis.register_script(BEAT_SCRIPT)
+            self._reap = self.redis.register_script(REAP_SCRIPT)
 
     @property
     def _key(self) -> str:
-        return f"chat:presence:node:{self.node}"
+        return _node_key(self.node)
 
     def add(self, user_id: str) -> bool:
         """Count a socket; True if the user was offline everywhere before it."""
@@ -121,11 +170,37 @@ class Presence:
         except Exception:
             logger.exception("presence: Redis unavailable")
 
+    def beat(self) -> tuple[bool, list[str]]:
+        """Tell the other processes this one is alive (called every `beat_seconds`). Answers
+        whether they took it for dead meanwhile (a stall longer than `silence_seconds`: they
+        dropped its counts and announced its users offline; its hash is written again here, and
+        the caller announces them online again), and the processes that fell silent, for
+        `reap`."""
+        reaped, silent = self._beat(
+            keys=[BEATS_KEY, _reaped_key(self.node)], args=[self.node, self.silence_seconds]
+        )
+        if reaped:
+            logger.warning("presence: this process was taken for dead (it did not beat for "
+                           "%.1f s); announcing its users again", self.silence_seconds)  # fmt: skip
+            self.refresh()
+        return bool(reaped), [n.decode() for n in silent if n.decode() != self.node]
+
+    def reap(self, node: str) -> list[str]:
+        """Drop a silent process's counts: the users it had, if this process took them (of
+        several survivors, one does), else []. Who of them is still online elsewhere is the
+        caller's question (`online_among`)."""
+        users = self._reap(
+            keys=[BEATS_KEY, NODES_KEY, _node_key(node), _reaped_key(node)],
+            args=[node, self.silence_seconds, self.ttl],
+        )
+        return sorted(u.decode() for u in users or [])
+
     def shutdown(self) -> None:
         if self.redis:
             try:
                 self.redis.delete(self._key)
                 self.redis.srem(NODES_KEY, self.node)
+                self.redis.zrem(BEATS_KEY, self.node)
             except Exception:
                 logger.exception("presence: Redis unavailable")
 
@@ -147,7 +222,12 @@ class Presence:
 
 
 def build() -> Presence:
-    return Presence(settings.REDIS_URL, settings.REALTIME["PRESENCE_TTL_SECONDS"])
+    realtime = settings.REALTIME
+    return Presence(
+        settings.REDIS_URL,
+        realtime["PRESENCE_TTL_SECONDS"],
+        realtime["PRESENCE_NODE_TIMEOUT_SECONDS"],
+    )
 
 
 def to_everyone() -> bool:

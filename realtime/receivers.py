@@ -2,7 +2,8 @@
 
 This is where a stored message is delivered: `Message` post_save (only for new rows, after the
 transaction commits) → `newMessage` to the rooms of the sender and the receiver(s). Whatever
-created the message — REST, the socket event, the admin, the shell — it is delivered once.
+created the message — REST, the socket event, the admin, the shell — it is delivered once,
+and once more for each retry of its send (`on_message_sent_again`).
 
 Original-mode sockets (the reference design's front end, `realtime.rooms.original_room`) get
 `newMessage` of direct conversations only, and never of their own user's sends: that client
@@ -25,6 +26,7 @@ from messaging.serializers import GroupSerializer, MessageSerializer
 from messaging.signals import (
     conversation_changed,
     message_changed,
+    message_sent_again,
     message_visibility_changed,
     messages_read,
 )
@@ -52,9 +54,12 @@ def _emit(event: str, payload: dict, rooms: list[str]) -> None:
         logger.exception("could not emit %s", event)
 
 
-def deliver_new_message(message: Message) -> None:
+def deliver_new_message(message: Message, *, again: bool = False) -> None:
+    """`newMessage` to every socket of its participants. `again`: a retry of its send found
+    it stored (`on_message_sent_again`); original-mode sockets, whose front end adds every
+    `newMessage` it gets to the open chat without looking at `_id`, do not get it twice."""
     rooms = _participant_rooms(message)
-    if message.receiver_id:
+    if message.receiver_id and not again:
         rooms.append(original_room(message.receiver_id))
     _emit(events.NEW_MESSAGE, MessageSerializer(message).data, rooms)
     if message.receiver_id and message.seq == 1:
@@ -74,6 +79,13 @@ def _announce_met(members: list[str], added: list[str]) -> None:
 def on_message_saved(sender, instance: Message, created: bool, **kwargs) -> None:
     if created:
         transaction.on_commit(lambda: deliver_new_message(instance), robust=True)
+
+
+def on_message_sent_again(sender, message: Message, **kwargs) -> None:
+    """A send was retried with its `clientMsgId` and found the message stored: deliver it
+    again. The process that stored it may have died after the commit and before its emit, and
+    then this is the only delivery; clients drop a copy they hold by `_id` (docs/realtime.md)."""
+    deliver_new_message(message, again=True)
 
 
 def on_messages_read(sender, conversation: Conversation, user, seq: int, **kwargs) -> None:
@@ -206,6 +218,7 @@ def on_session_ended(sender, user_id: str, session_id: str, **kwargs) -> None:
 
 def connect() -> None:
     post_save.connect(on_message_saved, sender=Message, dispatch_uid="realtime.new_message")
+    message_sent_again.connect(on_message_sent_again, dispatch_uid="realtime.sent_again")
     messages_read.connect(on_messages_read, dispatch_uid="realtime.messages_read")
     message_visibility_changed.connect(on_visibility_changed, dispatch_uid="realtime.hidden")
     message_changed.connect(on_message_changed, dispatch_uid="realtime.message_changed")

@@ -65,6 +65,21 @@ def test_production_refuses_to_start_with_debug_on():
     assert "DEBUG" in result.stderr
 
 
+def test_production_refuses_to_start_with_fault_hooks_on():
+    result = manage("check", **production(CHAT_FAULT_HOOKS="true"))
+
+    assert result.returncode != 0
+    assert "CHAT_FAULT_HOOKS" in result.stderr
+
+
+def test_a_presence_node_timeout_past_the_counts_ttl_refuses_to_start():
+    """The survivors must take a dead process's counts before they expire unannounced."""
+    result = manage("check", **production(REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS="60"))
+
+    assert result.returncode != 0
+    assert "REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS" in result.stderr
+
+
 def test_development_settings_fail_the_deploy_check():
     """The check does look: without the production rules it finds problems."""
     result = manage(

@@ -588,6 +588,172 @@ def test_redis_stopped_between_two_processes(db, start_server, make_client, redi
     assert_invariants(mongo(db), acknowledged=[first, *during, *probes])
 
 
+# --- a process dies between a send's commit and its delivery ---------------------------------
+
+# The exit status of a process that the after-commit fault hook ended (messaging/transactions.py).
+FAULT_EXIT = 70
+# How soon the retry's delivery reaches a socket on the other process (slack for a loaded machine).
+REDELIVERY_BOUND = 3.0
+
+
+@pytest.mark.parametrize(("transport", "dying_mode"), [("rest", "eventlet"), ("socket", "asgi")])
+def test_a_send_whose_process_died_after_the_commit_is_delivered_by_its_retry(
+    db,
+    start_server,
+    make_client,  # noqa: F811
+    redis_server,
+    transport,
+    dying_mode,
+):
+    """The process that stores a send exits right after the commit, before its emit
+    (`CHAT_FAULT_AFTER_COMMIT=exit`): the message is stored and nobody heard of it. The sender
+    retries with the same clientMsgId through the other process, which answers the stored
+    message and delivers it: the receiver's socket gets it live."""
+    dying = start_server(
+        dying_mode,
+        REDIS_URL=redis_server.url,
+        CHAT_FAULT_HOOKS="true",
+        CHAT_FAULT_AFTER_COMMIT="exit",
+    )
+    other = start_server("gevent", REDIS_URL=redis_server.url)
+    alice, bob = signup(other, "crash-a"), signup(other, "crash-b")
+    receiver = make_client(other).connect(token=bob.access)
+    sender_elsewhere = make_client(other).connect(token=alice.access)
+    key = f"died-{transport}"
+    payload = {"to": bob.id, "message": "stored, then the process died", "clientMsgId": key}
+
+    if transport == "rest":
+        result, _ = send(dying, alice, bob, payload["message"], clientMsgId=key)
+        assert isinstance(result, requests.RequestException), result
+    else:
+        dying_socket = make_client(dying).connect(token=alice.access)
+        dying_socket.emit("sendMessage", payload, lambda ack: None)
+        dying_socket.wait_disconnected()
+    assert dying.process.wait(TIMEOUT) == FAULT_EXIT
+    stored = mongo(db)["messaging_message"].find_one(
+        {"sender_id": alice.user.pk, "client_msg_id": key}
+    )
+    assert stored is not None, "the send did not commit before the process exited"
+    receiver.barrier()
+    assert receiver.received("newMessage") == []
+
+    if transport == "rest":
+        retried = Api(other.url).send(alice, bob, payload["message"], clientMsgId=key)
+    else:
+        ack = sender_elsewhere.call("sendMessage", payload)
+        assert ack["ok"] is True, ack
+        retried = ack["message"]
+
+    assert retried["_id"] == str(stored["_id"])
+    for client in (receiver, sender_elsewhere):
+        assert client.wait_for("newMessage", timeout=REDELIVERY_BOUND) == retried
+        client.barrier()
+        assert client.received("newMessage") == [retried]
+    assert_invariants(mongo(db), acknowledged=[retried])
+
+
+# --- presence after a process dies -----------------------------------------------------------
+
+# REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS of the presence drill, and the slack a loaded machine
+# may add to it.
+NODE_TIMEOUT = 3
+NODE_TIMEOUT_SLACK = 2.0
+
+
+def _meet(server: ChatServer, person: Person, *others: Person) -> None:
+    """Make them contacts (a direct message each)."""
+    for other in others:
+        Api(server.url).send(person, other, "hello")
+
+
+@pytest.mark.parametrize("survivor_mode", ["eventlet", "gevent", "asgi"])
+def test_users_of_a_killed_process_are_announced_offline_within_the_bound(
+    db,
+    start_server,
+    make_client,  # noqa: F811
+    redis_server,
+    survivor_mode,
+):
+    """Two processes share Redis; one is killed (-9). Its users who are online nowhere else are
+    announced offline to their contacts on the other within REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS:
+    bob (only there), and dave, who also had a tab on the survivor and closed it just after the
+    kill. carol, still on the survivor, stays online until she leaves it, which is announced at
+    once. The original front end's lists follow."""
+    env = {
+        "REDIS_URL": redis_server.url,
+        "REALTIME_PRESENCE_FANOUT": "contacts",
+        "REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS": str(NODE_TIMEOUT),
+    }
+    dying = start_server("eventlet", **env)
+    survivor = start_server(survivor_mode, **env)
+    alice, bob, carol, dave = (
+        signup(survivor, p) for p in ("node-a", "node-b", "node-c", "node-d")
+    )
+    _meet(survivor, alice, bob, carol, dave)
+    watcher = make_client(survivor).connect(token=alice.access)
+    original = make_client(survivor).connect(query=f"token={alice.access}&userId={alice.id}")
+
+    make_client(dying).connect(token=bob.access)
+    make_client(dying).connect(token=carol.access)
+    make_client(dying).connect(token=dave.access)
+    carol_here = make_client(survivor).connect(token=carol.access)
+    dave_here = make_client(survivor).connect(token=dave.access)
+    everyone = sorted([alice.id, bob.id, carol.id, dave.id])
+    original.wait_for("getOnlineUsers", lambda ids: ids == everyone)
+    for person in (bob, carol, dave):
+        watcher.wait_for("userOnline", lambda e, p=person: e["userId"] == p.id)
+
+    dying.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    dave_here.close()
+
+    bound = NODE_TIMEOUT + NODE_TIMEOUT_SLACK
+    for person in (bob, dave):
+        watcher.wait_for("userOffline", lambda e, p=person: e["userId"] == p.id, timeout=bound)
+    assert time.monotonic() - killed <= bound
+    expected = sorted([alice.id, carol.id])
+    assert original.wait_for("getOnlineUsers", lambda ids: ids == expected, timeout=TIMEOUT)
+    watcher.barrier()
+    assert carol.id not in [e["userId"] for e in watcher.received("userOffline")]
+
+    carol_here.close()
+    assert watcher.wait_for("userOffline", lambda e: e["userId"] == carol.id, timeout=TIMEOUT)
+    assert original.wait_for("getOnlineUsers", lambda ids: ids == [alice.id], timeout=TIMEOUT)
+    assert [e["userId"] for e in watcher.received("userOffline")].count(bob.id) == 1
+
+
+def test_a_process_taken_for_dead_announces_its_users_again_when_it_wakes(
+    db,
+    start_server,
+    make_client,  # noqa: F811
+    redis_server,
+):
+    """A process that stalls (SIGSTOP) longer than the bound is taken for dead, and its users
+    are announced offline; when it runs again (SIGCONT), its sockets still connected, it
+    announces them online again."""
+    env = {
+        "REDIS_URL": redis_server.url,
+        "REALTIME_PRESENCE_FANOUT": "contacts",
+        "REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS": str(NODE_TIMEOUT),
+    }
+    stalling = start_server("gevent", **env)
+    survivor = start_server("eventlet", **env)
+    alice, bob = signup(survivor, "stall-a"), signup(survivor, "stall-b")
+    _meet(survivor, alice, bob)
+    watcher = make_client(survivor).connect(token=alice.access)
+    make_client(stalling).connect(token=bob.access)
+    watcher.wait_for("userOnline", lambda e: e["userId"] == bob.id)
+
+    stalling.process.send_signal(signal.SIGSTOP)
+    try:
+        bound = NODE_TIMEOUT + NODE_TIMEOUT_SLACK
+        watcher.wait_for("userOffline", lambda e: e["userId"] == bob.id, timeout=bound)
+    finally:
+        stalling.process.send_signal(signal.SIGCONT)
+    assert watcher.wait_for("userOnline", lambda e: len(watcher.received("userOnline")) > 1)
+    assert watcher.received("userOnline") == [{"userId": bob.id}] * 2
+
+
 # --- graceful shutdown -----------------------------------------------------------------------
 
 

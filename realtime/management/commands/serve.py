@@ -92,6 +92,7 @@ class Command(BaseCommand):
             revocations.hear(namespace)
             online_lists.hear(namespace.lists)
             sio.start_background_task(news.listen, sio.sleep)
+            sio.start_background_task(namespace.watch_nodes)
         app = access_log.wsgi(AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application())))
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
