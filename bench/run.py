@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -158,6 +159,25 @@ def ours_server(
     ]
     label = label or ("ours" if mode == "eventlet" else f"ours-{mode}")
     return Server("ours", label, cmd, env, ROOT, logdir)
+
+
+def restart_when_stopped(server: Server, into: dict) -> threading.Thread:
+    """Start `server` again on its port as soon as its process exits (S10: the load generator
+    sends it SIGTERM); `into["seconds"]`: from the exit until it answers /healthz again."""
+
+    def watch() -> None:
+        proc = server.proc
+        proc.wait()
+        stopped = time.monotonic()
+        into["exited_epoch"] = time.time()
+        if proc in _children:
+            _children.remove(proc)
+        server.start()
+        into["seconds"] = round(time.monotonic() - stopped, 2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 def reference_server(db_uri: str, logdir: Path, label: str, **extra: str) -> Server:
@@ -458,6 +478,70 @@ def ratio(ours, ref) -> str:
     if not ours or not ref:
         return "–"
     return f"{ours / ref:.2f}×"
+
+
+def per_connect_ms(run: dict) -> float | None:
+    """Server CPU per connected socket over connect + settle, in ms."""
+    cpu = run.get("server", {}).get("connectCpuSeconds")
+    connected = run.get("connect", {}).get("connected")
+    return round(cpu * 1000 / connected, 2) if cpu is not None and connected else None
+
+
+def s10_section(results: dict) -> list[str]:
+    s10 = results["S10"]
+    kinds = [k for k in ("ours", "ours_asgi", "reference") if k in s10]
+    names = {"ours": "ours (eventlet)", "ours_asgi": "ours (ASGI)", "reference": "reference"}
+
+    def row(label: str, get) -> list:
+        return [label] + [get(s10[k]) for k in kinds]
+
+    def pct(key: str, field: str):
+        return lambda r: (
+            f"{fmt(r.get(key, {}).get('p50'), 2)} / {fmt(r.get(key, {}).get('p99'), 2)}"
+        )
+
+    c = s10.get("config", {})
+    return [
+        f"## S10 restart storm: {c.get('connect')} users connected, the server restarted",
+        "",
+        table(
+            ["figure", *[names[k] for k in kinds]],
+            [
+                row(
+                    "connected before the restart",
+                    lambda r: fmt(r.get("initial", {}).get("connected")),
+                ),
+                row("SIGTERM → process exited (s)", lambda r: fmt(r.get("stopS"), 2)),
+                row("exited → answering again (s)", lambda r: fmt(r.get("restartS"), 2)),
+                row(
+                    "reconnected / caught up (sync)",
+                    lambda r: f"{r.get('reconnected')} / {r.get('caughtUp')}",
+                ),
+                row("SIGTERM → all reconnected (s)", lambda r: fmt(r.get("allBackS"), 2)),
+                row("SIGTERM → all caught up (s)", lambda r: fmt(r.get("allCaughtUpS"), 2)),
+                row("reconnect p50 / p99 (s)", pct("backS", "")),
+                row("caught up p50 / p99 (s)", pct("caughtUpS", "")),
+                row(
+                    "sends acknowledged / lost",
+                    lambda r: (
+                        f"{fmt(r.get('sends', {}).get('acked'))} / {r.get('sends', {}).get('lost')}"
+                    ),
+                ),
+                row("send p50 / p99 during the storm, users back (ms)", pct("stormSendMs", "")),
+                row("sync errors", lambda r: fmt(r.get("syncErrors"))),
+            ],
+        ),
+        "",
+        f"Every client is socket.io-client with its default reconnection (1 s doubling to 5 s, "
+        f"randomization 0.5). {c.get('senders')} of ours send `sendMessage` to other users at "
+        f"{c.get('rate')}/s in all for {c.get('chatS')} s, then the server gets SIGTERM and "
+        "bench/run.py starts it again on the same port as soon as it has exited; sends go on "
+        "from the clients that are back. Each client of ours, once reconnected, calls "
+        "`GET /api/sync?since=<cursor>` (the cursor taken before the chat began) until "
+        "`hasMore` is false. Lost: acknowledged sends whose `_id` the receiver got neither live "
+        "nor through sync. The reference has no sync: only its reconnect time is measured.",
+        "",
+    ]
 
 
 def table(headers: list[str], rows: list[list]) -> str:
@@ -1062,6 +1146,12 @@ def write_report(results: dict, path: Path) -> None:
                     "",
                 ],
                 compare(f"{count}: connects/s", oc, rc, "perSecond"),
+                compare(
+                    f"{count}: server CPU ms per connect (connect + settle)",
+                    {"ms": per_connect_ms(o)},
+                    {"ms": per_connect_ms(r)},
+                    "ms",
+                ),
                 compare(f"{count}: server RSS per connection (KB)", osv, rsv, "rssPerConnectionKb"),
                 compare(
                     f"{count}: server CPU s to connect + settle", osv, rsv, "connectCpuSeconds"
@@ -1079,6 +1169,24 @@ def write_report(results: dict, path: Path) -> None:
                     "",
                 ],
             ]
+            a = pair.get("ours_asgi")
+            if a:
+                ac, asv = a.get("connect", {}), a.get("server", {})
+                rows += [
+                    compare(f"{count}: ASGI mode: connects/s", ac, rc, "perSecond"),
+                    compare(
+                        f"{count}: ASGI mode: server CPU ms per connect",
+                        {"ms": per_connect_ms(a)},
+                        {"ms": per_connect_ms(r)},
+                        "ms",
+                    ),
+                    compare(
+                        f"{count}: ASGI mode: server RSS per connection (KB)",
+                        asv,
+                        rsv,
+                        "rssPerConnectionKb",
+                    ),
+                ]
         out += [
             "## S4 holding websocket connections",
             "",
@@ -1089,9 +1197,12 @@ def write_report(results: dict, path: Path) -> None:
             f"{L_LATER_S} s first, so that it has given back the memory of earlier sockets) and "
             "after the presence traffic settled; CPU from `/proc/<pid>/stat`. These users have no conversations, so ours "
             "sends each socket its `getOnlineUsers` and no deltas (presence goes to contacts); "
-            "the reference runs with its `getOnlineUsers` broadcast off here (with it on see S5).",
+            "the reference runs with its `getOnlineUsers` broadcast off here (with it on see S5). "
+            "The ASGI rows: a fresh `REALTIME_ASYNC_MODE=asgi` process of ours, same step.",
             "",
         ]
+    if results.get("S10"):
+        out += s10_section(results)
     s5 = results.get("S5")
     if s5:
         kinds = [k for k in ("ours", "ours_original", "ours_everyone", "reference") if k in s5]
@@ -1309,11 +1420,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, shorter phases")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8,A,S9)"
+        "--only",
+        default="",
+        help="comma-separated scenarios (S1,S23,S4,S5,S6,S7,M,L,S8,A,S9,S10)",
     )
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
     parser.add_argument("--sockets", default="", help="S4 socket counts, e.g. 1000,10000")
+    parser.add_argument("--storm-users", type=int, default=0, help="S10 users (10,000 full)")
+    parser.add_argument("--no-asgi", action="store_true", help="S4 under eventlet only")
     parser.add_argument(
         "--database",
         choices=("memory", "disk"),
@@ -1338,6 +1453,12 @@ def main() -> None:
         or ([1000] if quick else [1000, 5000, 10000]),
         "S4_connect_concurrency": 200,
         "S4_timeout": 90 if quick else 150,
+        "S4_asgi": not args.no_asgi,
+        "S10_users": args.storm_users or (2000 if quick else 10000),
+        "S10_senders": 100 if quick else 200,
+        "S10_rate": 50,
+        "S10_chat": 5,
+        "S10_timeout": 120 if quick else 240,
         "S5_users": 500,
         "S7_checkpoints": [10, 100, 1000] if quick else [10, 100, 1000, 10000],
         "S7_sample_sends": 10,
@@ -1356,7 +1477,10 @@ def main() -> None:
         "S8_readers": 200,
         "S8_duration": 10 if quick else 20,
     }
-    cfg["users"] = max(cfg["K"], max(cfg["S4_counts"]), cfg["S5_users"], cfg["S8_members"]) + 100
+    cfg["users"] = (
+        max(cfg["K"], max(cfg["S4_counts"]), cfg["S5_users"], cfg["S8_members"], cfg["S10_users"])
+        + 100
+    )
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -1551,7 +1675,86 @@ def main() -> None:
                     f"  {server.kind} {count}: connected {conn.get('connected')} in {conn.get('elapsedS')} s, "
                     f"{pair[server.kind].get('server', {}).get('rssPerConnectionKb')} KB/conn"
                 )
+            if cfg["S4_asgi"]:
+                asgi = ours_server(db.uri, workdir, mode="asgi").start()
+                asgi.users, asgi.users_file = ours.users, ours.users_file
+                pair["ours_asgi"] = run_load(
+                    asgi,
+                    "sockets",
+                    workdir,
+                    connect=count,
+                    connectConcurrency=cfg["S4_connect_concurrency"],
+                    connectTimeoutS=cfg["S4_timeout"],
+                    settleTimeoutS=60,
+                    holdS=10,
+                    watchdog=cfg["S4_timeout"] + 200,
+                )
+                asgi.stop()
+                conn = pair["ours_asgi"].get("connect", {})
+                log(
+                    f"  ours (asgi) {count}: connected {conn.get('connected')} in {conn.get('elapsedS')} s, "
+                    f"{pair['ours_asgi'].get('server', {}).get('rssPerConnectionKb')} KB/conn"
+                )
             results["S4"][str(count)] = pair
+
+    if want("S10"):
+        count = cfg["S10_users"]
+        log(f"S10 restart storm, {count} users")
+        s10 = {
+            "config": {
+                "connect": count,
+                "senders": cfg["S10_senders"],
+                "rate": cfg["S10_rate"],
+                "chatS": cfg["S10_chat"],
+            }
+        }
+        ours.stop()
+        for key, make in (
+            ("ours", lambda: ours_server(db.uri, workdir, label="ours-storm")),
+            (
+                "ours_asgi",
+                lambda: ours_server(db.uri, workdir, mode="asgi", label="ours-storm-asgi"),
+            ),
+            (
+                "reference",
+                lambda: reference_server(
+                    db.uri, workdir, "reference-storm", REFERENCE_PRESENCE="0"
+                ),
+            ),
+        ):
+            server = make().start()
+            source = ours if server.kind == "ours" else ref
+            server.users, server.users_file = source.users, source.users_file
+            restarted: dict = {}
+            watcher = restart_when_stopped(server, restarted)
+            s10[key] = run_load(
+                server,
+                "storm",
+                workdir,
+                connect=count,
+                connectConcurrency=200,
+                senders=cfg["S10_senders"],
+                rate=cfg["S10_rate"],
+                chatS=cfg["S10_chat"],
+                stormTimeoutS=cfg["S10_timeout"],
+                httpSockets=64,
+                watchdog=cfg["S10_timeout"] + 600,
+            )
+            watcher.join(60)
+            s10[key]["restartS"] = restarted.get("seconds")
+            if restarted.get("exited_epoch") and s10[key].get("killedAtEpochMs"):
+                s10[key]["stopS"] = round(
+                    restarted["exited_epoch"] - s10[key]["killedAtEpochMs"] / 1000, 2
+                )
+            server.stop()
+            r = s10[key]
+            log(
+                f"  {key}: restart {r.get('restartS')} s, all back {r.get('allBackS')} s, "
+                f"caught up {r.get('allCaughtUpS')} s, lost {r.get('sends', {}).get('lost')} of "
+                f"{r.get('sends', {}).get('acked')}, storm send p99 {r.get('stormSendMs', {}).get('p99')} ms"
+            )
+        ours.start()
+        results["S10"] = s10
 
     if want("S5"):
         log(f"S5 presence storm, {cfg['S5_users']} users at once")

@@ -10,6 +10,7 @@ semantics, docs/realtime.md), refused unless it names the token's own user."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from bson import ObjectId
@@ -52,9 +53,14 @@ def _raw_token(environ: dict, auth: object) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def authenticate(environ: dict, auth: object) -> Identity:
+def authenticate(
+    environ: dict, auth: object, is_live: Callable[[str, str], bool] | None = None
+) -> Identity:
     """Raise ConnectionRefusedError(`unauthorized` | `token_expired`) unless the token is a
-    valid access token of an active user whose session has not been logged out."""
+    valid access token of an active user whose session has not been logged out.
+
+    `is_live(user_id, session_id)` reads the latter (by default `tokens.session_is_live`; the
+    serving process reads it for many connects at once, `realtime.batching`)."""
     from socketio.exceptions import ConnectionRefusedError
 
     raw, via_cookie = _raw_token(environ, auth)
@@ -69,10 +75,12 @@ def authenticate(environ: dict, auth: object) -> Identity:
     user_id, session_id = token.get("user_id"), token.get("sid", "")
     if not isinstance(user_id, str) or not isinstance(session_id, str):
         raise ConnectionRefusedError(events.UNAUTHORIZED)
-    if not tokens.session_is_live(user_id=user_id, session_id=session_id):
-        raise ConnectionRefusedError(events.UNAUTHORIZED)
     claimed = _claimed_user_ids(environ, auth)
     if claimed is not None and claimed != [user_id]:
+        raise ConnectionRefusedError(events.UNAUTHORIZED)
+    if is_live is None:
+        is_live = lambda u, s: tokens.session_is_live(user_id=u, session_id=s)  # noqa: E731
+    if not is_live(user_id, session_id):
         raise ConnectionRefusedError(events.UNAUTHORIZED)
     expires_at = float("inf") if via_cookie else float(token["exp"])
     return Identity(

@@ -5,9 +5,11 @@ Acks are `{"ok": true, ...}` or `{"ok": false, "error": {"code", "detail"}}`."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import logging
+import threading
 import time
 
 import socketio
@@ -16,11 +18,12 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from pymongo.errors import PyMongoError
 
+from accounts import tokens
 from chatsite.errors import ChatError, DatabaseUnavailable, database_down
 from chatsite.ratelimit import hit
 from messaging import selectors, services
 from messaging.serializers import MessageSerializer
-from realtime import access_log, auth, events, memory, online_lists
+from realtime import access_log, auth, batching, events, memory, online_lists
 from realtime.online_lists import OnlineLists
 from realtime.presence import Presence, to_everyone
 from realtime.rooms import DIRECTORY_ROOM, original_room, presence_room, user_room
@@ -29,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 # Sockets rechecked per query by `watch_sessions` (see there).
 RECHECK_SLICE = 25
+# How long an ended session is remembered for the connects that were checking it meanwhile:
+# longer than any connect's reads take (they time out well before).
+ENDED_KEPT_SECONDS = 120
+# How long a socket whose session ended while it was connecting may take to finish connecting.
+PENDING_CONNECT_SECONDS = 30
 
 
 def _release_db_connection() -> None:
@@ -49,6 +57,14 @@ def _takes_lists(identity: auth.Identity) -> bool:
     return identity.original or settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]
 
 
+def _sessions_live(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    return batching.answers_for(pairs, tokens.sessions_live(pairs))
+
+
+def _contacts_of(user_ids: list[str]) -> dict[str, set[str]]:
+    return selectors.contact_ids_for_users(user_ids=sorted(set(user_ids)))
+
+
 def _error(code: str, detail: str) -> dict:
     return {"ok": False, "error": {"code": code, "detail": detail}}
 
@@ -65,6 +81,16 @@ class ChatNamespace:
         self.watching: dict[str, set[str]] = {}  # sid → users it asked to watch
         self.lists = OnlineLists(sio, presence)  # `getOnlineUsers` on every change, for some
         self.reclaimer = memory.Reclaimer()
+        # The database reads of a connect, for all connects in flight at once.
+        self.live_sessions = batching.Batcher(_sessions_live, default=False)
+        self.contact_reads = batching.Batcher(_contacts_of, default=frozenset())
+        # Sessions ended lately (numbered), for the connects that read before the news came
+        # (see `_ended_since`); `lock` orders them against the sockets registered.
+        self.lock = threading.Lock()
+        self.ended_count = 0
+        self.ended_lately: collections.deque[tuple[int, float, str, str | None]] = (
+            collections.deque()
+        )
 
     # --- connection lifecycle --------------------------------------------------------------
 
@@ -75,15 +101,22 @@ class ChatNamespace:
             # once, before any event of it is dispatched.
             return _error("invalid_event", "connect is not an event a client can send.")
         close_old_connections()
+        with self.lock:
+            asked_at = self.ended_count
         try:
-            identity = auth.authenticate(environ, auth_payload)
-            contacts = set() if to_everyone() else self._contacts(identity.user_id)
+            identity = auth.authenticate(environ, auth_payload, self._session_is_live)
+            contacts = set() if to_everyone() else set(self.contact_reads.ask(identity.user_id))
         except PyMongoError:
             logger.warning("socket refused: database unavailable")
             raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
         finally:
             _release_db_connection()
-        self.identities[sid] = identity
+        with self.lock:
+            # A session that ended after the read began was not closed with the others
+            # (this socket was not registered yet): refused, as a connect after it is.
+            if self._ended_since(asked_at, identity):
+                raise socketio.exceptions.ConnectionRefusedError(events.UNAUTHORIZED)
+            self.identities[sid] = identity
         access_log.socket_connected(sid, identity.user_id, environ)
         takes_lists = _takes_lists(identity)
         if identity.original:
@@ -140,6 +173,18 @@ class ChatNamespace:
 
     def _contacts(self, user_id: str) -> set[str]:
         return selectors.contact_ids_for_user(user_id=user_id)
+
+    def _session_is_live(self, user_id: str, session_id: str) -> bool:
+        return self.live_sessions.ask((user_id, session_id))
+
+    def _ended_since(self, count: int, identity: auth.Identity) -> bool:
+        """Whether a session of `identity` ended after the `count`-th (with `lock` held)."""
+        return any(
+            number > count
+            and user_id == identity.user_id
+            and session_id in (None, identity.session_id)
+            for number, _, user_id, session_id in self.ended_lately
+        )
 
     def _announce(self, event: str, user_id: str, contacts: set[str], skip_sid=None) -> None:
         """`userOnline`/`userOffline` to everyone, or to the user's contacts and watchers: a
@@ -348,14 +393,40 @@ class ChatNamespace:
             return  # being closed already, or gone
         self.ended.add(sid)
         self.sio.emit(events.SESSION_ENDED, {"reason": reason}, to=sid)
-        self.sio.disconnect(sid)
+        if self.sio.manager.is_connected(sid, "/"):
+            self.sio.disconnect(sid)
+        else:
+            # Its connect handler has not returned yet, and python-socketio ignores a
+            # disconnect until it has: once more when the socket is connected.
+            self.sio.start_background_task(self._disconnect_when_connected, sid)
+
+    def _disconnect_when_connected(self, sid: str) -> None:
+        for _ in range(int(PENDING_CONNECT_SECONDS / 0.05)):
+            self.sio.sleep(0.05)
+            if sid not in self.identities:
+                return  # refused or gone
+            if self.sio.manager.is_connected(sid, "/"):
+                self.sio.disconnect(sid)
+                return
+        logger.warning("a socket whose session ended did not finish connecting")
 
     def end_sessions(self, *, user_id: str, session_id: str | None, reason: str) -> None:
         """Close this process's sockets of `user_id`: all of them, or those of one login
-        session. From this call on, their events are refused."""
-        for sid, identity in list(self.identities.items()):
-            if identity.user_id == user_id and session_id in (None, identity.session_id):
-                self.end_session(sid, reason)
+        session. From this call on, their events are refused, and a connect whose check of the
+        session began before it is refused too."""
+        with self.lock:
+            self.ended_count += 1
+            now = time.monotonic()
+            self.ended_lately.append((self.ended_count, now, user_id, session_id))
+            while self.ended_lately and self.ended_lately[0][1] < now - ENDED_KEPT_SECONDS:
+                self.ended_lately.popleft()
+            sids = [
+                sid
+                for sid, identity in self.identities.items()
+                if identity.user_id == user_id and session_id in (None, identity.session_id)
+            ]
+        for sid in sids:
+            self.end_session(sid, reason)
 
 
 def _with_acks(handler):

@@ -19,6 +19,9 @@ for (const url of [config.base, config.socketBase || config.base]) {
 const users = config.usersFile ? JSON.parse(fs.readFileSync(config.usersFile, "utf8")) : [];
 const OURS = config.kind === "ours";
 const PRESENCE_EVENTS = new Set(["getOnlineUsers", "userOnline", "userOffline"]);
+// Unique to this run: a `clientMsgId` of an earlier run on the same database would be answered
+// with that run's message (the send is idempotent).
+const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 const log = (...args) => process.stderr.write(args.join(" ") + "\n");
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -553,6 +556,156 @@ const scenarios = {
       log(`[${config.kind}] soak round ${round}: ${summary.connected} connected, RSS ${connected && connected.rssKb} KB, after leaving ${empty && empty.rssKb} KB, later ${later && later.rssKb} KB`);
     }
     return { baselineRssKb: baseline && baseline.rssKb, rounds, disconnects: { ...disconnects } };
+  },
+
+  // S10: a restart storm. `connect` users connected (socket.io-client's default reconnection:
+  // 1 s doubling to 5 s, randomization 0.5), `senders` of them sending `sendMessage` at `rate`
+  // per second to as many others; the server gets SIGTERM (run.py starts it again on the same
+  // port); every client reconnects and (ours) catches up with GET /api/sync?since=<cursor>.
+  // Lost: acknowledged sends whose `_id` the receiver got neither live nor through sync.
+  async storm() {
+    const list = users.slice(0, config.connect);
+    const clients = [];
+    const openOne = (user) => new Promise((resolve) => {
+      const options = { transports: ["websocket"], forceNew: true, timeout: 30000 };
+      if (OURS) options.auth = { token: user.token };
+      else options.query = { userId: user.id };
+      const socket = io(config.base, options);
+      const client = { user, socket, received: new Set(), cursor: null, connects: 0, backAt: null, caughtUpAt: null, syncs: 0, syncErrors: 0 };
+      socket.on("newMessage", (message) => { if (message && message._id) client.received.add(message._id); });
+      socket.on("connect", () => {
+        client.connects++;
+        if (client.connects === 1) return resolve(client);
+        client.backAt = now();
+        if (OURS) catchUp(client);
+        else client.caughtUpAt = client.backAt;
+      });
+      socket.once("connect_error", () => { if (client.connects === 0) resolve(client); });
+    });
+    async function sync(client) {
+      for (let page = 0; page < 100; page++) {
+        const path = client.cursor ? `/api/sync?since=${client.cursor}` : "/api/sync";
+        const res = await request("GET", path, client.user.token);
+        if (res.status !== 200) return false;
+        const body = JSON.parse(res.body.toString());
+        for (const m of body.messages || []) client.received.add(m._id);
+        client.cursor = body.cursor;
+        if (!body.hasMore) return true;
+      }
+      return false;
+    }
+    async function catchUp(client) {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        if (await sync(client)) {
+          client.syncs++;
+          client.caughtUpAt = now();
+          return;
+        }
+        client.syncErrors++;
+        await sleep(500);
+      }
+    }
+    // Connect everyone (bounded concurrency), then take each one's sync cursor.
+    let next = 0;
+    const connectStarted = now();
+    await Promise.all(Array.from({ length: Math.min(config.connectConcurrency || 200, list.length) }, async () => {
+      while (next < list.length) {
+        const client = await openOne(list[next++]);
+        clients.push(client);
+      }
+    }));
+    const initial = { connected: clients.filter((c) => c.socket.connected).length, elapsedS: +((now() - connectStarted) / 1000).toFixed(2) };
+    log(`[${config.kind}] storm: ${initial.connected} connected in ${initial.elapsedS} s`);
+    if (OURS) {
+      let i = 0;
+      await Promise.all(Array.from({ length: 32 }, async () => { while (i < clients.length) await sync(clients[i++]); }));
+    }
+    // Senders: the first `senders` clients, each to a client of the second half.
+    const senders = OURS ? clients.slice(0, config.senders || 0) : [];
+    const half = Math.floor(clients.length / 2);
+    const expected = new Map(); // receiver client → Set of acknowledged ids
+    const sendLog = []; // {at, ms, ok}
+    let sending = true;
+    const ackedAt = new Map(); // id → when it was sent and acknowledged (for the lost ones)
+    let sendErrors = 0;
+    let sendSkipped = 0;
+    async function sendLoop(client, k) {
+      const receiver = clients[half + (k % Math.max(1, clients.length - half))];
+      const gapMs = (1000 * (config.senders || 1)) / (config.rate || 10);
+      await sleep(Math.random() * gapMs);
+      while (sending) {
+        if (!client.socket.connected || client.backAt === null && killedAt !== null) {
+          sendSkipped++; // not back yet: a real client would queue it
+        } else {
+          const t0 = now();
+          try {
+            const ack = await client.socket.timeout(30000).emitWithAck("sendMessage", { to: receiver.user.id, message: `bench s${++sendCounter}`, clientMsgId: `${RUN}-s${sendCounter}` });
+            if (ack && ack.ok) {
+              if (!expected.has(receiver)) expected.set(receiver, new Set());
+              expected.get(receiver).add(ack.message._id);
+              ackedAt.set(ack.message._id, { sentAt: t0, ackedAt: now(), senderBackAt: client.backAt });
+              sendLog.push({ at: t0, ms: now() - t0, sender: client });
+            } else sendErrors++;
+          } catch (error) { sendErrors++; }
+        }
+        await sleep(gapMs);
+      }
+    }
+    let killedAt = null;
+    const loops = senders.map((c, k) => sendLoop(c, k));
+    await sleep((config.chatS || 5) * 1000);
+    const serverBefore = procStats(config.serverPid);
+    killedAt = now();
+    const killedAtEpochMs = Date.now();
+    process.kill(config.serverPid, "SIGTERM");
+    log(`[${config.kind}] storm: SIGTERM at ${((killedAt - connectStarted) / 1000).toFixed(1)} s`);
+    const deadline = killedAt + (config.stormTimeoutS || 180) * 1000;
+    const back = () => clients.filter((c) => c.backAt !== null && c.socket.connected).length;
+    const caught = () => clients.filter((c) => c.caughtUpAt !== null).length;
+    while (now() < deadline && caught() < clients.length) await sleep(100);
+    const stormEnd = now();
+    const allBack = clients.every((c) => c.backAt !== null);
+    const allCaught = clients.every((c) => c.caughtUpAt !== null);
+    await sleep((config.afterS || 3) * 1000);
+    sending = false;
+    await Promise.all(loops);
+    await sleep(3000); // the last live deliveries
+    // Catch everyone up once more, for messages sent between their sync and the end.
+    let lost = 0;
+    let acked = 0;
+    const lostSample = [];
+    const rel = (t) => (t === null || t === undefined ? null : +((t - killedAt) / 1000).toFixed(3));
+    for (const [receiver, ids] of expected) {
+      acked += ids.size;
+      for (const id of ids) {
+        if (receiver.received.has(id)) continue;
+        lost++;
+        const a = ackedAt.get(id);
+        if (lostSample.length < 10) {
+          lostSample.push({ id, sent: rel(a.sentAt), acked: rel(a.ackedAt), senderBack: rel(a.senderBackAt), receiverBack: rel(receiver.backAt), receiverCaughtUp: rel(receiver.caughtUpAt), receiverConnects: receiver.connects });
+        }
+      }
+    }
+    const stormSends = sendLog.filter((s) => s.at >= killedAt && s.at <= stormEnd);
+    const backTimes = clients.filter((c) => c.backAt !== null).map((c) => c.backAt - killedAt);
+    const caughtTimes = clients.filter((c) => c.caughtUpAt !== null).map((c) => c.caughtUpAt - killedAt);
+    const result = {
+      initial,
+      killedAtEpochMs,
+      clients: clients.length,
+      reconnected: back(),
+      caughtUp: caught(),
+      allBackS: allBack ? +(Math.max(...backTimes) / 1000).toFixed(2) : null,
+      allCaughtUpS: allCaught ? +(Math.max(...caughtTimes) / 1000).toFixed(2) : null,
+      backS: percentiles(backTimes.map((t) => t / 1000)),
+      caughtUpS: percentiles(caughtTimes.map((t) => t / 1000)),
+      syncErrors: clients.reduce((n, c) => n + c.syncErrors, 0),
+      sends: { acked, errors: sendErrors, skippedWhileAway: sendSkipped, lost, lostSample, senders: senders.length, rate: config.rate || null },
+      stormSendMs: percentiles(stormSends.map((s) => s.ms)),
+      serverBefore,
+    };
+    for (const c of clients) c.socket.close();
+    return result;
   },
 
   // S8: a group whose members are all connected; `small` is a 2-member group for comparison.

@@ -251,6 +251,10 @@ class Api:
         return response.json()
 
 
+class ConnectionRefused(Exception):
+    """The server answered a `RawSocket`'s CONNECT with CONNECT_ERROR (its message in args)."""
+
+
 class RawSocket:
     """One Socket.IO connection spoken by hand over a bare WebSocket (websocket-client), for
     what a well-behaved client never does: stop answering the server's pings (a tab whose
@@ -279,6 +283,9 @@ class RawSocket:
             assert packet.startswith("4"), packet
             if packet.startswith("40"):
                 break
+            if packet.startswith("44"):  # CONNECT_ERROR: refused
+                self.closed.set()
+                raise ConnectionRefused(json.loads(packet[2:]).get("message"))
             self._check(packet)
             self.packets.append(packet)
         self.ws.settimeout(None)
