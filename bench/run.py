@@ -172,6 +172,9 @@ def restart_when_stopped(server: Server, into: dict) -> threading.Thread:
         into["exited_epoch"] = time.time()
         if proc in _children:
             _children.remove(proc)
+        if server.kind == "ours" and "--no-migrate" not in server.cmd:
+            # As operators restart: the first start migrated (docs/operations.md).
+            server.cmd = [*server.cmd, "--no-migrate"]
         server.start()
         into["seconds"] = round(time.monotonic() - stopped, 2)
 

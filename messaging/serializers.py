@@ -38,7 +38,7 @@ class ServiceCheckedField(serializers.JSONField):
 # the class: schema tools fail to compile it with them, so the schema lets through a message
 # made only of those, which the service answers `message_empty`.
 INVISIBLE = character_class(
-    lambda char: char != "\x00" and ord(char) <= 0xFFFF and invisible_character(char)
+    lambda char: char != "\x00" and invisible_character(char), up_to=0xFFFF
 )
 MESSAGE_TEXT_PATTERN = f"^[{INVISIBLE}]*[^{INVISIBLE}\\u0000][^\\u0000]*$"
 
