@@ -7,10 +7,13 @@ from messaging.services import invisible_character
 
 
 def test_every_whitespace_character_is_in_the_basic_multilingual_plane():
-    assert WHITESPACE == character_class(str.isspace)
+    assert character_class(str.isspace) == WHITESPACE
 
 
 def test_the_invisible_class_is_that_of_the_whole_of_unicode_below_u_10000():
-    assert INVISIBLE == character_class(
-        lambda char: char != "\x00" and ord(char) <= 0xFFFF and invisible_character(char)
+    assert (
+        character_class(
+            lambda char: char != "\x00" and ord(char) <= 0xFFFF and invisible_character(char)
+        )
+        == INVISIBLE
     )
