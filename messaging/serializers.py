@@ -37,9 +37,7 @@ class ServiceCheckedField(serializers.JSONField):
 # invisible characters past U+FFFF (tag characters, musical-notation controls) are left out of
 # the class: schema tools fail to compile it with them, so the schema lets through a message
 # made only of those, which the service answers `message_empty`.
-INVISIBLE = character_class(
-    lambda char: char != "\x00" and invisible_character(char), up_to=0xFFFF
-)
+INVISIBLE = character_class(lambda char: char != "\x00" and invisible_character(char), up_to=0xFFFF)
 MESSAGE_TEXT_PATTERN = f"^[{INVISIBLE}]*[^{INVISIBLE}\\u0000][^\\u0000]*$"
 
 
