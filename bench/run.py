@@ -382,6 +382,26 @@ def run_load(server: Server, scenario: str, workdir: Path, watchdog: int = 600, 
     return result
 
 
+def s6_load(web: Server, workdir: Path, socket_base: str, cfg: dict) -> dict:
+    """S6's load: REST sends to `web`, the receivers' sockets on `socket_base`."""
+    return run_load(
+        web,
+        "sockets",
+        workdir,
+        socketBase=socket_base,
+        connect=cfg["S6_connected"],
+        connectConcurrency=100,
+        connectTimeoutS=120,
+        settleTimeoutS=60,
+        phases=[
+            phase("rate", "rate", "rest", rate=cfg["S6_rate"], durationS=cfg["M_duration"]),
+            flat("rest", cfg["S3_concurrency"], cfg["M_duration"]),
+        ],
+        httpSockets=64,
+        watchdog=600,
+    )
+
+
 def s6_through_nginx(pair: list[Server], workdir: Path, cfg: dict) -> dict | None:
     """S6's load again, through the shipped nginx configuration (deploy/nginx/) in front of
     the same two processes: REST sends and sockets both go to nginx, which spreads them over
@@ -401,22 +421,7 @@ def s6_through_nginx(pair: list[Server], workdir: Path, cfg: dict) -> dict | Non
     target.base, target.proc = proxy.url, web.proc  # server figures: process A's
     target.users, target.users_file = web.users, web.users_file
     try:
-        return run_load(
-            target,
-            "sockets",
-            workdir,
-            socketBase=proxy.url,
-            connect=cfg["S6_connected"],
-            connectConcurrency=100,
-            connectTimeoutS=120,
-            settleTimeoutS=60,
-            phases=[
-                phase("rate", "rate", "rest", rate=cfg["S6_rate"], durationS=cfg["M_duration"]),
-                flat("rest", cfg["S3_concurrency"], cfg["M_duration"]),
-            ],
-            httpSockets=64,
-            watchdog=600,
-        )
+        return s6_load(target, workdir, proxy.url, cfg)
     finally:
         proxy.stop()
 
@@ -1829,22 +1834,7 @@ def main() -> None:
                 server.start()
                 server.users, server.users_file = ours.users, ours.users_file
             web, sockets = pair
-            results["S6"] = run_load(
-                web,
-                "sockets",
-                workdir,
-                socketBase=sockets.base,
-                connect=cfg["S6_connected"],
-                connectConcurrency=100,
-                connectTimeoutS=120,
-                settleTimeoutS=60,
-                phases=[
-                    phase("rate", "rate", "rest", rate=cfg["S6_rate"], durationS=cfg["M_duration"]),
-                    flat("rest", cfg["S3_concurrency"], cfg["M_duration"]),
-                ],
-                httpSockets=64,
-                watchdog=600,
-            )
+            results["S6"] = s6_load(web, workdir, sockets.base, cfg)
             for p in results["S6"].get("phases", []):
                 log(
                     f"  {p['name']}: {p['perSecond']}/s delivery p50 {p['deliveryMs']['p50']} "
