@@ -24,6 +24,10 @@ LAUNCH_ARGS = [
 ]
 SHOTS = ARTIFACTS / "screenshots"
 PASSWORD = "correct-horse-9"
+# How long an assertion waits for the page by default (Playwright's own is 5 s): in the full
+# suite a module's page tests share one server and two cores with the browser. An assertion
+# about how soon something shows passes its own `timeout`.
+EXPECT_TIMEOUT_MS = 10_000
 # The marks of every demo-page test module (`pytestmark = BROWSER_TESTS`); their server is the
 # `server` fixture of conftest.py.
 BROWSER_TESTS = [

@@ -84,10 +84,12 @@ def server(chat_server_factory):
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium for the demo-page tests (realtime/tests/browser.py)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
-    from realtime.tests.browser import CHROMIUM, LAUNCH_ARGS
+    from realtime.tests.browser import CHROMIUM, EXPECT_TIMEOUT_MS, LAUNCH_ARGS
 
+    # What the page shows, it shows within this (assertions of how soon pass their own timeout).
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True
