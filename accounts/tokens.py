@@ -205,12 +205,20 @@ def sessions_live(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         found = revoked.find({"session_id": {"$in": unknown}, "logout": True}, {"session_id": 1})
         ended.update(row["session_id"] for row in found)
     now = timezone.now()
-    for sid, row in rows.items():
-        last = row.get("last_used_at")
-        if sid not in ended and (last is None or last.replace(tzinfo=UTC) < now - TOUCH_INTERVAL):
-            _sessions().update_one(
-                {"_id": row["_id"], "last_used_at": last}, {"$set": {"last_used_at": now}}
-            )
+    stale = [
+        row["_id"]
+        for sid, row in rows.items()
+        if sid not in ended
+        and (
+            row.get("last_used_at") is None
+            or row["last_used_at"].replace(tzinfo=UTC) < now - TOUCH_INTERVAL
+        )
+    ]
+    if stale:
+        # One write for them all: a write per session made a storm's batches wait on as many
+        # round trips (and the embedded database's retryable-write bookkeeping costs it a scan
+        # per write: docs/benchmarks.md, "Connect storms").
+        _sessions().update_many({"_id": {"$in": stale}}, {"$set": {"last_used_at": now}})
     return {(u, s) for u, s in pairs if u in active and s not in ended}
 
 
