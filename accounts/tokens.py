@@ -25,7 +25,6 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import cookies
 from accounts.models import LoginSession, RevokedToken, User
-from accounts.selectors import user_is_active
 
 
 class RefreshTokenReused(TokenError):
@@ -163,19 +162,15 @@ def ended_sessions(session_ids: list[str]) -> set[str]:
 def session_is_live(*, user_id: str, session_id: str) -> bool:
     """True if the user exists and is active and this login session was not ended.
 
-    Asked on every socket connect (a reconnect storm asks it thousands of times a second), so
-    it reads through the driver: the ORM's query building costs this process more CPU than the
-    two indexed reads themselves (measured: docs/benchmarks.md, "Measurements behind the code")."""
-    if not ObjectId.is_valid(user_id) or not user_is_active(ObjectId(user_id)):
-        return False
-    return not session_has_ended(session_id)
+    `sessions_live` for one pair (the serving process asks it for many connects at once)."""
+    return (user_id, session_id) in sessions_live([(user_id, session_id)])
 
 
 def sessions_live(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Of these (user id, session id) pairs, the ones `session_is_live` would answer True for:
-    three indexed reads for all of them (users, sessions, and the `RevokedToken` rows of
-    sessions without a row), however many, instead of two per pair. Touches `last_used_at` as
-    `session_has_ended` does.
+    """Of these (user id, session id) pairs, those whose user exists and is active and whose
+    login session was not ended: three indexed reads for all of them (users, sessions, and the
+    `RevokedToken` rows of sessions without a row), however many, instead of two per pair.
+    Touches `last_used_at` as `session_has_ended` does.
 
     For many socket connects at once (`realtime.batching`): each read costs this process more
     CPU than the answer it carries, and a reconnect storm asks thousands a second (measured:

@@ -382,6 +382,21 @@ def run_load(server: Server, scenario: str, workdir: Path, watchdog: int = 600, 
     return result
 
 
+def s4_load(server: Server, workdir: Path, count: int, cfg: dict) -> dict:
+    """S4's load: `count` sockets connected to `server`, then held idle."""
+    return run_load(
+        server,
+        "sockets",
+        workdir,
+        connect=count,
+        connectConcurrency=cfg["S4_connect_concurrency"],
+        connectTimeoutS=cfg["S4_timeout"],
+        settleTimeoutS=60,
+        holdS=10,
+        watchdog=cfg["S4_timeout"] + 200,
+    )
+
+
 def s6_load(web: Server, workdir: Path, socket_base: str, cfg: dict) -> dict:
     """S6's load: REST sends to `web`, the receivers' sockets on `socket_base`."""
     return run_load(
@@ -1667,17 +1682,7 @@ def main() -> None:
             # so that RSS per connection is measured from the idle process.
             time.sleep(L_LATER_S)
             for server in (ours, ref):
-                pair[server.kind] = run_load(
-                    server,
-                    "sockets",
-                    workdir,
-                    connect=count,
-                    connectConcurrency=cfg["S4_connect_concurrency"],
-                    connectTimeoutS=cfg["S4_timeout"],
-                    settleTimeoutS=60,
-                    holdS=10,
-                    watchdog=cfg["S4_timeout"] + 200,
-                )
+                pair[server.kind] = s4_load(server, workdir, count, cfg)
                 conn = pair[server.kind].get("connect", {})
                 log(
                     f"  {server.kind} {count}: connected {conn.get('connected')} in {conn.get('elapsedS')} s, "
@@ -1686,17 +1691,7 @@ def main() -> None:
             if cfg["S4_asgi"]:
                 asgi = ours_server(db.uri, workdir, mode="asgi").start()
                 asgi.users, asgi.users_file = ours.users, ours.users_file
-                pair["ours_asgi"] = run_load(
-                    asgi,
-                    "sockets",
-                    workdir,
-                    connect=count,
-                    connectConcurrency=cfg["S4_connect_concurrency"],
-                    connectTimeoutS=cfg["S4_timeout"],
-                    settleTimeoutS=60,
-                    holdS=10,
-                    watchdog=cfg["S4_timeout"] + 200,
-                )
+                pair["ours_asgi"] = s4_load(asgi, workdir, count, cfg)
                 asgi.stop()
                 conn = pair["ours_asgi"].get("connect", {})
                 log(
