@@ -156,20 +156,31 @@ class ChatNamespace:
             self._went_offline(identity.user_id)
         return None
 
-    def _went_offline(self, user_id: str) -> None:
+    def _went_offline(self, user_id: str, contacts: set[str] | None = None) -> None:
         """`user_id` has no socket left on any live process: `userOffline` to their contacts
-        and watchers, and the `getOnlineUsers` lists that name them."""
+        (read here unless given) and watchers, and the `getOnlineUsers` lists that name them."""
         online_lists.announce_changed(user_id)
         if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
             return
-        contacts = set()
-        if not to_everyone():
-            close_old_connections()
-            try:
-                contacts = self._contacts(user_id)
-            except PyMongoError:
-                logger.warning("userOffline reaches only watchers: database unavailable")
+        if contacts is None:
+            ((_, contacts),) = self._with_contacts([user_id])
         self._announce(events.USER_OFFLINE, user_id, contacts)
+
+    def _with_contacts(self, user_ids: list[str]):
+        """`(user id, their contacts)` for each of `user_ids`, the contacts read
+        `batching.LIMIT` users at a time (none when presence goes to everyone; none, with a
+        warning, when the database is unreachable: the announcement reaches only watchers)."""
+        for start in range(0, len(user_ids), batching.LIMIT):
+            chunk = user_ids[start : start + batching.LIMIT]
+            found = {}
+            if not to_everyone():
+                close_old_connections()
+                try:
+                    found = _contacts_of(chunk)
+                except PyMongoError:
+                    logger.warning("presence news reach only watchers: database unavailable")
+            for user_id in chunk:
+                yield user_id, set(found.get(user_id, ()))
 
     def _contacts(self, user_id: str) -> set[str]:
         return selectors.contact_ids_for_user(user_id=user_id)
@@ -348,9 +359,9 @@ class ChatNamespace:
                     logger.warning("presence: process %s stopped beating; %d users were on it",
                                    node, len(users))  # fmt: skip
                     online = set(self.presence.online_among(users))
-                    for user_id in users:
-                        if user_id not in online:
-                            self._went_offline(user_id)
+                    gone = [user_id for user_id in users if user_id not in online]
+                    for user_id, contacts in self._with_contacts(gone):
+                        self._went_offline(user_id, contacts)
             except Exception:
                 logger.exception("presence heartbeat failed; retrying")
             self.sio.sleep(self.presence.beat_seconds)
@@ -360,10 +371,9 @@ class ChatNamespace:
             users = sorted(self.presence.local)
         for user_id in users:
             online_lists.announce_changed(user_id)
-            if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
-                continue
-            close_old_connections()
-            contacts = set() if to_everyone() else self._contacts(user_id)
+        if settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
+            return
+        for user_id, contacts in self._with_contacts(users):
             self._announce(events.USER_ONLINE, user_id, contacts)
 
     def watch_memory(self) -> None:
