@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import expect
 
@@ -47,9 +48,17 @@ SEND = """async ([conversationId, texts]) => {
 
 
 def search(person: Person, query: str) -> None:
-    """Types `query` in "Search messages" and presses Enter."""
+    """Types `query` in "Search messages", presses Enter and waits for the server's answer to
+    that search (up to 30 s: the suite's load can hold a search back longer than what a page
+    assertion waits), so that what the page then shows is what it made of the answer."""
     person.page.fill("#message-search-input", query)
-    person.page.press("#message-search-input", "Enter")
+
+    def answer(response) -> bool:
+        url = urlsplit(response.url)
+        return url.path == "/api/search" and parse_qs(url.query).get("q") == [query.strip()]
+
+    with person.page.expect_response(answer, timeout=30_000):
+        person.page.press("#message-search-input", "Enter")
 
 
 def hits(person: Person):
