@@ -1451,6 +1451,11 @@ def main() -> None:
     parser.add_argument("--connected", type=int, default=0, help="connected users in S2/S3")
     parser.add_argument("--sockets", default="", help="S4 socket counts, e.g. 1000,10000")
     parser.add_argument("--storm-users", type=int, default=0, help="S10 users (10,000 full)")
+    parser.add_argument(
+        "--storm-servers",
+        default="ours,ours_asgi,reference",
+        help="S10's servers, comma-separated (ours, ours_asgi, reference)",
+    )
     parser.add_argument("--no-asgi", action="store_true", help="S4 under eventlet only")
     parser.add_argument(
         "--database",
@@ -1478,6 +1483,7 @@ def main() -> None:
         "S4_timeout": 90 if quick else 150,
         "S4_asgi": not args.no_asgi,
         "S10_users": args.storm_users or (2000 if quick else 10000),
+        "S10_servers": args.storm_servers.split(","),
         "S10_senders": 100 if quick else 200,
         "S10_rate": 50,
         "S10_chat": 5,
@@ -1725,6 +1731,8 @@ def main() -> None:
                 ),
             ),
         ):
+            if key not in cfg["S10_servers"]:
+                continue
             server = make().start()
             source = ours if server.kind == "ours" else ref
             server.users, server.users_file = source.users, source.users_file

@@ -319,13 +319,7 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
         return result
 
     ranges = {pk: (seen.get(str(pk), 0), current[pk]) for pk in changed}
-    window = reduce(
-        or_,
-        (Q(conversation_id=pk, version__gt=lo, version__lte=hi) for pk, (lo, hi) in ranges.items()),
-    )
-    messages = list(
-        Message.objects.filter(window).order_by("conversation_id", "version")[: batch + 1]
-    )
+    messages = _messages_in_windows(ranges, limit=batch + 1)
     new_versions = {str(pk): version for pk, version in current.items()}
     if len(messages) > batch:
         result["hasMore"] = True
@@ -347,6 +341,29 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
     ]
     result["versions"] = new_versions
     return result
+
+
+def _messages_in_windows(ranges: dict, *, limit: int) -> list[Message]:
+    """The messages of each conversation in `ranges` (`{pk: (after version, up to version)}`,
+    in the order of the pks) whose version is in its window, by conversation then version: at
+    most `limit`.
+
+    One query (an `$or` of the windows) where the database serves each branch from the
+    `(conversation, version)` index; one query per window, until `limit` is reached, on a
+    database that reads the whole collection for an `$or` (the embedded one: the adapter's
+    `or_reads_whole_collection`; one sync touching two conversations read every message)."""
+    windows = [
+        Q(conversation_id=pk, version__gt=lo, version__lte=hi) for pk, (lo, hi) in ranges.items()
+    ]
+    if not getattr(connection.features, "or_reads_whole_collection", False):
+        query = Message.objects.filter(reduce(or_, windows))
+        return list(query.order_by("conversation_id", "version")[:limit])
+    messages: list[Message] = []
+    for window in windows:
+        messages += Message.objects.filter(window).order_by("version")[: limit - len(messages)]
+        if len(messages) >= limit:
+            break
+    return messages
 
 
 # How far apart two processes' clocks may be when search stops at a conversation whose last

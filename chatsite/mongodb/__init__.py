@@ -25,6 +25,13 @@ What it handles (SecantusDB 0.7.0b3), and how each is tested:
   is one `$all` query on MongoDB and an equality on one word, the rest checked in Python, with
   the embedded database. Tested: `chatsite/tests/test_mongodb_commands.py` (same ids either
   way, a property test), `messaging/tests/test_search.py` (the index it reads).
+- An `$or` is never served from indexes, even when each branch could be: it reads the whole
+  collection. The adapter's features say so (`or_reads_whole_collection`); `/api/sync` then
+  reads each changed conversation's window of versions with its own query
+  (`messaging.selectors._messages_in_windows`), where MongoDB gets one `$or`. Tested:
+  `messaging/tests/test_apis.py` (both ways, same messages; each window from the index; the
+  `$or` still a scan here). Measured: a sync touching two conversations cost the database
+  28 ms of CPU among 1,050 messages, 4.6 ms after (docs/benchmarks.md).
 - A limit doesn't stop its reading of an index range or a sort. The adapter's features say so
   (`limit_reads_whole_index_range`); the message admin's paginator then reads pages by time
   windows (`messaging.admin.NewestMessagesPaginator`). Tested: `messaging/tests/test_admin.py`,

@@ -11,6 +11,10 @@ class DatabaseFeatures(MongoDatabaseFeatures):
     # limit and the skip (its `explain`: docs/benchmarks.md, the message admin). MongoDB stops
     # at the limit; the stock backend's features have no such flag.
     limit_reads_whole_index_range = True
+    # It serves no `$or` from indexes, even when each branch could be (MongoDB reads each
+    # branch's index range and merges them): it reads the whole collection. The stock
+    # backend's features have no such flag.
+    or_reads_whole_collection = True
 
 
 class DatabaseOperations(MongoDatabaseOperations):
