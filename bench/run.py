@@ -512,8 +512,13 @@ def per_connect_ms(run: dict) -> float | None:
 
 def s10_section(results: dict) -> list[str]:
     s10 = results["S10"]
-    kinds = [k for k in ("ours", "ours_asgi", "reference") if k in s10]
-    names = {"ours": "ours (eventlet)", "ours_asgi": "ours (ASGI)", "reference": "reference"}
+    kinds = [k for k in ("ours", "ours_status", "ours_asgi", "reference") if k in s10]
+    names = {
+        "ours": "ours (eventlet)",
+        "ours_status": "ours (eventlet), cursor in the handshake",
+        "ours_asgi": "ours (ASGI)",
+        "reference": "reference",
+    }
 
     def row(label: str, get) -> list:
         return [label] + [get(s10[k]) for k in kinds]
@@ -552,6 +557,9 @@ def s10_section(results: dict) -> list[str]:
                 ),
                 row("send p50 / p99 during the storm, users back (ms)", pct("stormSendMs", "")),
                 row("sync errors", lambda r: fmt(r.get("syncErrors"))),
+                row(
+                    "syncs skipped (`syncStatus` up to date)", lambda r: fmt(r.get("syncsSkipped"))
+                ),
             ],
         ),
         "",
@@ -1453,8 +1461,8 @@ def main() -> None:
     parser.add_argument("--storm-users", type=int, default=0, help="S10 users (10,000 full)")
     parser.add_argument(
         "--storm-servers",
-        default="ours,ours_asgi,reference",
-        help="S10's servers, comma-separated (ours, ours_asgi, reference)",
+        default="ours,ours_status,ours_asgi,reference",
+        help="S10's servers, comma-separated (ours, ours_status, ours_asgi, reference)",
     )
     parser.add_argument("--no-asgi", action="store_true", help="S4 under eventlet only")
     parser.add_argument(
@@ -1720,6 +1728,8 @@ def main() -> None:
         ours.stop()
         for key, make in (
             ("ours", lambda: ours_server(db.uri, workdir, label="ours-storm")),
+            # The same, with each client's cursor in its handshake (`syncStatus`).
+            ("ours_status", lambda: ours_server(db.uri, workdir, label="ours-storm-status")),
             (
                 "ours_asgi",
                 lambda: ours_server(db.uri, workdir, mode="asgi", label="ours-storm-asgi"),
@@ -1749,6 +1759,7 @@ def main() -> None:
                 chatS=cfg["S10_chat"],
                 stormTimeoutS=cfg["S10_timeout"],
                 httpSockets=64,
+                syncStatus=key == "ours_status",
                 watchdog=cfg["S10_timeout"] + 600,
             )
             watcher.join(60)

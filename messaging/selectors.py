@@ -343,6 +343,43 @@ def sync_changes(*, user: User, since: str | None, batch: int | None = None) -> 
     return result
 
 
+def sync_cursors_current(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The `(user id, cursor)` pairs for which `sync_changes(user, since=cursor)` would answer
+    no message and no read marker: the cursor is the user's own and none of their
+    conversations changed after it. Two reads for all the pairs (the cursors, then the users'
+    conversations); a malformed or unknown cursor, or another user's, is not current."""
+    pairs = [
+        (user_id, cursor)
+        for user_id, cursor in pairs
+        if isinstance(cursor, str) and OBJECT_ID.match(cursor) and OBJECT_ID.match(user_id)
+    ]
+    if not pairs:
+        return set()
+    checkpoints = {
+        str(pk): (str(user_id), versions)
+        for pk, user_id, versions in SyncCheckpoint.objects.filter(
+            pk__in=sorted({ObjectId(cursor) for _, cursor in pairs})
+        ).values_list("pk", "user_id", "versions")
+    }
+    users = sorted({ObjectId(user_id) for user_id, _ in pairs})
+    versions_of: dict[str, dict[str, int]] = {str(user_id): {} for user_id in users}
+    conversations = connection.get_collection(Conversation._meta.db_table)
+    for row in conversations.find(
+        {"participants": {"$in": users}}, {"participants": 1, "version": 1}
+    ):
+        for member in row["participants"]:
+            if str(member) in versions_of:
+                versions_of[str(member)][str(row["_id"])] = row.get("version", 0)
+    current = set()
+    for user_id, cursor in pairs:
+        owner, seen = checkpoints.get(cursor, (None, None))
+        if owner != user_id:
+            continue
+        if all(version <= int(seen.get(pk, 0)) for pk, version in versions_of[user_id].items()):
+            current.add((user_id, cursor))
+    return current
+
+
 def _messages_in_windows(ranges: dict, *, limit: int) -> list[Message]:
     """The messages of each conversation in `ranges` (`{pk: (after version, up to version)}`,
     in the order of the pks) whose version is in its window, by conversation then version: at

@@ -15,6 +15,7 @@ CONVERSATION_UPDATED = "conversationUpdated"
 REMOVED_FROM_CONVERSATION = "removedFromConversation"
 SESSION_ENDED = "sessionEnded"
 USER_SIGNED_UP = "userSignedUp"
+SYNC_STATUS = "syncStatus"
 
 # client → server
 SEND_MESSAGE = "sendMessage"

@@ -65,6 +65,10 @@ def _contacts_of(user_ids: list[str]) -> dict[str, set[str]]:
     return selectors.contact_ids_for_users(user_ids=sorted(set(user_ids)))
 
 
+def _cursors_current(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    return batching.answers_for(pairs, selectors.sync_cursors_current(pairs))
+
+
 def _error(code: str, detail: str) -> dict:
     return {"ok": False, "error": {"code": code, "detail": detail}}
 
@@ -84,6 +88,7 @@ class ChatNamespace:
         # The database reads of a connect, for all connects in flight at once.
         self.live_sessions = batching.Batcher(_sessions_live, default=False)
         self.contact_reads = batching.Batcher(_contacts_of, default=frozenset())
+        self.cursor_reads = batching.Batcher(_cursors_current, default=False)
         # Sessions ended lately (numbered), for the connects that read before the news came
         # (see `_ended_since`); `lock` orders them against the sockets registered.
         self.lock = threading.Lock()
@@ -138,6 +143,25 @@ class ChatNamespace:
             online_lists.announce_changed(identity.user_id)
             if not settings.REALTIME["LEGACY_PRESENCE_BROADCAST"]:
                 self._announce(events.USER_ONLINE, identity.user_id, contacts, skip_sid=sid)
+        if isinstance(auth_payload, dict) and "since" in auth_payload:
+            self._sync_status(sid, identity.user_id, auth_payload["since"])
+
+    def _sync_status(self, sid: str, user_id: str, since: object) -> None:
+        """`syncStatus` for a handshake that carried the client's sync cursor: whether
+        `/api/sync` from it would answer nothing. Read after the socket joined its rooms, so a
+        change the read does not see reaches the socket live; one read for all the connects
+        in flight."""
+        up_to_date = False
+        if isinstance(since, str):
+            close_old_connections()
+            try:
+                up_to_date = self.cursor_reads.ask((user_id, since))
+            except PyMongoError:
+                logger.warning("sync status unknown: database unavailable")
+            finally:
+                _release_db_connection()
+        echoed = since if isinstance(since, str) and len(since) <= 64 else None
+        self.sio.emit(events.SYNC_STATUS, {"since": echoed, "upToDate": up_to_date}, to=sid)
 
     def disconnect(self, sid: str, *reason) -> dict | None:
         if self.sio.manager.is_connected(sid, "/"):

@@ -568,17 +568,27 @@ const scenarios = {
     const clients = [];
     const openOne = (user) => new Promise((resolve) => {
       const options = { transports: ["websocket"], forceNew: true, timeout: 30000 };
-      if (OURS) options.auth = { token: user.token };
+      const client = { user, socket: null, received: new Set(), cursor: null, connects: 0, backAt: null, caughtUpAt: null, syncs: 0, syncErrors: 0, skipped: false };
+      // With `syncStatus`, every (re)connect sends the cursor of the moment in the handshake.
+      if (OURS) options.auth = config.syncStatus ? (cb) => cb({ token: user.token, since: client.cursor }) : { token: user.token };
       else options.query = { userId: user.id };
       const socket = io(config.base, options);
-      const client = { user, socket, received: new Set(), cursor: null, connects: 0, backAt: null, caughtUpAt: null, syncs: 0, syncErrors: 0 };
+      client.socket = socket;
       socket.on("newMessage", (message) => { if (message && message._id) client.received.add(message._id); });
       socket.on("connect", () => {
         client.connects++;
         if (client.connects === 1) return resolve(client);
         client.backAt = now();
-        if (OURS) catchUp(client);
-        else client.caughtUpAt = client.backAt;
+        if (!OURS) client.caughtUpAt = client.backAt;
+        else if (!config.syncStatus) catchUp(client);
+        // else: the `syncStatus` that follows says whether to call /api/sync.
+      });
+      socket.on("syncStatus", ({ since, upToDate }) => {
+        if (client.connects < 2 || since !== client.cursor) return;
+        if (upToDate) {
+          client.skipped = true;
+          client.caughtUpAt = now();
+        } else catchUp(client);
       });
       socket.once("connect_error", () => { if (client.connects === 0) resolve(client); });
     });
@@ -700,6 +710,7 @@ const scenarios = {
       backS: percentiles(backTimes.map((t) => t / 1000)),
       caughtUpS: percentiles(caughtTimes.map((t) => t / 1000)),
       syncErrors: clients.reduce((n, c) => n + c.syncErrors, 0),
+      syncsSkipped: clients.filter((c) => c.skipped).length,
       sends: { acked, errors: sendErrors, skippedWhileAway: sendSkipped, lost, lostSample, senders: senders.length, rate: config.rate || null },
       stormSendMs: percentiles(stormSends.map((s) => s.ms)),
       serverBefore,

@@ -630,6 +630,44 @@ def test_sync_pages_in_batches(api, alice, bob, carol, monkeypatch, or_reads_who
     assert sync(api, cursor)["messages"] == []
 
 
+def test_a_cursor_is_current_exactly_when_sync_would_answer_nothing(api, alice, bob, carol):
+    """`sync_cursors_current` (the socket's `syncStatus`) against `/api/sync` itself, for each
+    kind of change, with every pair asked in one call."""
+    people = {p.pk: p for p in (alice, bob, carol)}
+
+    def cursors() -> dict:
+        return {str(pk): sync(api.login_as(p))["cursor"] for pk, p in people.items()}
+
+    def check(taken: dict) -> None:
+        pairs = [(user_id, cursor) for user_id, cursor in taken.items()]
+        current = selectors.sync_cursors_current(pairs)
+        for user_id, cursor in pairs:
+            answer = sync(api.login_as(people[ObjectId(user_id)]), cursor)
+            nothing = not answer["messages"] and not answer["reads"]
+            assert ((user_id, cursor) in current) is nothing, (user_id, answer)
+
+    first = message_factory(sender=alice, receiver=bob)
+    taken = cursors()
+    check(taken)  # nothing since
+    message_factory(sender=carol, receiver=alice)  # a new conversation
+    check(taken)
+    taken = cursors()
+    conversation_mark_read(user=bob, conversation=conversation_of(first), seq=1)  # a marker
+    check(taken)
+    taken = cursors()
+    message_hide(message=first, by=None)  # a hidden message
+    check(taken)
+    # Someone else's, unknown and malformed cursors are never current.
+    taken = cursors()
+    strangers = [
+        (str(alice.pk), taken[str(bob.pk)]),
+        (str(alice.pk), str(ObjectId())),
+        (str(alice.pk), "nope"),
+        ("nope", taken[str(alice.pk)]),
+    ]
+    assert selectors.sync_cursors_current(strangers) == set()
+
+
 def test_a_sync_over_several_conversations_reads_the_version_index(api, alice, bob, carol):
     """On the embedded database, which reads every message for an `$or` of windows, each
     changed conversation's window is its own query, read from `message_by_version`."""
