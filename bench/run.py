@@ -569,7 +569,9 @@ def s10_section(results: dict) -> list[str]:
         "bench/run.py starts it again on the same port as soon as it has exited; sends go on "
         "from the clients that are back. Each client of ours, once reconnected, calls "
         "`GET /api/sync?since=<cursor>` (the cursor taken before the chat began) until "
-        "`hasMore` is false. Lost: acknowledged sends whose `_id` the receiver got neither live "
+        '`hasMore` is false; in the "cursor in the handshake" column each client sends its '
+        "cursor with the handshake (`auth.since`) and calls `/api/sync` only when `syncStatus` "
+        "says it is not up to date. Lost: acknowledged sends whose `_id` the receiver got neither live "
         "nor through sync. The reference has no sync: only its reconnect time is measured.",
         "",
     ]

@@ -568,7 +568,7 @@ const scenarios = {
     const clients = [];
     const openOne = (user) => new Promise((resolve) => {
       const options = { transports: ["websocket"], forceNew: true, timeout: 30000 };
-      const client = { user, socket: null, received: new Set(), cursor: null, connects: 0, backAt: null, caughtUpAt: null, syncs: 0, syncErrors: 0, skipped: false };
+      const client = { user, socket: null, received: new Set(), cursor: null, connects: 0, backAt: null, caughtUpAt: null, syncs: 0, syncErrors: 0, skipped: false, status: null };
       // With `syncStatus`, every (re)connect sends the cursor of the moment in the handshake.
       if (OURS) options.auth = config.syncStatus ? (cb) => cb({ token: user.token, since: client.cursor }) : { token: user.token };
       else options.query = { userId: user.id };
@@ -579,17 +579,16 @@ const scenarios = {
         client.connects++;
         if (client.connects === 1) return resolve(client);
         client.backAt = now();
+        const status = client.status;
+        client.status = null;
         if (!OURS) client.caughtUpAt = client.backAt;
-        else if (!config.syncStatus) catchUp(client);
-        // else: the `syncStatus` that follows says whether to call /api/sync.
-      });
-      socket.on("syncStatus", ({ since, upToDate }) => {
-        if (client.connects < 2 || since !== client.cursor) return;
-        if (upToDate) {
+        else if (config.syncStatus && status && status.upToDate && status.since === client.cursor) {
           client.skipped = true;
           client.caughtUpAt = now();
         } else catchUp(client);
       });
+      // socket.io-client hands over the events that came with the connect before "connect".
+      socket.on("syncStatus", (status) => { client.status = status; });
       socket.once("connect_error", () => { if (client.connects === 0) resolve(client); });
     });
     async function sync(client) {
