@@ -722,6 +722,44 @@ def test_users_of_a_killed_process_are_announced_offline_within_the_bound(
     assert [e["userId"] for e in watcher.received("userOffline")].count(bob.id) == 1
 
 
+def test_users_of_a_stopping_process_are_announced_offline_as_it_stops(
+    db,
+    start_server,
+    make_client,  # noqa: F811
+    redis_server,
+):
+    """SIGTERM: a process that stops announces offline, as it closes its sockets, its users
+    who are online nowhere else (their contacts read together, `departing_together`), long
+    before the bound in which a killed process's users are; dave, who has a tab on the other
+    process, stays online."""
+    env = {
+        "REDIS_URL": redis_server.url,
+        "REALTIME_PRESENCE_FANOUT": "contacts",
+        "REALTIME_PRESENCE_NODE_TIMEOUT_SECONDS": "45",  # only the stopping process can do it
+    }
+    stopping = start_server("eventlet", **env)
+    survivor = start_server("eventlet", **env)
+    alice, bob, carol, dave = (
+        signup(survivor, p) for p in ("stop-a", "stop-b", "stop-c", "stop-d")
+    )
+    _meet(survivor, alice, bob, carol, dave)
+    watcher = make_client(survivor).connect(token=alice.access)
+    for person in (bob, carol, dave):
+        make_client(stopping).connect(token=person.access)
+    make_client(survivor).connect(token=dave.access)
+    for person in (bob, carol, dave):
+        watcher.wait_for("userOnline", lambda e, p=person: e["userId"] == p.id)
+
+    stopped = time.monotonic()
+    stopping.stop()  # SIGTERM, and waits for the exit
+    for person in (bob, carol):
+        watcher.wait_for("userOffline", lambda e, p=person: e["userId"] == p.id, timeout=TIMEOUT)
+    assert time.monotonic() - stopped < 30
+    watcher.barrier()
+    gone = [e["userId"] for e in watcher.received("userOffline")]
+    assert sorted(gone) == sorted([bob.id, carol.id])
+
+
 def test_a_process_taken_for_dead_announces_its_users_again_when_it_wakes(
     db,
     start_server,

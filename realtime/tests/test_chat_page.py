@@ -142,6 +142,47 @@ def test_banner_while_disconnected_and_catch_up_after_reconnect(browser, chat_se
     assert not eve.errors and not finn.errors
 
 
+def test_after_a_reconnect_the_page_asks_for_what_it_missed_only_when_it_missed_something(
+    browser, chat_server_factory
+):
+    # Gus's page sends its sync cursor with every handshake; the server says whether anything
+    # happened since (`syncStatus`). Hal writes through another server (no Redis: nothing
+    # reaches Gus's server live).
+    gus_server = chat_server_factory("eventlet")
+    hal_server = chat_server_factory("eventlet")
+    gus = Person(browser, gus_server, "gus")
+    gus.sign_up()
+    hal = Person(browser, hal_server, "hal")
+    hal.sign_up()
+    hal.open_chat(gus)
+    hal.say("hi gus")
+    hal.page.locator(".message.mine", has_text="hi gus").wait_for()
+    gus.reload()  # his cursor now counts hal's message
+    expect(gus.contact(hal).locator(".badge")).to_have_text("1")
+    syncs: list[str] = []
+    gus.page.on("request", lambda r: syncs.append(r.url) if "/api/sync" in r.url else None)
+    banner = gus.page.locator("#banner")
+
+    def outage(while_away=None) -> None:
+        gus_server.stop()
+        expect(banner).to_be_visible(timeout=10_000)
+        if while_away:
+            while_away()
+        # The reconnect's catch-up ends with the conversation list.
+        with gus.page.expect_response(
+            lambda r: r.url.endswith("/api/conversations"), timeout=30_000
+        ):
+            gus_server.start()
+        expect(banner).to_be_hidden()
+
+    outage()
+    assert syncs == []  # nothing missed: no request
+    outage(lambda: hal.say("while you were away"))
+    expect(gus.contact(hal).locator(".badge")).to_have_text("2")
+    assert len(syncs) == 1, syncs
+    assert not gus.errors and not hal.errors
+
+
 @pytest.mark.parametrize("path", ["/api/redoc/", "/api/docs/"])
 def test_api_docs_render_with_nothing_from_elsewhere(browser, server, path):
     context = browser.new_context()

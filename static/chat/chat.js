@@ -479,11 +479,19 @@
   const SOCKET_AUTH_ERRORS = new Set(["token_expired", "unauthorized", "session_ended", "sessionEnded"]);
 
   function connectSocket() {
-    // No `auth` payload: the handshake carries the `jwt` cookie.
-    const socket = io({ transports: ["websocket", "polling"] });
+    // No token in `auth`: the handshake carries the `jwt` cookie. It carries the sync cursor
+    // of the moment (a function: called on every connect), and the server answers whether
+    // anything was missed since (`syncStatus`).
+    const socket = io({
+      transports: ["websocket", "polling"],
+      auth: (send) => send(state.syncCursor ? { since: state.syncCursor } : {}),
+    });
     state.socket = socket;
     // One refresh per refusal: if the server still refuses after it, the session is over.
     let refreshed = false;
+    // socket.io-client hands over the events that came with the connect before "connect".
+    let status = null;
+    socket.on("syncStatus", (answer) => (status = answer));
 
     // The access cookie expired or the session may have ended: refresh once and connect again;
     // if the refresh cookie is refused too, the session has ended.
@@ -498,8 +506,11 @@
       $("banner").hidden = true;
       watchPresence();
       // Every connect catches up from the cursor, the first one too: what was stored between
-      // the conversation list and this connect reached no socket of ours.
-      catchUp();
+      // the conversation list and this connect reached no socket of ours. Unless the server
+      // said that nothing was missed since the cursor the handshake carried.
+      const upToDate = Boolean(status && status.upToDate && status.since === state.syncCursor);
+      status = null;
+      catchUp({ upToDate });
     });
     socket.on("disconnect", (reason) => {
       // The server closed the socket (its token expired or its session ended): no connection
@@ -568,9 +579,9 @@
     renderAll();
   }
 
-  async function catchUp() {
+  async function catchUp({ upToDate = false } = {}) {
     // Everything missed while disconnected, in order, without duplicates.
-    let more = true;
+    let more = !upToDate;
     while (more && state.syncCursor) {
       try {
         const { data } = await api("/api/sync?since=" + encodeURIComponent(state.syncCursor));

@@ -98,7 +98,8 @@ class Command(BaseCommand):
         self.stdout.flush()
 
         def close_sockets() -> None:
-            close_socketio_connections(sio)
+            with namespace.departing_together():
+                close_socketio_connections(sio)
 
         serve = {"eventlet": serve_eventlet, "gevent": serve_gevent}.get(mode)
         try:
