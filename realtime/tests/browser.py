@@ -107,3 +107,13 @@ class Person:
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def signed_up_apart(browser, chat_server_factory, *names: str) -> list[Person]:
+    """People signed up in this order, each on a server process of their own (eventlet, no
+    Redis: nothing one of them says reaches another's server live; `person.server` stops and
+    starts theirs)."""
+    people = [Person(browser, chat_server_factory("eventlet"), name) for name in names]
+    for person in people:
+        person.sign_up()
+    return people

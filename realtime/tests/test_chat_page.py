@@ -10,7 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from realtime.tests.browser import BROWSER_TESTS, Person
+from realtime.tests.browser import BROWSER_TESTS, Person, signed_up_apart
 
 XSS = "<img src=x onerror=alert(1)> & <script>alert(2)</script>"
 
@@ -100,12 +100,8 @@ def test_banner_while_disconnected_and_catch_up_after_reconnect(browser, chat_se
     # Eve's server goes down and comes back on the same port; meanwhile Finn writes to her
     # through a second server. Without Redis nothing reaches Eve's server live: what she sees
     # after the reconnect comes from /api/sync.
-    eve_server = chat_server_factory("eventlet")
-    finn_server = chat_server_factory("eventlet")
-    finn = Person(browser, finn_server, "finn")
-    finn.sign_up()
-    eve = Person(browser, eve_server, "eve")
-    eve.sign_up()
+    finn, eve = signed_up_apart(browser, chat_server_factory, "finn", "eve")
+    eve_server = eve.server
     eve.open_chat(finn)
     eve.say("before the outage")
     eve.page.locator(".message.mine", has_text="before the outage").wait_for()
@@ -148,12 +144,8 @@ def test_after_a_reconnect_the_page_asks_for_what_it_missed_only_when_it_missed_
     # Gus's page sends its sync cursor with every handshake; the server says whether anything
     # happened since (`syncStatus`). Hal writes through another server (no Redis: nothing
     # reaches Gus's server live).
-    gus_server = chat_server_factory("eventlet")
-    hal_server = chat_server_factory("eventlet")
-    gus = Person(browser, gus_server, "gus")
-    gus.sign_up()
-    hal = Person(browser, hal_server, "hal")
-    hal.sign_up()
+    gus, hal = signed_up_apart(browser, chat_server_factory, "gus", "hal")
+    gus_server = gus.server
     hal.open_chat(gus)
     hal.say("hi gus")
     hal.page.locator(".message.mine", has_text="hi gus").wait_for()

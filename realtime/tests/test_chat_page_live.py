@@ -14,7 +14,7 @@ import re
 import requests
 from playwright.sync_api import expect
 
-from realtime.tests.browser import BROWSER_TESTS, PASSWORD, Person
+from realtime.tests.browser import BROWSER_TESTS, PASSWORD, Person, signed_up_apart
 from realtime.tests.test_chat_page_actions import chatting, message, only_conversation
 from realtime.tests.test_chat_page_groups import create_group, open_group, signed_up
 from realtime.tests.test_chat_page_search import moderator_create
@@ -286,12 +286,8 @@ def test_a_sync_cursor_too_old_to_catch_up_reloads_the_open_conversation(
 ):
     # Gio's server goes down and comes back; meanwhile Hank writes to him through another
     # server (no Redis: nothing reaches Gio live), and Gio's catch-up finds its cursor refused.
-    gio_server = chat_server_factory("eventlet")
-    hank_server = chat_server_factory("eventlet")
-    hank = Person(browser, hank_server, "hank")
-    hank.sign_up()
-    gio = Person(browser, gio_server, "gio")
-    gio.sign_up()
+    hank, gio = signed_up_apart(browser, chat_server_factory, "hank", "gio")
+    gio_server = gio.server
     gio.open_chat(hank)
     gio.say("before the outage")
     expect(message(gio.page, "before the outage")).to_be_visible()
