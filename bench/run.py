@@ -510,6 +510,13 @@ def per_connect_ms(run: dict) -> float | None:
     return round(cpu * 1000 / connected, 2) if cpu is not None and connected else None
 
 
+def per_leave_ms(run: dict, count) -> float | None:
+    """Server CPU per socket while all of them left at once, until the server was idle, in ms."""
+    cpu = run.get("server", {}).get("leaveCpuSeconds")
+    connected = run.get("connect", {}).get("connected") or int(count)
+    return round(cpu * 1000 / connected, 2) if cpu is not None and connected else None
+
+
 def s10_section(results: dict) -> list[str]:
     s10 = results["S10"]
     kinds = [k for k in ("ours", "ours_status", "ours_asgi", "reference") if k in s10]
@@ -1195,6 +1202,12 @@ def write_report(results: dict, path: Path) -> None:
                     rsv.get("holdCpuSeconds"),
                     "",
                 ],
+                compare(
+                    f"{count}: server CPU ms per disconnect (all leave at once)",
+                    {"ms": per_leave_ms(o, count)},
+                    {"ms": per_leave_ms(r, count)},
+                    "ms",
+                ),
                 [
                     f"{count}: presence frames / MB received",
                     f"{fmt(o.get('presence', {}).get('frames'))} / {fmt(o.get('presence', {}).get('bytes', 0) / 1e6, 2)}",

@@ -193,8 +193,22 @@ class ChatNamespace:
             self.departed.append(user_id)
             return
         if contacts is None:
-            ((_, contacts),) = self._with_contacts([user_id])
+            contacts = self._contacts_of_departed(user_id)
         self._announce(events.USER_OFFLINE, user_id, contacts)
+
+    def _contacts_of_departed(self, user_id: str) -> set[str]:
+        """The contacts of a user who just went offline, read with those of the others leaving
+        at the same moment (a network blip drops thousands of sockets at once, and a read each
+        was most of a disconnect's CPU: docs/benchmarks.md, "Connect storms"); none, with a
+        warning, when the database is unreachable (the announcement reaches only watchers)."""
+        if to_everyone():
+            return set()
+        close_old_connections()
+        try:
+            return set(self.contact_reads.ask(user_id))
+        except PyMongoError:
+            logger.warning("presence news reach only watchers: database unavailable")
+            return set()
 
     @contextlib.contextmanager
     def departing_together(self):

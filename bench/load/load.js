@@ -318,6 +318,19 @@ function pairsAmong(list, sockets) {
   return pairs;
 }
 
+// The process's stats once it spent under 20 ms of CPU in half a second (at most `maxS` s).
+async function waitCpuIdle(pid, maxS) {
+  let last = procStats(pid);
+  const deadline = Date.now() + maxS * 1000;
+  while (last && Date.now() < deadline) {
+    await sleep(500);
+    const now = procStats(pid);
+    if (!now || now.cpuSeconds - last.cpuSeconds < 0.02) return now;
+    last = now;
+  }
+  return last;
+}
+
 async function closeAll(sockets) {
   for (const socket of sockets) socket.close();
   await sleep(500);
@@ -524,8 +537,12 @@ const scenarios = {
       result.phases.push(outcome);
     }
     result.disconnects = { ...disconnects };
+    const beforeClose = procStats(config.serverPid);
     await closeAll(sockets);
     result.server.afterClose = procStats(config.serverPid);
+    // Every socket left at once (as in a network blip): the server's CPU until it is idle again.
+    const left = await waitCpuIdle(config.serverPid, 30);
+    if (beforeClose && left) result.server.leaveCpuSeconds = +(left.cpuSeconds - beforeClose.cpuSeconds).toFixed(2);
     return result;
   },
 

@@ -4,7 +4,10 @@
   `realtime.patches.engineio`, through `_engineio_server_class` (private).
 - `RoomIndex`: the client managers keep each socket's rooms. Its `basic_disconnect` replaces
   python-socketio's and clears what that one clears: the manager's `callbacks`,
-  `pending_connect` and `pending_disconnect` (undocumented attributes).
+  `pending_connect` and `pending_disconnect` (undocumented attributes). Those two hold, per
+  namespace, the sockets connecting and leaving, in a list python-socketio creates with
+  `pending[namespace] = []` and tests with `in` on every `is_connected`: `PendingSockets` turns
+  each list into an ordered set as it is stored.
 - `engineio_handlers`: the Engine.IO `message` and `disconnect` handlers python-socketio
   registered (read from `eio.handlers`), for `realtime.packets` to stand in front of.
 
@@ -34,6 +37,30 @@ def engineio_handlers(sio) -> tuple:
     return handlers["message"], handlers["disconnect"]
 
 
+class _SocketSet(dict):
+    """The list python-socketio keeps of a namespace's sockets connecting or leaving, as an
+    ordered set: `in` and `remove` without a walk through the list."""
+
+    def append(self, sid) -> None:
+        self[sid] = None
+
+    def remove(self, sid) -> None:
+        del self[sid]
+
+
+class PendingSockets(dict):
+    """`pending_connect` / `pending_disconnect`: namespace → the `_SocketSet` of its sockets.
+
+    python-socketio tests a socket against these lists in `is_connected`, which every emit to
+    a socket, every event's handler and our `disconnect` call, and removes it from them when it
+    is done: O(sockets pending) each. In a storm thousands are pending at once (connects waiting
+    for their batched read, sockets leaving together), so that became O(N²) (measured:
+    docs/benchmarks.md, "Connect storms")."""
+
+    def __setitem__(self, namespace, sids) -> None:
+        super().__setitem__(namespace, _SocketSet.fromkeys(sids))
+
+
 class RoomIndex:
     """Mixed into python-socketio's client managers: keeps the rooms of each socket.
 
@@ -46,6 +73,8 @@ class RoomIndex:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.rooms_of: dict[tuple[str, str], set] = {}  # (namespace, sid) → rooms
+        self.pending_connect = PendingSockets()
+        self.pending_disconnect = PendingSockets()
 
     def basic_enter_room(self, sid, namespace, room, eio_sid=None):
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)

@@ -59,9 +59,19 @@ listener.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
 listener.bind(("127.0.0.1", port))
 listener.listen(128)
 between_requests = set()
+unmasked = []
 if mode == "eventlet":
     import eventlet.wsgi
+    from realtime.patches import eventlet as eventlet_patches
     from realtime.patches.eventlet import Protocol
+
+    fast_mask = eventlet_patches.apply_mask
+
+    def counted_mask(*args, **kwargs):
+        unmasked.append(1)
+        return fast_mask(*args, **kwargs)
+
+    eventlet_patches.apply_mask = counted_mask
     spawn(eventlet.wsgi.server, listener, app, protocol=Protocol, log_output=False)
     readers_per_socket = 1  # the connection's green thread reads the WebSocket
 else:
@@ -192,6 +202,21 @@ result["green_threads_after_all_left"] = active_green_threads() - idle
 
 if mode == "eventlet":
     result["websocket_buffers_swapped"] = Protocol.websocket_upgrades
+    result["frames_unmasked_by_the_patch"] = len(unmasked)
+    # apply_mask gives what eventlet's own `_apply_mask` gives, for any frame, length and
+    # offset into the mask.
+    import random
+    from eventlet.websocket import RFC6455WebSocket
+    rng = random.Random(23)
+    disagreements = 0
+    for _ in range(500):
+        data = rng.randbytes(rng.randrange(0, 700))
+        mask = tuple(rng.randrange(256) for _ in range(4))
+        offset = rng.randrange(0, 9)
+        length = rng.choice([None, len(data), max(0, len(data) - rng.randrange(0, 5))])
+        expected = RFC6455WebSocket._apply_mask(data, mask, length, offset)
+        disagreements += fast_mask(data, mask, length=length, offset=offset) != expected
+    result["mask_disagreements"] = disagreements
 else:
     # A keep-alive connection waiting for its next request is known (read_requestline).
     http = stdlib_socket.create_connection(("127.0.0.1", port))
@@ -275,10 +300,15 @@ def test_the_sockets_that_left_leave_nothing_behind(probe):
 
 
 def test_the_server_hooks_are_called(probe):
-    """realtime.patches.eventlet.Protocol swaps a WebSocket's buffers in `get_environ`;
-    realtime.patches.gevent.handler_class sees connections wait in `read_requestline`."""
+    """realtime.patches.eventlet.Protocol swaps a WebSocket's buffers in `get_environ`, and
+    `websocket_class` unmasks the clients' frames with `apply_mask` (the same bytes as
+    eventlet's `_apply_mask`); realtime.patches.gevent.handler_class sees connections wait in
+    `read_requestline`."""
     if probe["mode"] == "eventlet":
         assert probe["websocket_buffers_swapped"] == SOCKETS
+        # Every frame the clients sent was unmasked by `apply_mask` (one CONNECT each at least).
+        assert probe["frames_unmasked_by_the_patch"] >= SOCKETS
+        assert probe["mask_disagreements"] == 0
     else:
         assert probe["waiting_between_requests"] == 1
 

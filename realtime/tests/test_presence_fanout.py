@@ -4,6 +4,8 @@ so a connect costs frames for a user's contacts, not for every connected socket.
 
 (The rest of the realtime suite runs with `everyone`, see chatsite/testing.py.)"""
 
+import concurrent.futures
+
 import pytest
 
 from realtime.tests.clients import Api, person_create
@@ -72,6 +74,29 @@ def test_a_conversation_started_while_online_counts_at_disconnect(open_socket, t
     dans_tab.close()
 
     assert watcher.wait_for("userOffline") == {"userId": dan.id}
+
+
+def test_users_leaving_together_are_each_announced_to_their_own_contacts(open_socket, talk):
+    """A network blip drops many sockets at once; the server reads the departing users'
+    contacts together (`ChatNamespace._contacts_of_departed`): each contact hears exactly
+    their own partner go offline, and no one else's."""
+    pairs = [(person_create(f"stays{i}"), person_create(f"leaves{i}")) for i in range(12)]
+    for stays, leaves in pairs:
+        talk(stays, leaves)
+    listeners = [open_socket(stays) for stays, _ in pairs]
+    leaving = [open_socket(leaves) for _, leaves in pairs]
+    for listener, (_, leaves) in zip(listeners, pairs, strict=True):
+        assert listener.wait_for("userOnline") == {"userId": leaves.id}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(leaving)) as pool:
+        list(pool.map(lambda socket: socket.close(), leaving))
+
+    for listener, (_, leaves) in zip(listeners, pairs, strict=True):
+        assert listener.wait_for("userOffline") == {"userId": leaves.id}
+    for listener, (_, leaves) in zip(listeners, pairs, strict=True):
+        listener.barrier()
+        assert listener.received("userOffline") == [{"userId": leaves.id}]
+        assert listener.received("userOnline") == [{"userId": leaves.id}]
 
 
 def test_watch_presence_answers_who_is_online_and_sends_their_changes(

@@ -88,3 +88,49 @@ def test_everyone_leaving_leaves_no_room_and_no_index_entry():
     assert manager.rooms == {}
     assert manager.rooms_of == {}
     assert manager.pending_disconnect == {}
+
+
+def test_sockets_connecting_and_leaving_are_told_apart_as_python_socketio_tells_them():
+    """`RoomIndex` keeps python-socketio's lists of sockets connecting and leaving as ordered
+    sets (`PendingSockets`): `is_connected` and `is_pre_connected` answer as python-socketio's
+    own manager does at every step of a socket's life."""
+    plain, indexed = _managers()
+    pairs = [(plain.pre_connect(f"e{i}", "/"), indexed.pre_connect(f"e{i}", "/")) for i in range(6)]
+
+    def answers(manager, sid) -> tuple[bool, bool]:
+        return manager.is_connected(sid, "/"), manager.is_pre_connected(sid, "/")
+
+    def agree() -> bool:
+        return [answers(plain, p) for p, _ in pairs] == [answers(indexed, i) for _, i in pairs]
+
+    assert agree()
+    for manager, sid in zip((plain, indexed), pairs[0], strict=True):
+        manager.connect(sid, "/")
+    for manager, sid in zip((plain, indexed), pairs[1], strict=True):
+        manager.connect(sid, "/")
+        manager.pre_disconnect(sid, "/")
+    for manager, sid in zip((plain, indexed), pairs[2], strict=True):
+        manager.pre_disconnect(sid, "/")
+        manager.disconnect(sid, "/")
+    assert agree()
+    assert [answers(indexed, sid) for _, sid in pairs] == [(True, False), (False, False)] + [
+        (False, False)
+    ] + [(False, True)] * 3
+    assert list(indexed.pending_connect["/"]) == [sid for _, sid in pairs[3:]]  # in order
+    assert list(indexed.pending_disconnect["/"]) == [pairs[1][1]]
+
+
+def test_python_socketio_still_stores_its_pending_lists_through_the_index():
+    """Contract with python-socketio 5.18: it creates a namespace's list of sockets connecting
+    (`pre_connect`) and leaving (`pre_disconnect`) with `pending[namespace] = []`, which
+    `PendingSockets` turns into a set. If it stops doing so, `is_connected` walks a list again
+    (O(N²) in a storm): this fails first."""
+    _, manager = _managers()
+    sid = manager.pre_connect("eio0", "/")
+    other = manager.connect("eio1", "/")
+    manager.pre_disconnect(other, "/")
+    assert type(manager.pending_connect["/"]).__name__ == "_SocketSet"
+    assert type(manager.pending_disconnect["/"]).__name__ == "_SocketSet"
+    manager.connect(sid, "/")
+    manager.disconnect(other, "/")
+    assert manager.pending_connect == {} and manager.pending_disconnect == {}
