@@ -97,9 +97,18 @@ def wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 90) 
 
 
 class Server:
-    def __init__(self, kind: str, label: str, cmd: list[str], env: dict, cwd: Path, logdir: Path):
+    def __init__(
+        self,
+        kind: str,
+        label: str,
+        cmd: list[str],
+        env: dict,
+        cwd: Path,
+        logdir: Path,
+        port: int | None = None,
+    ):
         self.kind, self.label = kind, label
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
         self.env = {**os.environ, **env, "PORT": str(self.port)}
@@ -133,7 +142,12 @@ class Server:
 
 
 def ours_server(
-    db_uri: str, logdir: Path, mode: str = "eventlet", label: str = "", **extra: str
+    db_uri: str,
+    logdir: Path,
+    mode: str = "eventlet",
+    label: str = "",
+    port: int | None = None,
+    **extra: str,
 ) -> Server:
     env = {
         **embedded_db.environment(db_uri),
@@ -158,7 +172,7 @@ def ours_server(
         "{port}",
     ]
     label = label or ("ours" if mode == "eventlet" else f"ours-{mode}")
-    return Server("ours", label, cmd, env, ROOT, logdir)
+    return Server("ours", label, cmd, env, ROOT, logdir, port)
 
 
 def restart_when_stopped(server: Server, into: dict) -> threading.Thread:
@@ -177,6 +191,37 @@ def restart_when_stopped(server: Server, into: dict) -> threading.Thread:
             server.cmd = [*server.cmd, "--no-migrate"]
         server.start()
         into["seconds"] = round(time.monotonic() - stopped, 2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def take_over_when_asked(server: Server, make_new, signals: Path, into: dict) -> threading.Thread:
+    """S10 by hand-over: when the load generator asks (`<signals>.want`), start a new process
+    on `server`'s port beside it (`REUSE_PORT`), and once that one says it serves, let the
+    load generator send the old one SIGTERM (`<signals>.ready`).
+    `into["new"]`: the new server; `into["seconds"]`: its start; `into["exited_epoch"]`: when
+    the old one exited."""
+
+    def watch() -> None:
+        want = Path(f"{signals}.want")
+        while not want.exists():
+            if server.proc.poll() is not None:
+                return
+            time.sleep(0.1)
+        started = time.monotonic()
+        new = make_new(server.port)
+        logged = new.log_path.stat().st_size if new.log_path.exists() else 0
+        new.start()  # /healthz answered by either
+        while b"Chat server (" not in new.log_path.read_bytes()[logged:]:
+            time.sleep(0.05)
+        into["new"], into["seconds"] = new, round(time.monotonic() - started, 2)
+        Path(f"{signals}.ready").touch()
+        server.proc.wait()
+        into["exited_epoch"] = time.time()
+        if server.proc in _children:
+            _children.remove(server.proc)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -519,10 +564,13 @@ def per_leave_ms(run: dict, count) -> float | None:
 
 def s10_section(results: dict) -> list[str]:
     s10 = results["S10"]
-    kinds = [k for k in ("ours", "ours_status", "ours_asgi", "reference") if k in s10]
+    kinds = [
+        k for k in ("ours", "ours_status", "ours_handover", "ours_asgi", "reference") if k in s10
+    ]
     names = {
         "ours": "ours (eventlet)",
         "ours_status": "ours (eventlet), cursor in the handshake",
+        "ours_handover": "ours (eventlet), cursor in the handshake, new process beside",
         "ours_asgi": "ours (ASGI)",
         "reference": "reference",
     }
@@ -548,6 +596,10 @@ def s10_section(results: dict) -> list[str]:
                 ),
                 row("SIGTERM → process exited (s)", lambda r: fmt(r.get("stopS"), 2)),
                 row("exited → answering again (s)", lambda r: fmt(r.get("restartS"), 2)),
+                row(
+                    "new process beside: started before the SIGTERM, in (s)",
+                    lambda r: fmt(r.get("newStartS"), 2),
+                ),
                 row(
                     "reconnected / caught up (sync)",
                     lambda r: f"{r.get('reconnected')} / {r.get('caughtUp')}",
@@ -578,7 +630,9 @@ def s10_section(results: dict) -> list[str]:
         "`GET /api/sync?since=<cursor>` (the cursor taken before the chat began) until "
         '`hasMore` is false; in the "cursor in the handshake" column each client sends its '
         "cursor with the handshake (`auth.since`) and calls `/api/sync` only when `syncStatus` "
-        "says it is not up to date. Lost: acknowledged sends whose `_id` the receiver got neither live "
+        'says it is not up to date; in the "new process beside" column a second process is started '
+        "on the same port first (`REUSE_PORT`, docs/operations.md) and the old one gets SIGTERM "
+        "once it serves, so the clients reconnect to it. Lost: acknowledged sends whose `_id` the receiver got neither live "
         "nor through sync. The reference has no sync: only its reconnect time is measured.",
         "",
     ]
@@ -1476,8 +1530,9 @@ def main() -> None:
     parser.add_argument("--storm-users", type=int, default=0, help="S10 users (10,000 full)")
     parser.add_argument(
         "--storm-servers",
-        default="ours,ours_status,ours_asgi,reference",
-        help="S10's servers, comma-separated (ours, ours_status, ours_asgi, reference)",
+        default="ours,ours_status,ours_handover,ours_asgi,reference",
+        help="S10's servers, comma-separated (ours, ours_status, ours_handover, ours_asgi, "
+        "reference)",
     )
     parser.add_argument("--no-asgi", action="store_true", help="S4 under eventlet only")
     parser.add_argument(
@@ -1745,6 +1800,13 @@ def main() -> None:
             ("ours", lambda: ours_server(db.uri, workdir, label="ours-storm")),
             # The same, with each client's cursor in its handshake (`syncStatus`).
             ("ours_status", lambda: ours_server(db.uri, workdir, label="ours-storm-status")),
+            # The same, a new process started beside the old one before it gets SIGTERM.
+            (
+                "ours_handover",
+                lambda: ours_server(
+                    db.uri, workdir, label="ours-storm-handover", REUSE_PORT="true"
+                ),
+            ),
             (
                 "ours_asgi",
                 lambda: ours_server(db.uri, workdir, mode="asgi", label="ours-storm-asgi"),
@@ -1762,7 +1824,20 @@ def main() -> None:
             source = ours if server.kind == "ours" else ref
             server.users, server.users_file = source.users, source.users_file
             restarted: dict = {}
-            watcher = restart_when_stopped(server, restarted)
+            handover = workdir / f"{key}-handover"
+            if key == "ours_handover":
+
+                def beside(port: int) -> Server:
+                    new = ours_server(
+                        db.uri, workdir, label="ours-storm-handover-new", port=port,
+                        REUSE_PORT="true",
+                    )  # fmt: skip
+                    new.cmd.append("--no-migrate")  # as operators start a second process
+                    return new
+
+                watcher = take_over_when_asked(server, beside, handover, restarted)
+            else:
+                watcher = restart_when_stopped(server, restarted)
             s10[key] = run_load(
                 server,
                 "storm",
@@ -1774,11 +1849,17 @@ def main() -> None:
                 chatS=cfg["S10_chat"],
                 stormTimeoutS=cfg["S10_timeout"],
                 httpSockets=64,
-                syncStatus=key == "ours_status",
+                syncStatus=key in ("ours_status", "ours_handover"),
+                handoverFile=str(handover) if key == "ours_handover" else None,
                 watchdog=cfg["S10_timeout"] + 600,
             )
             watcher.join(60)
-            s10[key]["restartS"] = restarted.get("seconds")
+            if key == "ours_handover":
+                s10[key]["newStartS"] = restarted.get("seconds")
+                if restarted.get("new"):
+                    restarted["new"].stop()
+            else:
+                s10[key]["restartS"] = restarted.get("seconds")
             if restarted.get("exited_epoch") and s10[key].get("killedAtEpochMs"):
                 s10[key]["stopS"] = round(
                     restarted["exited_epoch"] - s10[key]["killedAtEpochMs"] / 1000, 2

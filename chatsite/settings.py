@@ -358,6 +358,10 @@ REALTIME = {
     # serve's host:port.
     "ACCESS_LOG": env_bool("ACCESS_LOG", False),
     "PROCESS_NAME": os.environ.get("PROCESS_NAME", ""),
+    # `serve` shares its port with other processes that ask the same (SO_REUSEPORT): a new
+    # process takes over before the old one stops (docs/operations.md, "Restarting without a
+    # gap"); `serve --reuse-port` too.
+    "REUSE_PORT": env_bool("REUSE_PORT", False),
 }
 
 if not 1 <= REALTIME["PRESENCE_NODE_TIMEOUT_SECONDS"] < REALTIME["PRESENCE_TTL_SECONDS"]:

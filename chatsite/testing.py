@@ -239,7 +239,8 @@ def _clear_cache():
 class ChatServer:
     """A `manage.py serve` process on a free port. `start()` again after `stop()` restarts it
     on the same port. `extra_env` values of None remove the variable (e.g. `MONGODB_URI`, so
-    that serve starts the embedded database itself); `migrate=True` lets serve migrate."""
+    that serve starts the embedded database itself); `migrate=True` lets serve migrate.
+    `shares_port_with`: listen on another server's port beside it (both with `REUSE_PORT`)."""
 
     def __init__(
         self,
@@ -248,12 +249,15 @@ class ChatServer:
         extra_env: dict | None = None,
         *,
         migrate: bool = False,
+        shares_port_with: ChatServer | None = None,
     ):
-        self.port = free_port()
+        self.port = shares_port_with.port if shares_port_with else free_port()
+        self.shares_port = shares_port_with is not None
         self.url = f"http://127.0.0.1:{self.port}"
         self.async_mode = async_mode
         self.migrate = migrate
-        self.log_path = ARTIFACTS / f"chat-server-{async_mode}-{self.port}.log"
+        suffix = "-beside" if self.shares_port else ""
+        self.log_path = ARTIFACTS / f"chat-server-{async_mode}-{self.port}{suffix}.log"
         env = {
             **os.environ,
             "MONGODB_NAME": database_name,
@@ -269,6 +273,7 @@ class ChatServer:
 
         ARTIFACTS.mkdir(exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
+        logged_before = self.log_path.stat().st_size
         self.process = subprocess.Popen(
             [sys.executable, str(BASE_DIR / "manage.py"), "serve",
              *([] if self.migrate else ["--no-migrate"]),
@@ -281,11 +286,21 @@ class ChatServer:
                 raise RuntimeError(f"chat server exited; see {self.log_path}")
             try:
                 requests.get(self.url + "/healthz", timeout=1)
-                return self
             except requests.ConnectionError:
                 time.sleep(0.1)
+                continue
+            # On a shared port the other process may have answered: this one is up once it
+            # says so (it listens before it does).
+            if not self.shares_port or b"Chat server (" in self._log_since(logged_before):
+                return self
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"chat server did not start; see {self.log_path}")
+
+    def _log_since(self, offset: int) -> bytes:
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:

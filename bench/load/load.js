@@ -680,6 +680,12 @@ const scenarios = {
     let killedAt = null;
     const loops = senders.map((c, k) => sendLoop(c, k));
     await sleep((config.chatS || 5) * 1000);
+    if (config.handoverFile) {
+      // run.py starts a new process beside the server first, then lets us stop the old one.
+      fs.writeFileSync(`${config.handoverFile}.want`, "");
+      const until = Date.now() + 120000;
+      while (!fs.existsSync(`${config.handoverFile}.ready`) && Date.now() < until) await sleep(100);
+    }
     const serverBefore = procStats(config.serverPid);
     killedAt = now();
     const killedAtEpochMs = Date.now();

@@ -84,12 +84,15 @@ def mongo(db: EmbeddedDB) -> pymongo.database.Database:
 
 @pytest.fixture
 def start_server(db) -> Iterator:
-    """`start_server(mode, **env)` → a chat server on the fault database; all stopped after."""
+    """`start_server(mode, **env)` → a chat server on the fault database; all stopped after.
+    `beside=server`: on that server's port, beside it."""
     servers: list[ChatServer] = []
 
-    def start(async_mode: str = "eventlet", **extra_env) -> ChatServer:
+    def start(async_mode: str = "eventlet", beside: ChatServer | None = None, **extra_env):
         env = {**db.environment, "MONGODB_TIMEOUT_MS": str(int(DATABASE_TIMEOUT * 1000))}
-        server = ChatServer(DATABASE_NAME, async_mode, {**env, **extra_env}).start()
+        server = ChatServer(
+            DATABASE_NAME, async_mode, {**env, **extra_env}, shares_port_with=beside
+        ).start()
         servers.append(server)
         return server
 
@@ -853,3 +856,72 @@ def test_graceful_shutdown(var_dir, make_client, async_mode):  # noqa: F811
         server.stop()
     assert server.process.returncode == 0
     assert not process_alive(database["pid"])
+
+
+class Poller:
+    """GET /healthz on new connections, one after another, in a thread: what a client trying
+    to reach the port meanwhile gets (each answer or refusal, with when it was asked)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.outcomes: list[tuple[float, bool]] = []  # (asked at, answered)
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while self.running:
+            asked = time.monotonic()
+            try:
+                requests.get(f"{self.url}/healthz", timeout=TIMEOUT)
+                self.outcomes.append((asked, True))
+            except requests.ConnectionError:
+                self.outcomes.append((asked, False))
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+
+    def refused(self, start: float, end: float = float("inf")) -> tuple[int, int]:
+        """(refused, asked) among the requests asked between `start` and `end`."""
+        window = [answered for asked, answered in self.outcomes if start <= asked < end]
+        return window.count(False), len(window)
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent", "asgi"])
+def test_a_new_process_takes_over_the_port_before_the_old_one_stops(
+    db,
+    start_server,
+    make_client,  # noqa: F811
+    async_mode,
+):
+    """REUSE_PORT: a new process listens beside the running one, then the old one gets
+    SIGTERM. Its clients reconnect to the new one by themselves, nothing is refused while both
+    listen nor after the old one is gone, and a message sent after arrives live."""
+    old = start_server(async_mode, REUSE_PORT="true")
+    alice, bob = signup(old, "over-a"), signup(old, "over-b")
+    api = Api(old.url)
+    bob_socket = reconnecting(make_client(old)).connect(token=bob.access)
+    before = api.send(alice, bob, "before the takeover")
+    bob_socket.wait_for("newMessage", lambda m: m["_id"] == before["_id"])
+    poller = Poller(old.url)
+    try:
+        new = start_server(async_mode, beside=old, REUSE_PORT="true")
+        both = time.monotonic()
+        time.sleep(0.5)
+        stopping = time.monotonic()
+        old.stop()  # SIGTERM, and waits for the exit
+        gone = time.monotonic()
+        assert old.process.returncode == 0
+        wait_reconnected(bob_socket)
+        time.sleep(0.5)
+    finally:
+        poller.stop()
+    assert poller.refused(both, stopping)[0] == 0, "refused while both processes listened"
+    refused, asked = poller.refused(gone)
+    assert asked >= 5 and refused == 0, "refused after the old process stopped"
+
+    after = Api(new.url).send(alice, bob, "after the takeover")
+    bob_socket.wait_for("newMessage", lambda m: m["_id"] == after["_id"])
+    assert {m["_id"] for m in history(new, alice, bob)} >= {before["_id"], after["_id"]}

@@ -7,7 +7,11 @@ Under eventlet by default; `REALTIME_ASYNC_MODE=gevent`, `asgi` or `threading` p
 SIGTERM (and Ctrl-C) stop the server gracefully: it stops accepting connections, closes every
 Socket.IO connection (its disconnect handlers run, clients see the connection end and reconnect
 with their backoff), lets requests in progress finish for up to `--shutdown-timeout` seconds,
-then returns, so `manage.py` stops the embedded database it started, cleanly."""
+then returns, so `manage.py` stops the embedded database it started, cleanly.
+
+With `--reuse-port` a new process can listen on the port of a running one (SO_REUSEPORT): the
+kernel spreads new connections over both until the old one, sent SIGTERM, closes its listener,
+so its clients reconnect to the new one at their first attempt (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -60,6 +64,13 @@ class Command(BaseCommand):
             help="Log every HTTP request and socket connect/disconnect (or ACCESS_LOG=true).",
         )
         parser.add_argument(
+            "--reuse-port",
+            action="store_true",
+            default=None,
+            help="Share the port with another serve process started the same way, for a "
+            "restart without a gap (or REUSE_PORT=true).",
+        )
+        parser.add_argument(
             "--name",
             default=None,
             help="This process's name in the access log (or PROCESS_NAME; default host:port).",
@@ -75,10 +86,12 @@ class Command(BaseCommand):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         memory.tune()
+        reuse_port = bool(options["reuse_port"] or settings.REALTIME["REUSE_PORT"])
         if mode == "asgi":
+            listener = listen(host, port, reuse_port=reuse_port)
             self.stdout.write(f"Chat server (asgi, uvicorn) on http://{host}:{port}/")
             self.stdout.flush()
-            serve_asgi(host, port, timeout)
+            serve_asgi(listener, timeout)
             self.stdout.write("Chat server stopped.")
             return
         sio = server.configure(mode)
@@ -94,6 +107,7 @@ class Command(BaseCommand):
             sio.start_background_task(news.listen, sio.sleep)
             sio.start_background_task(namespace.watch_nodes)
         app = access_log.wsgi(AllowedHostsWSGIApp(sio, StaticFilesHandler(get_wsgi_application())))
+        listener = None if mode == "threading" else listen(host, port, reuse_port=reuse_port)
         self.stdout.write(f"Chat server ({mode}) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
 
@@ -106,12 +120,28 @@ class Command(BaseCommand):
             if serve is None:
                 serve_threading(app, host, port)
             else:
-                serve(app, host, port, close_sockets=close_sockets, timeout=timeout)
+                serve(app, listener, close_sockets=close_sockets, timeout=timeout)
         except KeyboardInterrupt:
             pass
         finally:
             who.shutdown()
             self.stdout.write("Chat server stopped.")
+
+
+def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """The listening socket, bound before the process says it serves (green under eventlet
+    and gevent: the process is monkey-patched). Accepted sockets inherit TCP_NODELAY: small
+    Socket.IO frames leave at once instead of waiting for the client's delayed ACK (Nagle's
+    algorithm), which delayed every connect (measured: docs/benchmarks.md, "Measurements
+    behind the code")."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    return listener
 
 
 def close_socketio_connections(sio: socketio.Server) -> None:
@@ -142,7 +172,7 @@ class _StopRequest:
         self.requested = True
 
 
-def serve_asgi(host: str, port: int, timeout: float) -> None:
+def serve_asgi(listener: socket.socket, timeout: float) -> None:
     """`chatsite.asgi:application` under uvicorn (the same app runs under daphne).
 
     uvicorn shuts down gracefully on SIGTERM itself (WebSockets closed with 1012, requests in
@@ -151,32 +181,26 @@ def serve_asgi(host: str, port: int, timeout: float) -> None:
     import uvicorn
 
     _stop_on_sigterm()
+    config = uvicorn.Config(
+        "chatsite.asgi:application",
+        log_level="warning",
+        ws_max_size=settings.REALTIME["MAX_HTTP_BUFFER_SIZE"],
+        ws_per_message_deflate=False,  # as the other modes: see server._without_compression
+        lifespan="on",
+        timeout_graceful_shutdown=timeout,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(
-            "chatsite.asgi:application",
-            host=host,
-            port=port,
-            log_level="warning",
-            ws_max_size=settings.REALTIME["MAX_HTTP_BUFFER_SIZE"],
-            ws_per_message_deflate=False,  # as the other modes: see server._without_compression
-            lifespan="on",
-            timeout_graceful_shutdown=timeout,
-        )
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 def serve_eventlet(
-    app, host: str, port: int, *, close_sockets: Callable[[], None], timeout: float
+    app, listener: socket.socket, *, close_sockets: Callable[[], None], timeout: float
 ) -> None:
     import eventlet
     import eventlet.wsgi
 
     from realtime.patches.eventlet import Protocol
 
-    listener = eventlet.listen((host, port), backlog=2048)
-    # Accepted sockets inherit it: small Socket.IO frames leave at once instead of waiting for
-    # the client's delayed ACK (Nagle's algorithm), which delayed every connect (measured:
-    # docs/benchmarks.md, "Measurements behind the code").
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     pool = eventlet.GreenPool(settings.REALTIME["MAX_CONNECTIONS"])
 
     server_thread = eventlet.spawn(
@@ -205,17 +229,12 @@ def serve_eventlet(
 
 
 def serve_gevent(
-    app, host: str, port: int, *, close_sockets: Callable[[], None], timeout: float
+    app, listener: socket.socket, *, close_sockets: Callable[[], None], timeout: float
 ) -> None:
     import gevent
     from gevent import pool, pywsgi
 
     from realtime.patches.gevent import handler_class
-
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(2048)
 
     between_requests: set[gevent.Greenlet] = set()
 
