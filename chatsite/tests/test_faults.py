@@ -925,3 +925,19 @@ def test_a_new_process_takes_over_the_port_before_the_old_one_stops(
     after = Api(new.url).send(alice, bob, "after the takeover")
     bob_socket.wait_for("newMessage", lambda m: m["_id"] == after["_id"])
     assert {m["_id"] for m in history(new, alice, bob)} >= {before["_id"], after["_id"]}
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent", "asgi"])
+def test_a_second_process_on_a_port_in_use_fails_to_start_without_reuse_port(
+    db, start_server, async_mode
+):
+    """Without REUSE_PORT a process started by mistake on a port in use does not quietly take
+    half of its connections: it fails to start, and the running one keeps serving."""
+    running = start_server(async_mode)
+    with pytest.raises(RuntimeError, match="exited"):
+        start_server(async_mode, beside=running)
+    assert (
+        b"Address already in use"
+        in (ARTIFACTS / f"chat-server-{async_mode}-{running.port}-beside.log").read_bytes()
+    )
+    assert requests.get(f"{running.url}/healthz", timeout=TIMEOUT).status_code == 200
