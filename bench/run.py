@@ -214,7 +214,11 @@ def take_over_when_asked(server: Server, make_new, signals: Path, into: dict) ->
         new = make_new(server.port)
         logged = new.log_path.stat().st_size if new.log_path.exists() else 0
         new.start()  # /healthz answered by either
+        deadline = time.monotonic() + 60
         while b"Chat server (" not in new.log_path.read_bytes()[logged:]:
+            if new.proc.poll() is not None or time.monotonic() > deadline:
+                log(f"  ! the new process beside did not start; see {new.log_path}")
+                return  # the load generator gives up waiting and stops the old one anyway
             time.sleep(0.05)
         into["new"], into["seconds"] = new, round(time.monotonic() - started, 2)
         Path(f"{signals}.ready").touch()

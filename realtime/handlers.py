@@ -193,22 +193,29 @@ class ChatNamespace:
             self.departed.append(user_id)
             return
         if contacts is None:
-            contacts = self._contacts_of_departed(user_id)
-        self._announce(events.USER_OFFLINE, user_id, contacts)
+            # Read with the contacts of the others leaving at the same moment (a network blip
+            # drops thousands of sockets at once, and a read each was most of a disconnect's
+            # CPU: docs/benchmarks.md, "Storms, continued").
+            contacts = self._read_contacts(lambda: self.contact_reads.ask(user_id)) or ()
+            if self.presence.is_here(user_id):
+                # A new socket of theirs connected during the read, and its `userOnline` may
+                # have gone out already: a `userOffline` now would contradict it.
+                return
+        self._announce(events.USER_OFFLINE, user_id, set(contacts))
 
-    def _contacts_of_departed(self, user_id: str) -> set[str]:
-        """The contacts of a user who just went offline, read with those of the others leaving
-        at the same moment (a network blip drops thousands of sockets at once, and a read each
-        was most of a disconnect's CPU: docs/benchmarks.md, "Connect storms"); none, with a
-        warning, when the database is unreachable (the announcement reaches only watchers)."""
+    def _read_contacts(self, read):
+        """`read()`'s contacts; None when presence goes to everyone (no read) or the read failed
+        (logged: the announcement then reaches only watchers; a disconnect must not raise)."""
         if to_everyone():
-            return set()
+            return None
         close_old_connections()
         try:
-            return set(self.contact_reads.ask(user_id))
+            return read()
         except PyMongoError:
             logger.warning("presence news reach only watchers: database unavailable")
-            return set()
+        except Exception:
+            logger.exception("presence news reach only watchers: the contacts read failed")
+        return None
 
     @contextlib.contextmanager
     def departing_together(self):
@@ -231,13 +238,7 @@ class ChatNamespace:
         warning, when the database is unreachable: the announcement reaches only watchers)."""
         for start in range(0, len(user_ids), batching.LIMIT):
             chunk = user_ids[start : start + batching.LIMIT]
-            found = {}
-            if not to_everyone():
-                close_old_connections()
-                try:
-                    found = _contacts_of(chunk)
-                except PyMongoError:
-                    logger.warning("presence news reach only watchers: database unavailable")
+            found = self._read_contacts(lambda chunk=chunk: _contacts_of(chunk)) or {}
             for user_id in chunk:
                 yield user_id, set(found.get(user_id, ()))
 

