@@ -552,18 +552,12 @@ def ratio(ours, ref) -> str:
     return f"{ours / ref:.2f}×"
 
 
-def per_connect_ms(run: dict) -> float | None:
-    """Server CPU per connected socket over connect + settle, in ms."""
-    cpu = run.get("server", {}).get("connectCpuSeconds")
+def per_socket_ms(run: dict, cpu: str = "connectCpuSeconds") -> float | None:
+    """Server CPU per connected socket, in ms: over connect + settle (`connectCpuSeconds`), or
+    while all of them left at once until the server was idle (`leaveCpuSeconds`)."""
+    seconds = run.get("server", {}).get(cpu)
     connected = run.get("connect", {}).get("connected")
-    return round(cpu * 1000 / connected, 2) if cpu is not None and connected else None
-
-
-def per_leave_ms(run: dict, count) -> float | None:
-    """Server CPU per socket while all of them left at once, until the server was idle, in ms."""
-    cpu = run.get("server", {}).get("leaveCpuSeconds")
-    connected = run.get("connect", {}).get("connected") or int(count)
-    return round(cpu * 1000 / connected, 2) if cpu is not None and connected else None
+    return round(seconds * 1000 / connected, 2) if seconds is not None and connected else None
 
 
 def s10_section(results: dict) -> list[str]:
@@ -1246,8 +1240,8 @@ def write_report(results: dict, path: Path) -> None:
                 compare(f"{count}: connects/s", oc, rc, "perSecond"),
                 compare(
                     f"{count}: server CPU ms per connect (connect + settle)",
-                    {"ms": per_connect_ms(o)},
-                    {"ms": per_connect_ms(r)},
+                    {"ms": per_socket_ms(o)},
+                    {"ms": per_socket_ms(r)},
                     "ms",
                 ),
                 compare(f"{count}: server RSS per connection (KB)", osv, rsv, "rssPerConnectionKb"),
@@ -1262,8 +1256,8 @@ def write_report(results: dict, path: Path) -> None:
                 ],
                 compare(
                     f"{count}: server CPU ms per disconnect (all leave at once)",
-                    {"ms": per_leave_ms(o, count)},
-                    {"ms": per_leave_ms(r, count)},
+                    {"ms": per_socket_ms(o, "leaveCpuSeconds")},
+                    {"ms": per_socket_ms(r, "leaveCpuSeconds")},
                     "ms",
                 ),
                 [
@@ -1280,8 +1274,8 @@ def write_report(results: dict, path: Path) -> None:
                     compare(f"{count}: ASGI mode: connects/s", ac, rc, "perSecond"),
                     compare(
                         f"{count}: ASGI mode: server CPU ms per connect",
-                        {"ms": per_connect_ms(a)},
-                        {"ms": per_connect_ms(r)},
+                        {"ms": per_socket_ms(a)},
+                        {"ms": per_socket_ms(r)},
                         "ms",
                     ),
                     compare(
