@@ -563,13 +563,23 @@ def per_socket_ms(run: dict, cpu: str = "connectCpuSeconds") -> float | None:
 def s10_section(results: dict) -> list[str]:
     s10 = results["S10"]
     kinds = [
-        k for k in ("ours", "ours_status", "ours_handover", "ours_asgi", "reference") if k in s10
+        k
+        for k in (
+            "ours",
+            "ours_status",
+            "ours_handover",
+            "ours_asgi",
+            "ours_asgi_status",
+            "reference",
+        )
+        if k in s10
     ]
     names = {
         "ours": "ours (eventlet)",
         "ours_status": "ours (eventlet), cursor in the handshake",
         "ours_handover": "ours (eventlet), cursor in the handshake, new process beside",
         "ours_asgi": "ours (ASGI)",
+        "ours_asgi_status": "ours (ASGI), cursor in the handshake",
         "reference": "reference",
     }
 
@@ -1528,9 +1538,9 @@ def main() -> None:
     parser.add_argument("--storm-users", type=int, default=0, help="S10 users (10,000 full)")
     parser.add_argument(
         "--storm-servers",
-        default="ours,ours_status,ours_handover,ours_asgi,reference",
+        default="ours,ours_status,ours_handover,ours_asgi,ours_asgi_status,reference",
         help="S10's servers, comma-separated (ours, ours_status, ours_handover, ours_asgi, "
-        "reference)",
+        "ours_asgi_status, reference)",
     )
     parser.add_argument("--no-asgi", action="store_true", help="S4 under eventlet only")
     parser.add_argument(
@@ -1810,6 +1820,10 @@ def main() -> None:
                 lambda: ours_server(db.uri, workdir, mode="asgi", label="ours-storm-asgi"),
             ),
             (
+                "ours_asgi_status",
+                lambda: ours_server(db.uri, workdir, mode="asgi", label="ours-storm-asgi-status"),
+            ),
+            (
                 "reference",
                 lambda: reference_server(
                     db.uri, workdir, "reference-storm", REFERENCE_PRESENCE="0"
@@ -1847,7 +1861,7 @@ def main() -> None:
                 chatS=cfg["S10_chat"],
                 stormTimeoutS=cfg["S10_timeout"],
                 httpSockets=64,
-                syncStatus=key in ("ours_status", "ours_handover"),
+                syncStatus=key in ("ours_status", "ours_handover", "ours_asgi_status"),
                 handoverFile=str(handover) if key == "ours_handover" else None,
                 watchdog=cfg["S10_timeout"] + 600,
             )

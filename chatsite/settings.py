@@ -362,8 +362,12 @@ REALTIME = {
     # process takes over before the old one stops (docs/operations.md, "Restarting without a
     # gap"); `serve --reuse-port` too.
     "REUSE_PORT": env_bool("REUSE_PORT", False),
+    # ASGI mode: threads running the Socket.IO handlers (Django code) beside the event loop.
+    "ASGI_HANDLER_THREADS": env_int("REALTIME_ASGI_HANDLER_THREADS", 128),
 }
 
+if REALTIME["ASGI_HANDLER_THREADS"] < 1:
+    raise ImproperlyConfigured("REALTIME_ASGI_HANDLER_THREADS must be at least 1")
 if not 1 <= REALTIME["PRESENCE_NODE_TIMEOUT_SECONDS"] < REALTIME["PRESENCE_TTL_SECONDS"]:
     # The survivors must take a dead process's counts before they expire unannounced.
     raise ImproperlyConfigured(

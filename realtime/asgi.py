@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import socketio
 from asgiref.sync import sync_to_async
@@ -88,8 +89,8 @@ def _client_manager():
     return _Manager()
 
 
-def _in_thread(handler):
-    run = sync_to_async(handler, thread_sensitive=False)
+def _in_thread(handler, executor: ThreadPoolExecutor):
+    run = sync_to_async(handler, thread_sensitive=False, executor=executor)
 
     async def wrapper(sid, *args):
         return await run(sid, *args)
@@ -115,11 +116,16 @@ def build_socketio_app(django_app=None):
     namespace = handlers.ChatNamespace(bridge, who)
     server.set_current_namespace(namespace)
 
-    sio.on("connect", _in_thread(namespace.connect))
-    sio.on("disconnect", _in_thread(namespace.disconnect))
+    # The handlers' own threads. A handler spends most of its time waiting: for a database
+    # read shared with the other connects in flight (`realtime.batching`), for the event loop
+    # to emit. asyncio's default pool (6 threads on two CPUs, at most 32) let only that many
+    # connects wait, and so share a read, at once (docs/benchmarks.md, "The ASGI mode").
+    threads = ThreadPoolExecutor(options["ASGI_HANDLER_THREADS"], "socketio-handler")
+    sio.on("connect", _in_thread(namespace.connect, threads))
+    sio.on("disconnect", _in_thread(namespace.disconnect, threads))
     for name, handler in handlers.client_events(namespace).items():
-        sio.on(name, _in_thread(handler))
-    sio.on("*", _in_thread(handlers.unknown_events(namespace)))
+        sio.on(name, _in_thread(handler, threads))
+    sio.on("*", _in_thread(handlers.unknown_events(namespace), threads))
     packets.guard_async(sio)
 
     async def startup():
