@@ -37,4 +37,3 @@ def test_an_impossible_setting_stops_the_process_with_its_name(env, message):
     result = _check(**env)
     assert result.returncode != 0
     assert message in result.stderr
-
