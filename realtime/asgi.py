@@ -140,6 +140,9 @@ def build_socketio_app(django_app=None):
             bridge.start_background_task(namespace.watch_nodes)
 
     async def shutdown():
+        # The handlers still running (the disconnects of the sockets just closed) end first,
+        # with the loop still serving their calls; those not started are dropped.
+        await sync_to_async(threads.shutdown, thread_sensitive=False)(cancel_futures=True)
         await sync_to_async(who.shutdown, thread_sensitive=False)()
 
     return access_log.asgi(

@@ -395,7 +395,11 @@ class ChatNamespace:
                 self.sio.sleep(interval / max(len(slices), 1))
                 try:
                     close_old_connections()
-                    still = {sid: self.identities[sid] for sid in part if sid in self.identities}
+                    still = {
+                        sid: identity
+                        for sid in part
+                        if (identity := self.identities.get(sid)) is not None
+                    }
                     for sid in auth.sockets_to_disconnect(still, time.time()):
                         self.end_session(sid)
                 except Exception:
@@ -492,7 +496,8 @@ class ChatNamespace:
                 self.ended_lately.popleft()
             sids = [
                 sid
-                for sid, identity in self.identities.items()
+                # A copy: in the ASGI mode a disconnect in another thread may pop meanwhile.
+                for sid, identity in list(self.identities.items())
                 if identity.user_id == user_id and session_id in (None, identity.session_id)
             ]
         for sid in sids:

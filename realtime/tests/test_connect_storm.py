@@ -36,9 +36,11 @@ def _disconnected(socket, timeout: float) -> bool:
 @pytest.fixture(scope="module", params=["eventlet", "asgi"])
 def server(request, chat_server_factory):
     _redis_or_skip()
-    return chat_server_factory(
+    server = chat_server_factory(
         request.param, REDIS_URL=REDIS_URL, REALTIME_AUTH_RECHECK_SECONDS="60"
     )
+    yield server
+    server.stop()  # before the other mode's: both would hear the revocations
 
 
 def test_a_user_deactivated_during_a_connect_storm_keeps_no_socket(server, make_raw_socket, alice):

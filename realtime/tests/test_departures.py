@@ -54,3 +54,21 @@ def test_a_user_back_during_the_contacts_read_is_not_announced_offline(namespace
     namespace.contact_reads = batching.Batcher(read_while_bob_reconnects, default=frozenset())
     namespace._went_offline(bob.id)
     assert _offline(namespace) == []
+
+
+def test_sessions_end_while_another_socket_leaves(namespace):
+    # In the ASGI mode a disconnect pops its socket in one handler thread while a revocation
+    # walks the sockets in another: the walk must not fail halfway ("dictionary changed size").
+    class Identity:
+        session_id = "session"
+
+        @property
+        def user_id(self):
+            namespace.identities.pop("leaving", None)  # the other thread's disconnect
+            return "revoked-user"
+
+    namespace.identities.update({"first": Identity(), "leaving": Identity(), "last": Identity()})
+    namespace.end_sessions(user_id="revoked-user", session_id=None, reason="session_ended")
+    ended = [data for event, data in namespace.sio.emitted if event == "sessionEnded"]
+    assert len(ended) == 2
+    namespace.identities.clear()  # lets the background disconnects stop
