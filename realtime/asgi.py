@@ -119,7 +119,8 @@ def build_socketio_app(django_app=None):
     # The handlers' own threads. A handler spends most of its time waiting: for a database
     # read shared with the other connects in flight (`realtime.batching`), for the event loop
     # to emit. asyncio's default pool (6 threads on two CPUs, at most 32) let only that many
-    # connects wait, and so share a read, at once (docs/benchmarks.md, "The ASGI mode").
+    # connects wait, and so share a read, at once (docs/benchmarks.md, "The ASGI mode in a
+    # storm").
     threads = ThreadPoolExecutor(options["ASGI_HANDLER_THREADS"], "socketio-handler")
     sio.on("connect", _in_thread(namespace.connect, threads))
     sio.on("disconnect", _in_thread(namespace.disconnect, threads))
